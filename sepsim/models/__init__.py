@@ -1,0 +1,1 @@
+"""Virtual patients: population model, immune/cytokine dynamics, therapies, adsorbers, outcomes."""

@@ -1,0 +1,1 @@
+"""Trial engine: designs, allocation rules, analyses, stopping rules, operating characteristics."""

@@ -1,0 +1,1 @@
+"""Operating-characteristic tables, figures and the HTML report."""
