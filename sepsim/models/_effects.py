@@ -48,3 +48,22 @@ class Effects(NamedTuple):
         """Placebo: no drug, no device."""
         z = jnp.zeros(())
         return cls(Clearances.none(), z, z, z, z, z, z, z)
+
+
+class Mediators(NamedTuple):
+    """Plasma concentrations an extracorporeal device sees (model units; the patient model documents them)."""
+
+    endotoxin: Float[Array, ""]  # EU/mL
+    tnf: Float[Array, ""]  # pg/mL
+    il1b: Float[Array, ""]  # pg/mL
+    il6: Float[Array, ""]  # pg/mL
+    il10: Float[Array, ""]  # pg/mL
+
+
+class Covariates(NamedTuple):
+    """Per-patient covariates that drug PK and device kinetics need."""
+
+    weight_kg: Float[Array, ""]
+    hematocrit: Float[Array, ""]  # fraction, e.g. 0.30
+    crcl_ml_min: Float[Array, ""]  # creatinine clearance, mL/min
+    platelets: Float[Array, ""]  # 10^3/uL, for bleeding risk
