@@ -1,0 +1,75 @@
+"""Command-line entry points: ``sepsim`` (a hydra app over ``conf/``) and ``sepsim-collect`` (merge a sweep).
+
+``sepsim experiment=NAME key=value ...`` runs one study; ``sepsim -m key=a,b ...`` sweeps with hydra's multirun
+(launchers: basic, ``hydra/launcher=submitit_local``, ``hydra/launcher=submitit_slurm``). Experiments live in
+``experiments/`` at the repository root; ``conf/experiment`` links to it so hydra's search path finds them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from ._errors import ConfigError, DataFileError
+from .config import RunConfig
+
+__all__ = ["main", "collect_main", "CONF_DIR"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = REPO_ROOT / "conf"
+log = logging.getLogger("sepsim")
+
+ConfigStore.instance().store(name="run_schema", node=RunConfig)
+
+
+def _run(cfg: DictConfig) -> None:
+    from .config import validate
+    from .pipeline import run_pipeline
+
+    try:
+        run_cfg = validate(cfg)
+    except (ConfigError, DataFileError) as err:
+        log.error("invalid configuration, nothing was run: %s", err)
+        print(f"sepsim: invalid configuration, nothing was run.\n  {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    run_pipeline(run_cfg, run_dir)
+
+
+def main() -> None:
+    """Entry point of the ``sepsim`` console script."""
+    if not CONF_DIR.is_dir():
+        sys.exit(
+            f"sepsim: config directory {CONF_DIR} not found (install sepsim from its source tree: pip install -e .)"
+        )
+    hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_run)()
+
+
+def collect_main(argv: list[str] | None = None) -> None:
+    """Entry point of ``sepsim-collect MULTIRUN_DIR``: merge a sweep into one netCDF with swept parameters as dims."""
+    from .collect import collect
+
+    parser = argparse.ArgumentParser(prog="sepsim-collect", description=collect_main.__doc__)
+    parser.add_argument(
+        "multirun_dir", type=Path, help="a hydra multirun directory (holds 0/, 1/, ... and multirun.yaml)"
+    )
+    parser.add_argument("--artifact", default="oc.nc", help="per-run file to merge (default: oc.nc)")
+    parser.add_argument("-o", "--output", type=Path, default=None, help="output file (default: MULTIRUN_DIR/merged.nc)")
+    args = parser.parse_args(argv)
+    try:
+        merged, out = collect(args.multirun_dir, artifact=args.artifact, output=args.output)
+    except (ConfigError, DataFileError, FileNotFoundError) as err:
+        sys.exit(f"sepsim-collect: {err}")
+    print(f"merged {merged.attrs['n_runs']} runs over [{merged.attrs['swept']}] into {out}")
+    print(merged)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Run configuration: structured-config schemas and validation before any work."""
+
+from ._schema import (
+    ArmConfig as ArmConfig,
+)
+from ._schema import (
+    EndpointConfig as EndpointConfig,
+)
+from ._schema import (
+    PopulationConfig as PopulationConfig,
+)
+from ._schema import (
+    RunConfig as RunConfig,
+)
+from ._schema import (
+    RuntimeConfig as RuntimeConfig,
+)
+from ._schema import (
+    ScenarioConfig as ScenarioConfig,
+)
+from ._validate import to_run_config as to_run_config
+from ._validate import validate as validate
+
+__all__ = [
+    "ArmConfig",
+    "EndpointConfig",
+    "PopulationConfig",
+    "RunConfig",
+    "RuntimeConfig",
+    "ScenarioConfig",
+    "to_run_config",
+    "validate",
+]

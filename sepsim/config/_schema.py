@@ -1,0 +1,95 @@
+"""Structured-config schemas (OmegaConf dataclasses) for every config group under ``conf/``.
+
+Hydra merges the YAML files onto these dataclasses, so an unknown key or a value of the wrong type stops the run at
+composition time with a message naming the key. Impossible values (negative sizes, probabilities outside [0, 1],
+missing data files) are caught by :func:`sepsim.config.validate` before any work. The trial design is the trial
+engine's own schema (:func:`sepsim.platform.design_from_dict`) and is carried here as a plain mapping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ArmConfig",
+    "EndpointConfig",
+    "PopulationConfig",
+    "RunConfig",
+    "RuntimeConfig",
+    "ScenarioConfig",
+]
+
+
+@dataclass
+class ScenarioConfig:
+    """A parametric outcome generator: true outcome means per arm (and optionally per stratum).
+
+    ``rates[arm]`` is the event probability (binary endpoint) of each arm in the design's arm order;
+    ``stratum_rates`` overrides them per stratum; ``stratum_shares`` is the mix of strata in the patient stream.
+    """
+
+    name: str = "null"
+    rates: list[float] = field(default_factory=list)
+    stratum_rates: dict[str, list[float]] = field(default_factory=dict)
+    stratum_shares: dict[str, float] = field(default_factory=dict)
+    n_patients: int = 200_000  # size of the potential-outcome pool trials draw from
+    options: dict[str, Any] = field(default_factory=dict)  # engine-specific scenario settings (trends, drift)
+
+
+@dataclass
+class PopulationConfig:
+    """Where virtual patients come from (stage 2 of the pipeline)."""
+
+    name: str = "prior"
+    n_patients: int = 2000
+    source: str = "prior"  # "prior": parameter ranges of the patient model; "data": patient-level file
+    data_file: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ArmConfig:
+    """One trial arm on the virtual patient: therapies (each a name or a mapping with regimen overrides) and a device."""
+
+    therapies: list[Any] = field(default_factory=list)
+    adsorber: Any | None = None
+
+
+@dataclass
+class EndpointConfig:
+    """Which clinical read-out the trial analyses (stage 3 output variable)."""
+
+    name: str = "responder"
+    variable: str = "responder"
+    kind: str = "binary"  # binary | continuous | ordinal
+    higher_is_better: bool = True
+    stratum: str | None = "endotype"  # patient-level variable that defines strata, or null
+
+
+@dataclass
+class RuntimeConfig:
+    """How the run executes (not part of any stage's cache key)."""
+
+    progress: str = "auto"  # auto | bar | log
+    cache: bool = True
+    cache_dir: str = ".cache/sepsim"
+    chunk_size: int | None = None
+    figures: bool = True
+
+
+@dataclass
+class RunConfig:
+    """The whole run: ``sepsim experiment=NAME key=value ...`` composes onto this."""
+
+    name: str = "default"
+    description: str = ""
+    seed: int = 1
+    n_trials: int = 1000
+    outcomes: str = "scenario"  # scenario (parametric) | mechanistic (population -> dynamics)
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    population: PopulationConfig = field(default_factory=PopulationConfig)
+    arms: dict[str, ArmConfig] = field(default_factory=dict)
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    design: Any = field(default_factory=dict)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)

@@ -1,0 +1,35 @@
+import logging
+
+import numpy as np
+import xarray as xr
+
+from sepsim._cache import cache_key, cached_stage
+
+
+def test_key_depends_on_subtree_and_stage_only():
+    a = cache_key("cohort", {"n": 10, "seed": 1})
+    assert a == cache_key("cohort", {"seed": 1, "n": 10})  # key order does not matter
+    assert a != cache_key("cohort", {"n": 11, "seed": 1})
+    assert a != cache_key("outcomes", {"n": 10, "seed": 1})
+
+
+def test_second_call_reuses_and_says_so(tmp_path, caplog):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return xr.Dataset({"x": ("patient", np.arange(5.0))})
+
+    with caplog.at_level(logging.INFO, logger="sepsim"):
+        first, reused1 = cached_stage("cohort", {"n": 5}, compute, cache_dir=tmp_path)
+        second, reused2 = cached_stage("cohort", {"n": 5}, compute, cache_dir=tmp_path)
+        _, reused3 = cached_stage("cohort", {"n": 6}, compute, cache_dir=tmp_path)
+    assert (reused1, reused2, reused3) == (False, True, False)
+    assert len(calls) == 2
+    xr.testing.assert_identical(first, second)
+    assert any("reusing cached artifact" in r.message for r in caplog.records)
+
+
+def test_no_cache_dir_always_computes(tmp_path):
+    ds, reused = cached_stage("cohort", {}, lambda: xr.Dataset(), cache_dir=None)
+    assert not reused
