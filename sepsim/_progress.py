@@ -27,7 +27,7 @@ def use_bar(mode: str = "auto") -> bool:
 
 
 def progress(items: Iterable[T], *, total: int, desc: str, mode: str = "auto", every_s: float = 10.0) -> Iterator[T]:
-    """Iterate ``items`` showing progress: a bar, or an INFO log line at most every ``every_s`` seconds and at the end."""
+    """Iterate ``items`` with a bar, or with an INFO log line at most every ``every_s`` seconds and at the end."""
     if use_bar(mode):
         yield from tqdm(items, total=total, desc=desc, leave=False)
         return

@@ -58,7 +58,7 @@ def collect_main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="sepsim-collect", description=collect_main.__doc__)
     parser.add_argument(
-        "multirun_dir", type=Path, help="a hydra multirun directory (holds 0/, 1/, ... and multirun.yaml)"
+        "multirun_dir", type=Path, help="a hydra multirun directory (holds 0/, 1/, ...)"
     )
     parser.add_argument("--artifact", default="oc.nc", help="per-run file to merge (default: oc.nc)")
     parser.add_argument("-o", "--output", type=Path, default=None, help="output file (default: MULTIRUN_DIR/merged.nc)")

@@ -50,7 +50,7 @@ class PopulationConfig:
 
 @dataclass
 class ArmConfig:
-    """One trial arm on the virtual patient: therapies (each a name or a mapping with regimen overrides) and a device."""
+    """One trial arm: therapies (each a name, or a mapping with regimen overrides) and an optional device."""
 
     therapies: list[Any] = field(default_factory=list)
     adsorber: Any | None = None
