@@ -29,6 +29,45 @@ log = logging.getLogger("sepsim")
 ConfigStore.instance().store(name="run_schema", node=RunConfig)
 
 
+def _refuse(err: Exception) -> None:
+    log.error("invalid configuration, nothing was run: %s", err)
+    print(f"sepsim: invalid configuration, nothing was run.\n  {err}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def describe_error(err: BaseException) -> str:
+    """The first line of a hydra/OmegaConf error and of its cause (the cause says what was wrong with the value)."""
+    lines = [str(err).strip().splitlines()[0]]
+    if err.__cause__ is not None and str(err.__cause__).strip():
+        lines.append(str(err.__cause__).strip().splitlines()[0])
+    return "; ".join(lines)
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    """Compose ``conf/`` with command-line style overrides (no hydra run directory is created)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR), job_name="sepsim"):
+        return compose(config_name="config", overrides=overrides)
+
+
+def _prevalidate(argv: list[str]) -> None:
+    """For a single run (plain ``key=value`` arguments), compose and validate before hydra makes a run directory."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from .config import validate
+
+    if any(a.startswith("-") for a in argv):
+        return  # multirun or hydra flags: each job validates itself before any work
+    try:
+        validate(compose_config(argv))
+    except (ConfigError, DataFileError) as err:
+        _refuse(err)
+    except (HydraException, OmegaConfBaseException) as err:
+        _refuse(ConfigError(getattr(err, "full_key", None) or "overrides", describe_error(err)))
+
+
 def _run(cfg: DictConfig) -> None:
     from .config import validate
     from .pipeline import run_pipeline
@@ -36,19 +75,15 @@ def _run(cfg: DictConfig) -> None:
     try:
         run_cfg = validate(cfg)
     except (ConfigError, DataFileError) as err:
-        log.error("invalid configuration, nothing was run: %s", err)
-        print(f"sepsim: invalid configuration, nothing was run.\n  {err}", file=sys.stderr)
-        raise SystemExit(2) from None
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    run_pipeline(run_cfg, run_dir)
+        _refuse(err)
+    run_pipeline(run_cfg, Path(HydraConfig.get().runtime.output_dir))
 
 
 def main() -> None:
     """Entry point of the ``sepsim`` console script."""
     if not CONF_DIR.is_dir():
-        sys.exit(
-            f"sepsim: config directory {CONF_DIR} not found (install sepsim from its source tree: pip install -e .)"
-        )
+        sys.exit(f"sepsim: config directory {CONF_DIR} not found (install from the source tree: pip install -e .)")
+    _prevalidate(sys.argv[1:])
     hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_run)()
 
 
@@ -57,9 +92,7 @@ def collect_main(argv: list[str] | None = None) -> None:
     from .collect import collect
 
     parser = argparse.ArgumentParser(prog="sepsim-collect", description=collect_main.__doc__)
-    parser.add_argument(
-        "multirun_dir", type=Path, help="a hydra multirun directory (holds 0/, 1/, ...)"
-    )
+    parser.add_argument("multirun_dir", type=Path, help="a hydra multirun directory (holds 0/, 1/, ...)")
     parser.add_argument("--artifact", default="oc.nc", help="per-run file to merge (default: oc.nc)")
     parser.add_argument("-o", "--output", type=Path, default=None, help="output file (default: MULTIRUN_DIR/merged.nc)")
     args = parser.parse_args(argv)

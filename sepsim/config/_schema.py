@@ -89,7 +89,7 @@ class RunConfig:
     outcomes: str = "scenario"  # scenario (parametric) | mechanistic (population -> dynamics)
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     population: PopulationConfig = field(default_factory=PopulationConfig)
-    arms: dict[str, ArmConfig] = field(default_factory=dict)
+    arms: dict[str, Any] = field(default_factory=dict)  # name -> ArmConfig (checked entry by entry by validate)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     design: Any = field(default_factory=dict)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)

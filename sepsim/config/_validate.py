@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .._errors import ConfigError
-from ._schema import RunConfig
+from ._schema import ArmConfig, RunConfig
 
 __all__ = ["validate", "to_run_config"]
 
@@ -91,7 +91,8 @@ def validate(cfg: DictConfig | dict) -> DictConfig:
         _positive_int(run.runtime.chunk_size, "runtime.chunk_size")
     _one_of(run.endpoint.kind, "endpoint.kind", _ENDPOINT_KINDS)
     design = _check_design(run.design)
-    n_arms = len(design.arms) if design is not None and hasattr(design, "arms") else None
+    arms = run.design.get("arms") if isinstance(run.design, DictConfig) else None
+    n_arms = len(arms) if arms is not None else None
     if run.outcomes == "scenario":
         _check_scenario(run.scenario, n_arms)
     else:
@@ -115,6 +116,11 @@ def _check_design(design_cfg: Any):
 def _check_arms(run: DictConfig, design: Any) -> None:
     if not run.arms:
         raise ConfigError("arms", "outcomes=mechanistic needs at least one arm (e.g. arms.placebo: {})")
+    for name in list(run.arms):
+        try:
+            run.arms[name] = OmegaConf.merge(OmegaConf.structured(ArmConfig), run.arms[name] or {})
+        except OmegaConfBaseException as err:
+            raise ConfigError(f"arms.{name}.{getattr(err, 'key', '') or ''}".rstrip("."), _first_line(err)) from None
     if design is not None and hasattr(design, "arms"):
         missing = [a for a in design.arms if a not in run.arms]
         if missing:

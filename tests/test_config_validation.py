@@ -1,0 +1,79 @@
+"""Bad input stops before any work, with one message naming the key and what is allowed (issue 2, item 5)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
+
+from sepsim._errors import ConfigError
+from sepsim.cli import compose_config, describe_error
+from sepsim.config import validate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _error_for(overrides: list[str]) -> str:
+    """The message a bad override produces, whether hydra rejects it at composition or validation does."""
+    try:
+        validate(compose_config(overrides))
+    except ConfigError as err:
+        return str(err)
+    except (HydraException, OmegaConfBaseException) as err:
+        return describe_error(err)
+    pytest.fail(f"{overrides} was accepted")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["foo=1"], "foo"),  # unknown key
+        (["+foo=1"], "foo"),  # unknown key, even when forced in
+        (["scenario.ratez=[0.1]"], "ratez"),  # unknown key in a group
+        (["n_trials=abc"], "n_trials"),  # wrong type
+        (["n_trials=-5"], "n_trials: must be a positive integer"),  # impossible value
+        (["seed=-1"], "seed: must be a non-negative integer"),
+        (["scenario.rates=[0.2,1.5,0.3]"], "scenario.rates[1]: must be a probability in [0, 1]"),
+        (["scenario.rates=[0.2,0.3]"], "scenario.rates: needs one rate per design arm (3)"),
+        (
+            ["+scenario.stratum_shares.a=0.5", "+scenario.stratum_shares.b=0.6"],
+            "scenario.stratum_shares: must sum to 1",
+        ),
+        (["outcomes=simulated"], "outcomes: must be one of scenario, mechanistic"),
+        (["runtime.progress=fancy"], "runtime.progress: must be one of auto, bar, log"),
+        (["runtime.chunk_size=0"], "runtime.chunk_size: must be a positive integer"),
+        (
+            ["outcomes=mechanistic", "+arms.placebo={}", "population.source=data", "population.data_file=/no/x.csv"],
+            "population.data_file: file not found: /no/x.csv",
+        ),
+        (["experiment=no_such_study"], "no_such_study"),
+    ],
+)
+def test_bad_input_is_named(overrides, expected):
+    assert expected in _error_for(overrides)
+
+
+def test_defaults_are_valid():
+    cfg = validate(compose_config([]))
+    assert cfg.n_trials > 0
+
+
+def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("sepsim")
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_cli_refuses_before_any_work_and_writes_nothing(tmp_path: Path):
+    out = _cli(["n_trials=-5"], tmp_path)
+    assert out.returncode == 2
+    assert "n_trials: must be a positive integer" in out.stderr
+    assert list(tmp_path.iterdir()) == []  # no run directory, no cache, nothing written
+
+
+def test_unknown_arm_key_is_named():
+    msg = _error_for(["outcomes=mechanistic", "+arms.anakinra={therapy:[anakinra]}"])
+    assert "arms.anakinra" in msg and "therapy" in msg
