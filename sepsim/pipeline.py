@@ -122,7 +122,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     oc = operating_characteristics(results)
     atomic_to_netcdf(oc, run_dir / "oc.nc")
     extra = {
-        "ran": f"{cfg.n_trials} trials of design '{cfg.design.get('name', 'design')}' on {ran}",
+        "ran": f"{cfg.n_trials} trials of study '{cfg.name}' on {ran}",
         "outcome_table_reused_from_cache": reused,
         "timing_s": {"outcomes": round(t1 - t0, 3), "trials": round(t2 - t1, 3)},
         "versions": {"sepsim": __version__, "python": _stdlib_platform.python_version()},
