@@ -1,0 +1,17 @@
+import logging
+
+from sepsim._progress import progress, use_bar
+
+
+def test_batch_mode_logs_plain_lines(caplog):
+    with caplog.at_level(logging.INFO, logger="sepsim"):
+        items = list(progress(range(5), total=5, desc="trials", mode="log", every_s=3600))
+    assert items == [0, 1, 2, 3, 4]
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and lines[0].startswith("trials: 5/5 chunks")  # only the final line within the hour
+
+
+def test_modes(monkeypatch):
+    assert use_bar("bar") and not use_bar("log")
+    monkeypatch.setenv("SLURM_JOB_ID", "1")
+    assert not use_bar("auto")  # a SLURM job never draws a bar
