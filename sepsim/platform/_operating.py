@@ -95,7 +95,9 @@ def _prop(x: np.ndarray) -> np.ndarray:
     z2 = _Z95**2
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = _Z95 * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return np.stack([p, mcse, np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)], axis=-1)
+    lo = np.where(p == 0.0, 0.0, np.clip(centre - half, 0.0, 1.0))  # exact ends where rounding leaves ~1e-18
+    hi = np.where(p == 1.0, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return np.stack([p, mcse, lo, hi], axis=-1)
 
 
 def _nan_stat(shape: tuple[int, ...]) -> np.ndarray:

@@ -1,0 +1,104 @@
+"""Atomic file writes: write to a temporary file in the same directory, fsync, then ``os.replace`` into place.
+
+A reader, or a job killed at any moment (even by SIGKILL), sees either the old file or the complete new one, never
+a torn file (DESIGN.md, "Caching and safety"). ``os.replace`` is atomic on POSIX when source and target are on the
+same filesystem, which the same-directory temporary guarantees. A killed writer may leave a hidden
+``.<name>.*.tmp`` file behind; the target itself is never damaged.
+
+Self-contained on purpose (no imports from the rest of sepsim): it is to move to a shared ``sepsim/_io.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_savefig", "atomic_to_netcdf"]
+
+_CHUNK = 1 << 20  # bytes written per call
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (best effort: not every platform can open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _temporary_beside(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a fresh temporary path in ``path``'s directory; on success fsync it and replace ``path`` with it."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_chunk(fh: IO[bytes], chunk: memoryview) -> None:
+    fh.write(chunk)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    view = memoryview(data).cast("B")
+    with _temporary_beside(path) as tmp, open(tmp, "wb") as fh:
+        for start in range(0, len(view), _CHUNK):
+            _write_chunk(fh, view[start : start + _CHUNK])
+        fh.flush()
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int = 2) -> None:
+    """Write ``obj`` as strict JSON (no NaN/Infinity) to ``path`` atomically; serialises before touching disk."""
+    text = json.dumps(obj, indent=indent, allow_nan=False, ensure_ascii=False) + "\n"
+    atomic_write_text(path, text)
+
+
+def atomic_savefig(fig: Any, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+    """Save a matplotlib figure to ``path`` atomically (format from the suffix); returns the path."""
+    target = Path(path)
+    fmt = kwargs.pop("format", None) or target.suffix.lstrip(".") or "png"
+    with _temporary_beside(target) as tmp:
+        fig.savefig(tmp, format=fmt, **kwargs)
+    return target
+
+
+def atomic_to_netcdf(ds: Any, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+    """Write an xarray Dataset to ``path`` atomically with ``to_netcdf(engine="h5netcdf")``; returns the path."""
+    target = Path(path)
+    kwargs.setdefault("engine", "h5netcdf")
+    with _temporary_beside(target) as tmp:
+        ds.to_netcdf(tmp, **kwargs)
+    return target

@@ -1,0 +1,165 @@
+"""Report figures: one function per figure, each writes a PNG atomically and returns its path.
+
+Figures are built with :class:`matplotlib.figure.Figure` directly (no pyplot, so no global figure registry and no
+interactive backend); PNGs are rendered by the Agg canvas.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ._atomic import atomic_savefig
+
+__all__ = [
+    "plot_allocation",
+    "plot_sample_size",
+    "plot_stopping",
+    "plot_decisions",
+    "plot_expected_n",
+    "FIGURES",
+]
+
+_MAX_PANELS = 6  # strata shown; the rest are in the tables
+_OUTCOMES = ("max", "superiority", "equivalence", "futility")
+_DECISIONS = ("none", "superior", "inferior", "futile", "equivalent")
+_DECISION_COLOURS = ("#bbbbbb", "#1b9e77", "#d95f02", "#7570b3", "#e7298a")
+
+
+def _figure(n_panels: int = 1, *, width: float = 5.0, height: float = 3.6) -> tuple[Figure, list]:
+    fig = Figure(figsize=(width * n_panels, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, n_panels, squeeze=False)[0]
+    return fig, list(axes)
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    return atomic_savefig(fig, Path(path), dpi=110)
+
+
+def _x_looks(results: xr.Dataset) -> np.ndarray:
+    return np.asarray(results["look_n"].values, dtype=float)
+
+
+def _strata(results: xr.Dataset) -> list[str]:
+    return [str(s) for s in results["stratum"].values][:_MAX_PANELS]
+
+
+def _running(results: xr.Dataset) -> xr.DataArray:
+    """(trial, look) mask: the trial had not stopped before this look."""
+    return results["look"] <= results["trial_stop_look"]
+
+
+def _carried(results: xr.Dataset, name: str) -> np.ndarray:
+    """A cumulative (trial, look, arm, stratum) variable held at its stop-look value after the trial stopped."""
+    n_looks = results.sizes["look"]
+    stop = np.clip(results["trial_stop_look"].values.astype(int), 0, n_looks - 1)
+    look_idx = np.minimum(np.arange(n_looks)[None, :], stop[:, None])  # (trial, look)
+    values = results[name].transpose("trial", "look", "arm", "stratum").values
+    return np.take_along_axis(values, look_idx[:, :, None, None], axis=1)
+
+
+def plot_allocation(results: xr.Dataset, path: str | Path) -> Path:
+    """Mean allocation probability per arm against patients at the look, with 10-90% bands over running trials."""
+    strata = _strata(results)
+    fig, axes = _figure(len(strata))
+    x = _x_looks(results)
+    alloc = results["alloc_prob"].where(_running(results))
+    for ax, stratum in zip(axes, strata, strict=True):
+        for arm in results["arm"].values:
+            a = alloc.sel(arm=arm, stratum=stratum).transpose("trial", "look").values
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # looks where no trial is running: NaN
+                mean = np.nanmean(a, axis=0) if np.isfinite(a).any() else np.full(x.shape, np.nan)
+                lo, hi = (np.nanquantile(a, q, axis=0) if np.isfinite(a).any() else mean for q in (0.1, 0.9))
+            (line,) = ax.plot(x, mean, marker="o", ms=3, label=str(arm))
+            ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.18, lw=0)
+        ax.set(xlabel="patients with outcome at look", ylabel="allocation probability", ylim=(0, 1))
+        ax.set_title(f"allocation after each look ({stratum})", fontsize=10)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_sample_size(results: xr.Dataset, path: str | Path) -> Path:
+    """Mean cumulative patients per arm (summed over strata) against the look, with 10-90% bands."""
+    fig, (ax,) = _figure()
+    x = _x_looks(results)
+    n = _carried(results, "n").sum(axis=3).astype(float)  # (trial, look, arm)
+    for i, arm in enumerate(results["arm"].values):
+        a = n[:, :, i]
+        (line,) = ax.plot(x, a.mean(axis=0), marker="o", ms=3, label=str(arm))
+        ax.fill_between(x, *np.quantile(a, [0.1, 0.9], axis=0), color=line.get_color(), alpha=0.18, lw=0)
+    ax.set(xlabel="planned patients with outcome at look", ylabel="cumulative patients on arm")
+    ax.set_title("cumulative sample size per arm (mean, 10-90%)", fontsize=10)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_stopping(results: xr.Dataset, path: str | Path) -> Path:
+    """Distribution of the look at which trials stopped, stacked by trial outcome."""
+    fig, (ax,) = _figure()
+    n_looks = results.sizes["look"]
+    stop = np.clip(results["trial_stop_look"].values.astype(int), 0, n_looks - 1)
+    outcome = results["trial_outcome"].values.astype(int)
+    labels = [str(int(v)) for v in results["look_n"].values]
+    bottom = np.zeros(n_looks)
+    for code, name in enumerate(_OUTCOMES):
+        share = np.bincount(stop[outcome == code], minlength=n_looks) / stop.size
+        if share.any():
+            ax.bar(np.arange(n_looks), share, bottom=bottom, label=name)
+            bottom += share
+    ax.set_xticks(np.arange(n_looks), labels, rotation=90 if n_looks > 10 else 0, fontsize=8)
+    ax.set(xlabel="look (planned patients with outcome)", ylabel="share of trials")
+    ax.set_title("stopping look", fontsize=10)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_decisions(oc: xr.Dataset, path: str | Path) -> Path:
+    """Probability of each final decision per arm (stacked), one panel per stratum, from the OC Dataset."""
+    strata = [str(s) for s in oc["stratum"].values][:_MAX_PANELS]
+    fig, axes = _figure(len(strata), height=4.0)
+    arms = [str(a) for a in oc["arm"].values]
+    p = oc["p_decision"].sel(stat="estimate")
+    for ax, stratum in zip(axes, strata, strict=True):
+        left = np.zeros(len(arms))
+        for name, colour in zip(_DECISIONS, _DECISION_COLOURS, strict=True):
+            share = p.sel(stratum=stratum, decision=name).values
+            ax.barh(np.arange(len(arms)), share, left=left, color=colour, label=name)
+            left += share
+        ax.set_yticks(np.arange(len(arms)), arms)
+        ax.set(xlabel="probability", xlim=(0, 1))
+        ax.set_title(f"final decision per arm ({stratum})", fontsize=10)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncols=len(_DECISIONS))
+    return _save(fig, path)
+
+
+def plot_expected_n(results: xr.Dataset, oc: xr.Dataset, path: str | Path) -> Path:
+    """Histogram of the trials' sample sizes with the expected sample size and its 95% Monte-Carlo interval."""
+    fig, (ax,) = _figure()
+    n_total = results["n_total"].values.astype(float)
+    bins = np.unique(n_total).size
+    ax.hist(n_total, bins=min(max(bins, 1), 40), color="#4c72b0", alpha=0.85)
+    est, lo, hi = (oc["sample_size_mean"].sel(stat=s).item() for s in ("estimate", "lo", "hi"))
+    ax.axvline(est, color="k", lw=1.5, label=f"E[N] = {est:.1f}")
+    ax.axvspan(lo, hi, color="k", alpha=0.15, label="95% MC interval")
+    ax.set(xlabel="patients randomised", ylabel="trials")
+    ax.set_title("sample size", fontsize=10)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+FIGURES = {
+    "allocation": ("Allocation over time", lambda r, oc, p: plot_allocation(r, p)),
+    "sample_size": ("Cumulative sample size per arm", lambda r, oc, p: plot_sample_size(r, p)),
+    "stopping": ("Stopping look", lambda r, oc, p: plot_stopping(r, p)),
+    "decisions": ("Decision probabilities per arm", lambda r, oc, p: plot_decisions(oc, p)),
+    "expected_n": ("Sample-size distribution", lambda r, oc, p: plot_expected_n(r, oc, p)),
+}
+"""Figure name -> (title, function of (results, oc, path)); ``write_report`` draws them all."""
