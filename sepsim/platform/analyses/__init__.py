@@ -2,6 +2,8 @@
 
 from ._cmh import cochran_mantel_haenszel as cochran_mantel_haenszel
 from ._common import TestResult as TestResult
+from ._exact_design import exact_rejection_probability as exact_rejection_probability
+from ._exact_design import rejection_region as rejection_region
 from ._fisher import fisher_exact_2x2 as fisher_exact_2x2
 from ._fisher import hypergeometric_log_pmf as hypergeometric_log_pmf
 from ._gsd import GroupSequentialBounds as GroupSequentialBounds
@@ -20,10 +22,12 @@ __all__ = [
     "chi_square_2x2",
     "cochran_mantel_haenszel",
     "crossing_probabilities",
+    "exact_rejection_probability",
     "fisher_exact_2x2",
     "group_sequential_bounds",
     "hypergeometric_log_pmf",
     "mean_and_variance",
     "mean_difference_z",
+    "rejection_region",
     "two_proportion_z",
 ]
