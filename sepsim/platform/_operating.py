@@ -58,6 +58,7 @@ _REQUIRED = {
     "events_total": ("trial",),
     "true_mean": ("arm", "stratum"),
 }
+_OPTIONAL = {"n_final": ("trial", "arm", "stratum"), "events_final": ("trial", "arm", "stratum")}
 
 
 def validate_results(results: xr.Dataset) -> None:
@@ -73,6 +74,9 @@ def validate_results(results: xr.Dataset) -> None:
         if name not in results.variables:
             raise ConfigError(f"results.{name}", f"variable missing; required variables are {sorted(_REQUIRED)}")
         if set(results[name].dims) != set(dims):
+            raise ConfigError(f"results.{name}", f"must have dims {dims}, got {results[name].dims}")
+    for name, dims in _OPTIONAL.items():
+        if name in results.variables and set(results[name].dims) != set(dims):
             raise ConfigError(f"results.{name}", f"must have dims {dims}, got {results[name].dims}")
     hib = results.attrs.get("higher_is_better")
     if hib not in (0, 1, True, False) or isinstance(hib, str):
@@ -189,7 +193,9 @@ def operating_characteristics(
     """Operating characteristics of a simulated design, each with its Monte-Carlo standard error.
 
     Args:
-        results: per-trial results following the results contract (``sepsim/platform/CONTRACT.md``).
+        results: per-trial results following the results contract (``sepsim/platform/CONTRACT.md``). Per-arm
+            sample sizes and events are taken at the stop look, or from the optional ``n_final`` and
+            ``events_final`` (trial, arm, stratum: every randomised patient) where the results have them.
         best_arm: name of the arm taken as truly best in every stratum; by default the arm with the best
             ``true_mean`` in each stratum (undefined, and best-arm figures NaN, where several arms tie for best).
         select_strategy: which arm counts as selected in trials without a superior arm: ``"none"`` (default)
@@ -234,6 +240,9 @@ def operating_characteristics(
     at_stop = lambda v: np.take_along_axis(v, stop[:, None, None, None], axis=1)[:, 0]  # (T, A, S)
     n_stop = at_stop(results["n"].values.astype(float))
     events_stop = at_stop(results["events"].values.astype(float))
+    if "n_final" in results and "events_final" in results:  # optional: every randomised patient, as adaptr's
+        n_stop = results["n_final"].transpose("trial", "arm", "stratum").values.astype(float)  # final_n/sum_ys_all
+        events_stop = results["events_final"].transpose("trial", "arm", "stratum").values.astype(float)
     decision = results["arm_decision"].transpose("trial", "arm", "stratum").values.astype(int)
     estimate = results["estimate"].transpose("trial", "arm", "stratum").values.astype(float)
     n_total = results["n_total"].values.astype(float)

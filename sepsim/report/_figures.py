@@ -27,6 +27,7 @@ __all__ = [
 
 _MAX_PANELS = 6  # strata shown; the rest are in the tables
 _OUTCOMES = ("max", "superiority", "equivalence", "futility")
+_OUTCOME_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")
 _DECISIONS = ("none", "superior", "inferior", "futile", "equivalent")
 _DECISION_COLOURS = ("#bbbbbb", "#1b9e77", "#d95f02", "#7570b3", "#e7298a")
 
@@ -108,10 +109,10 @@ def plot_stopping(results: xr.Dataset, path: str | Path) -> Path:
     outcome = results["trial_outcome"].values.astype(int)
     labels = [str(int(v)) for v in results["look_n"].values]
     bottom = np.zeros(n_looks)
-    for code, name in enumerate(_OUTCOMES):
+    for code, (name, colour) in enumerate(zip(_OUTCOMES, _OUTCOME_COLOURS, strict=True)):
         share = np.bincount(stop[outcome == code], minlength=n_looks) / stop.size
         if share.any():
-            ax.bar(np.arange(n_looks), share, bottom=bottom, label=name)
+            ax.bar(np.arange(n_looks), share, bottom=bottom, color=colour, label=name)
             bottom += share
     ax.set_xticks(np.arange(n_looks), labels, rotation=90 if n_looks > 10 else 0, fontsize=8)
     ax.set(xlabel="look (planned patients with outcome)", ylabel="share of trials")

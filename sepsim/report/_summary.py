@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 import numpy as np
@@ -46,9 +47,9 @@ def _key(value: Any) -> str:
 
 def to_plain(obj: Any) -> Any:
     """Turn configs and attributes into JSON/YAML-safe Python (dicts, lists, str, numbers, bool, None)."""
-    if isinstance(obj, dict) or hasattr(obj, "items") and callable(obj.items):
+    if isinstance(obj, Mapping):  # dict, omegaconf DictConfig (values resolved on access)
         return {str(k): to_plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set | frozenset):
+    if isinstance(obj, Sequence | Set) and not isinstance(obj, str | bytes):  # list, tuple, ListConfig
         return [to_plain(v) for v in obj]
     if isinstance(obj, np.ndarray):
         return to_plain(obj.tolist())

@@ -1,14 +1,15 @@
-"""``write_report``: figures, ``summary.json``, ``operating_characteristics.nc`` and ``report.html`` of a run."""
+"""``write_report``: figures, ``summary.json`` and ``report.html`` of a run."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import xarray as xr
 
 from sepsim._errors import ConfigError
 
-from ._atomic import atomic_to_netcdf, atomic_write_json, atomic_write_text
+from ._atomic import atomic_write_json, atomic_write_text
 from ._figures import FIGURES
 from ._html import render_html
 from ._summary import summarise
@@ -54,30 +55,32 @@ def _check_oc(oc: xr.Dataset) -> None:
 
 
 def write_report(
-    run_dir: Path, results: xr.Dataset, oc: xr.Dataset, *, config: dict, extra: dict | None = None
+    run_dir: Path, results: xr.Dataset, oc: xr.Dataset, *, config: Mapping, extra: dict | None = None
 ) -> None:
     """Write the report of one run into ``run_dir`` (every file atomically).
 
     Files: ``figures/{allocation,sample_size,stopping,decisions,expected_n}.png``, ``summary.json`` (headline
-    figures as ``{"value", "mcse", "ci95": [lo, hi]}``), ``operating_characteristics.nc`` (the OC Dataset) and
-    ``report.html`` (self-contained: OC tables with MC SEs, embedded figures, the resolved config as YAML, package
-    versions). ``report.html`` is written last, so its presence means the report is complete.
+    figures as ``{"value", "mcse", "ci95": [lo, hi]}``) and ``report.html`` (self-contained: OC tables with MC
+    SEs, embedded figures, the resolved config as YAML, package versions). The caller stores ``results`` and
+    ``oc`` themselves (e.g. with ``atomic_to_netcdf``). ``report.html`` is written last, so its presence means the
+    report is complete.
 
     Args:
         run_dir: the run directory (created if missing).
         results: per-trial results Dataset (``sepsim/platform/CONTRACT.md``).
         oc: its operating characteristics, from :func:`sepsim.platform.operating_characteristics`.
-        config: the resolved run configuration (plain dict; non-plain values are written as strings).
+        config: the resolved run configuration (a mapping, e.g. a dict or an omegaconf DictConfig; values that
+            are not plain data are written as strings).
         extra: anything else to record in ``summary.json`` and the report (timings, solver failures, ...).
 
     Raises:
         ConfigError: if ``results`` or ``oc`` is not what the report needs; nothing is written then.
     """
-    from sepsim.platform._operating import validate_results
+    from sepsim.platform._operating import validate_results  # lazy: keeps sepsim.report free of engine imports
 
     validate_results(results)
     _check_oc(oc)
-    if not isinstance(config, dict) and not hasattr(config, "items"):
+    if not isinstance(config, Mapping):
         raise ConfigError("config", f"must be a mapping (the resolved config), got {type(config).__name__}")
     if extra is not None and not isinstance(extra, dict):
         raise ConfigError("extra", f"must be a dict or None, got {type(extra).__name__}")
@@ -86,6 +89,5 @@ def write_report(
     figures_dir = run_dir / "figures"
     figures = {name: (title, draw(results, oc, figures_dir / f"{name}.png")) for name, (title, draw) in FIGURES.items()}
     atomic_write_json(run_dir / "summary.json", summary)
-    atomic_to_netcdf(oc, run_dir / "operating_characteristics.nc")
     page = render_html(run_dir, results, oc, figures=figures, config=config, extra=extra)
     atomic_write_text(run_dir / "report.html", page)

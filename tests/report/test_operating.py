@@ -290,3 +290,15 @@ def test_bad_arguments_name_the_argument():
         with pytest.raises(ConfigError) as info:
             operating_characteristics(res, **kwargs)
         assert info.value.key == key
+
+
+def test_final_counts_of_all_randomised_patients_are_used_where_present():
+    n_stop = np.array([[10, 30], [20, 20]])[:, :, None]
+    res = make_results(true=[0.3, 0.2], n_stop=n_stop)
+    n_final = xr.DataArray(n_stop + np.array([5, 0])[None, :, None], dims=("trial", "arm", "stratum"))
+    oc = operating_characteristics(res.assign(n_final=n_final, events_final=0.5 * n_final))
+    np.testing.assert_allclose(oc["sample_size_arm_mean"].values[:, 0, EST], [20.0, 25.0])
+    assert oc["events_per_patient_stratum_mean"].values[0, EST] == pytest.approx(0.5)
+    with pytest.raises(ConfigError) as info:
+        operating_characteristics(res.assign(n_final=n_final.isel(stratum=0), events_final=0.5 * n_final))
+    assert info.value.key == "results.n_final"

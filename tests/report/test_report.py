@@ -65,7 +65,7 @@ def _intervals(tree):
 
 def test_report_files_exist(run):
     run_dir, _, _ = run
-    for name in ("summary.json", "report.html", "operating_characteristics.nc"):
+    for name in ("summary.json", "report.html"):
         assert (run_dir / name).stat().st_size > 0, name
     for name in FIGURE_NAMES:
         assert (run_dir / "figures" / f"{name}.png").read_bytes().startswith(PNG_MAGIC), name
@@ -108,11 +108,13 @@ def test_report_html_is_self_contained(run):
     assert f"{oc['sample_size_mean'].sel(stat='mcse').item():.4g}" in page  # MC SE in the table
 
 
-def test_oc_netcdf_round_trips(run):
-    run_dir, _, oc = run
-    with xr.open_dataset(run_dir / "operating_characteristics.nc", engine="h5netcdf") as back:
+def test_oc_netcdf_round_trips(run, tmp_path):
+    _, _, oc = run
+    atomic.atomic_to_netcdf(oc, tmp_path / "oc.nc")
+    with xr.open_dataset(tmp_path / "oc.nc", engine="h5netcdf") as back:
         xr.testing.assert_allclose(back["p_decision"], oc["p_decision"])
         assert list(back["best_arm"].values) == ["anakinra", ""]
+        assert list(back["null_scenario"].values) == [False, True]
 
 
 def test_each_figure_function_returns_its_path(tmp_path):
@@ -221,3 +223,15 @@ def test_sigkill_mid_write_leaves_old_or_new_never_torn(tmp_path, kill_after):
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0 and out.split()[-1] == "done"
     assert target.read_bytes() == b"N" * ((1 << 16) * 4)  # completed: the new content, whole
+
+
+def test_config_may_be_a_resolved_omegaconf_mapping(tmp_path):
+    omegaconf = pytest.importorskip("omegaconf")
+    config = omegaconf.OmegaConf.create({"n_max": 120, "design": {"looks": [60, "${n_max}"]}})
+    results = synthetic_results(n_trials=10, seed=2, looks=(60, 120))
+    oc = operating_characteristics(results)
+    write_report(tmp_path, results, oc, config=config, extra={"x": np.float64("nan"), "k": np.int64(3)})
+    summary = _strict_json(tmp_path / "summary.json")
+    assert summary["config"] == {"n_max": 120, "design": {"looks": [60, 120]}}
+    assert summary["extra"] == {"x": None, "k": 3}
+    assert "- 120" in (tmp_path / "report.html").read_text()  # the interpolation, resolved, in the YAML
