@@ -85,6 +85,11 @@ def validate_results(results: xr.Dataset) -> None:
     control = str(results.attrs.get("control_arm", "") or "")
     if control and control not in arms:
         raise ConfigError("results.attrs.control_arm", f"{control!r} is not an arm; arms are {arms} or ''")
+    for name, codes in (("arm_decision", DECISIONS), ("trial_outcome", OUTCOMES)):
+        values = np.asarray(results[name].values)
+        if values.size and (values.min() < 0 or values.max() >= len(codes)):
+            allowed = ", ".join(f"{i} {c}" for i, c in enumerate(codes))
+            raise ConfigError(f"results.{name}", f"codes must be {allowed}; got {np.unique(values).tolist()}")
     if not np.all(np.isfinite(results["true_mean"].values)):
         raise ConfigError("results.true_mean", "must be finite for every arm and stratum")
 

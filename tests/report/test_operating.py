@@ -275,6 +275,11 @@ def test_synthetic_engine_output_is_valid_and_coherent():
         (lambda r: r.assign_attrs(higher_is_better="yes"), "results.attrs.higher_is_better"),
         (lambda r: r.assign_attrs(control_arm="nope"), "results.attrs.control_arm"),
         (lambda r: r.assign(n_total=r["n_total"].expand_dims(arm=r["arm"])), "results.n_total"),
+        (lambda r: r.assign(trial_outcome=r["trial_outcome"] + 4), "results.trial_outcome"),
+        (lambda r: r.assign(arm_decision=r["arm_decision"] - 1), "results.arm_decision"),
+        (lambda r: r.assign(true_mean=r["true_mean"] * np.nan), "results.true_mean"),
+        (lambda r: r.drop_dims("stratum"), "results.stratum"),
+        (lambda r: r.to_array(), "results"),
     ],
 )
 def test_bad_results_name_the_variable(change, key):
