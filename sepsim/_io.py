@@ -1,8 +1,11 @@
-"""Atomic file writes: every artifact is written to a temporary name in its directory, flushed, then renamed.
+"""Atomic file writes: write to a temporary file in the same directory, fsync, then ``os.replace`` into place.
 
-A killed job therefore leaves either the previous file or the complete new one, never a torn file (DESIGN.md,
-"Caching and safety"). ``os.replace`` is atomic on POSIX within one filesystem, which is why the temporary file
-lives next to its target.
+A reader, or a job killed at any moment (even by SIGKILL), sees either the old file or the complete new one, never
+a torn file (DESIGN.md, "Caching and safety"). ``os.replace`` is atomic on POSIX when source and target are on the
+same filesystem, which the same-directory temporary guarantees. A killed writer may leave a hidden
+``.<name>.*.tmp`` file behind; the target itself is never damaged.
+
+Every file sepsim writes (run directory, cache, merged sweeps) goes through this module.
 """
 
 from __future__ import annotations
@@ -13,46 +16,103 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_to_netcdf"]
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+    "atomic_savefig",
+    "atomic_to_netcdf",
+]
+
+_CHUNK = 1 << 20  # bytes written per call
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (best effort: not every platform can open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success fsync it and rename it onto ``path``.
-
-    On any exception the temporary file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a fresh temporary path in ``path``'s directory; on success fsync it and replace ``path`` with it."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
-    tmp_path = Path(tmp)
+    tmp = Path(tmp_name)
     try:
-        yield tmp_path
-        with open(tmp_path, "rb+") as fh:
+        yield tmp
+        with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+def _write_chunk(fh: IO[bytes], chunk: memoryview) -> None:
+    fh.write(chunk)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    view = memoryview(data).cast("B")
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(data)
+        for start in range(0, len(view), _CHUNK):
+            _write_chunk(fh, view[start : start + _CHUNK])
+        fh.flush()
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode(encoding))
 
 
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int = 2) -> None:
+    """Write ``obj`` as strict JSON (no NaN/Infinity) to ``path`` atomically; serialises before touching disk."""
+    text = json.dumps(obj, indent=indent, allow_nan=False, ensure_ascii=False, default=_json_default) + "\n"
+    atomic_write_text(path, text)
+
+
+def atomic_savefig(fig: Any, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+    """Save a matplotlib figure to ``path`` atomically (format from the suffix); returns the path."""
+    target = Path(path)
+    fmt = kwargs.pop("format", None) or target.suffix.lstrip(".") or "png"
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format=fmt, **kwargs)
+    return target
+
+
+def atomic_to_netcdf(ds: Any, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+    """Write an xarray Dataset to ``path`` atomically with ``to_netcdf(engine="h5netcdf")``; returns the path."""
+    target = Path(path)
+    kwargs.setdefault("engine", "h5netcdf")
+    with atomic_path(target) as tmp:
+        ds.to_netcdf(tmp, **kwargs)
+    return target
 
 
 def _json_default(o: Any) -> Any:
+    """NumPy scalars and arrays, and paths, as JSON."""
     import numpy as np
 
     if isinstance(o, np.generic):
@@ -62,12 +122,3 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def atomic_to_netcdf(ds: Any, path: str | os.PathLike) -> None:
-    """Write an xarray Dataset (or arviz InferenceData) to netCDF atomically."""
-    with atomic_path(path) as tmp:
-        if hasattr(ds, "to_netcdf") and ds.__class__.__name__ == "InferenceData":
-            ds.to_netcdf(str(tmp), engine="h5netcdf")
-        else:
-            ds.to_netcdf(tmp, engine="h5netcdf")

@@ -5,11 +5,6 @@ this subpackage renders them. Every file is written atomically (temporary file i
 ``os.replace``).
 """
 
-from ._atomic import atomic_savefig as atomic_savefig
-from ._atomic import atomic_to_netcdf as atomic_to_netcdf
-from ._atomic import atomic_write_bytes as atomic_write_bytes
-from ._atomic import atomic_write_json as atomic_write_json
-from ._atomic import atomic_write_text as atomic_write_text
 from ._figures import plot_allocation as plot_allocation
 from ._figures import plot_decisions as plot_decisions
 from ._figures import plot_expected_n as plot_expected_n
@@ -28,9 +23,4 @@ __all__ = [
     "plot_decisions",
     "plot_expected_n",
     "synthetic_results",
-    "atomic_write_bytes",
-    "atomic_write_text",
-    "atomic_write_json",
-    "atomic_savefig",
-    "atomic_to_netcdf",
 ]

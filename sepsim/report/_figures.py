@@ -14,7 +14,7 @@ import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ._atomic import atomic_savefig
+from .._io import atomic_savefig
 
 __all__ = [
     "plot_allocation",

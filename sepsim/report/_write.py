@@ -9,7 +9,7 @@ import xarray as xr
 
 from sepsim._errors import ConfigError
 
-from ._atomic import atomic_write_json, atomic_write_text
+from .._io import atomic_write_json, atomic_write_text
 from ._figures import FIGURES
 from ._html import render_html
 from ._summary import summarise

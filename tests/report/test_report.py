@@ -15,7 +15,7 @@ import pytest
 import xarray as xr
 import yaml
 
-import sepsim.report._atomic as atomic
+import sepsim._io as atomic
 from sepsim._errors import ConfigError
 from sepsim.platform._operating import operating_characteristics
 from sepsim.report import (
@@ -190,7 +190,7 @@ print("done", flush=True)
 
 
 def _slow_writer(target: Path, n_chunks: int) -> subprocess.Popen:
-    module = importlib.util.find_spec("sepsim.report._atomic").origin
+    module = importlib.util.find_spec("sepsim._io").origin
     return subprocess.Popen(
         [sys.executable, "-c", _SLOW_WRITER, module, str(target), str(n_chunks)],
         stdout=subprocess.PIPE,
