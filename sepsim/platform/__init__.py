@@ -1,1 +1,65 @@
-"""Trial engine: designs, allocation rules, analyses, stopping rules, operating characteristics."""
+"""Trial engine: designs, allocation rules, analyses, stopping rules, operating characteristics.
+
+Public surface: build a :class:`PotentialOutcomes` table (:func:`binary_scenario`, :func:`from_dataset`), describe a
+:class:`TrialDesign` (or a dict for :func:`design_from_dict`), and call :func:`run_trials`.
+"""
+
+from ._alloc_base import AbstractAllocationRule as AbstractAllocationRule
+from ._alloc_base import AllocationInputs as AllocationInputs
+from ._alloc_base import apply_limits as apply_limits
+from ._alloc_factory import make_allocation_rule as make_allocation_rule
+from ._alloc_fixed import FixedAllocation as FixedAllocation
+from ._alloc_sqrt_control import SqrtControlAllocation as SqrtControlAllocation
+from ._alloc_thall_wathen import ThallWathenAllocation as ThallWathenAllocation
+from ._alloc_thompson import ThompsonAllocation as ThompsonAllocation
+from ._alloc_trippa import TrippaAllocation as TrippaAllocation
+from ._analysis_binary import BetaBinomialAnalysis as BetaBinomialAnalysis
+from ._analysis_binary import LookProbabilities as LookProbabilities
+from ._design import AllocationConfig as AllocationConfig
+from ._design import AnalysisConfig as AnalysisConfig
+from ._design import EnrolmentConfig as EnrolmentConfig
+from ._design import ScenarioConfig as ScenarioConfig
+from ._design import StoppingConfig as StoppingConfig
+from ._design import TrialDesign as TrialDesign
+from ._design import design_from_dict as design_from_dict
+from ._outcomes import PotentialOutcomes as PotentialOutcomes
+from ._outcomes import binary_scenario as binary_scenario
+from ._outcomes import from_dataset as from_dataset
+from ._posterior_binary import prob_all_equivalent_draws as prob_all_equivalent_draws
+from ._posterior_binary import prob_all_equivalent_quadrature as prob_all_equivalent_quadrature
+from ._posterior_binary import prob_best_draws as prob_best_draws
+from ._posterior_binary import prob_best_quadrature as prob_best_quadrature
+from ._posterior_binary import prob_greater_exact as prob_greater_exact
+from ._posterior_binary import prob_vs_control_quadrature as prob_vs_control_quadrature
+from ._run import run_trials as run_trials
+
+__all__ = [
+    "AbstractAllocationRule",
+    "AllocationConfig",
+    "AllocationInputs",
+    "AnalysisConfig",
+    "BetaBinomialAnalysis",
+    "EnrolmentConfig",
+    "FixedAllocation",
+    "LookProbabilities",
+    "PotentialOutcomes",
+    "ScenarioConfig",
+    "SqrtControlAllocation",
+    "StoppingConfig",
+    "ThallWathenAllocation",
+    "ThompsonAllocation",
+    "TrialDesign",
+    "TrippaAllocation",
+    "apply_limits",
+    "binary_scenario",
+    "design_from_dict",
+    "from_dataset",
+    "make_allocation_rule",
+    "prob_all_equivalent_draws",
+    "prob_all_equivalent_quadrature",
+    "prob_best_draws",
+    "prob_best_quadrature",
+    "prob_greater_exact",
+    "prob_vs_control_quadrature",
+    "run_trials",
+]

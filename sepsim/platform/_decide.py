@@ -1,0 +1,157 @@
+"""The stopping step at one look for one analysis unit (the whole trial, or one stratum): adaptr semantics.
+
+Reproduces INCEPTdk/adaptr ``R/run_trial.R``:
+
+- no common control: drop every arm with P(best) < inferiority, recompute P(best) among the rest, repeat; then
+  superiority if max P(best) > superiority (trial stops); then equivalence if P(all active arms within the
+  margin) > equivalence_prob (trial stops);
+- common control: drop arms with P(better than control) < inferiority; if some arm's P(better) > superiority, the
+  best of them becomes the new control and the old control is dropped as inferior, and the checks run again;
+  otherwise drop arms equivalent to the control, then futile arms; when one arm is left the unit stops (superiority,
+  unless the others left for equivalence or futility).
+
+Decision codes: 0 none, 1 superior, 2 inferior/dropped, 3 futile, 4 equivalent. Unit outcomes: 0 running/max,
+1 superiority, 2 equivalence, 3 futility.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float, Int
+
+from ._analysis_binary import BetaBinomialAnalysis, LookProbabilities
+from ._plan import Plan
+
+__all__ = ["UnitState", "decide_unit"]
+
+
+class UnitState(NamedTuple):
+    decision: Int[Array, " arm"]
+    decision_look: Int[Array, " arm"]
+    control: Int[Array, ""]
+    stopped: Bool[Array, ""]
+    outcome: Int[Array, ""]
+    superior: Int[Array, ""]
+    stop_look: Int[Array, ""]
+
+
+def _no_control(plan: Plan, analysis, ctx, act, dec, pr: LookProbabilities):
+    k = act.shape[-1]
+    p = pr.p_best
+    if plan.inferiority is not None:
+        for _ in range(k - 1):
+            drop = act & (p < plan.inferiority)
+            dec = jnp.where(drop, 2, dec)
+            act = act & ~drop
+            p = analysis.evaluate(ctx, act, jnp.asarray(-1), with_all_equivalent=False).p_best
+    best = jnp.argmax(jnp.where(act, p, -1.0)).astype(jnp.int32)
+    stop = jnp.asarray(False)
+    outcome = jnp.asarray(0)
+    superior = jnp.asarray(-1)
+    if plan.superiority is not None:
+        is_sup = jnp.any(act) & (p[best] > plan.superiority)
+        dec = jnp.where(is_sup & (jnp.arange(k, dtype=jnp.int32) == best), 1, dec)
+        stop, outcome, superior = is_sup, jnp.where(is_sup, 1, 0), jnp.where(is_sup, best, -1)
+    if plan.equivalence_prob is not None:
+        p_all = analysis.evaluate(ctx, act, jnp.asarray(-1), with_all_equivalent=True).p_all_equivalent
+        is_eq = ~stop & jnp.any(act) & (p_all > plan.equivalence_prob)
+        dec = jnp.where(is_eq & act, 4, dec)
+        stop = stop | is_eq
+        outcome = jnp.where(is_eq, 2, outcome)
+    return act, dec, stop, outcome, superior, p
+
+
+def _with_control(plan: Plan, analysis, ctx, act, dec, ctrl, pr: LookProbabilities):
+    k = act.shape[-1]
+    ar = jnp.arange(k, dtype=jnp.int32)
+    pb, pe, pf = pr.p_better, pr.p_equivalent, pr.p_futile
+    run = jnp.asarray(True)
+    eq_stop = jnp.asarray(False)
+    fut_stop = jnp.asarray(False)
+    brk = jnp.asarray(False)
+    superior = jnp.asarray(-1)
+    for _ in range(k):
+        others = act & (ar != ctrl)
+        if plan.inferiority is not None:
+            inf = run & others & (pb < plan.inferiority)
+            dec = jnp.where(inf, 2, dec)
+            act = act & ~inf
+            others = others & ~inf
+        if plan.superiority is not None:
+            sup_mask = others & (pb > plan.superiority)
+            any_sup = run & jnp.any(sup_mask)
+            new_c = jnp.argmax(jnp.where(sup_mask, pb, -1.0)).astype(jnp.int32)
+        else:
+            any_sup = jnp.asarray(False)
+            new_c = ctrl
+        old_c = ctrl
+        dec = jnp.where(any_sup & (ar == old_c), 2, dec)
+        act = act & ~(any_sup & (ar == old_c))
+        ctrl = jnp.where(any_sup, new_c, ctrl)
+        rest = run & ~any_sup
+        others = act & (ar != ctrl)
+        if plan.equivalence_prob is not None:
+            eqv = rest & others & (pe > plan.equivalence_prob)
+            dec = jnp.where(eqv, 4, dec)
+            act = act & ~eqv
+            eq_stop = eq_stop | (rest & jnp.any(eqv) & (jnp.sum(act) == 1))
+        else:
+            eqv = jnp.zeros_like(act)
+        if plan.futility_prob is not None:
+            others = act & (ar != ctrl)
+            fut = rest & others & (pf > plan.futility_prob) & ~eqv
+            dec = jnp.where(fut, 3, dec)
+            act = act & ~fut
+            fut_stop = fut_stop | (rest & ~eq_stop & jnp.any(fut) & (jnp.sum(act) == 1))
+        last = run & (jnp.sum(act) == 1)
+        last_arm = jnp.argmax(act).astype(jnp.int32)
+        won = last & ~(eq_stop | fut_stop)
+        dec = jnp.where(won & (ar == last_arm), 1, dec)
+        superior = jnp.where(won, last_arm, superior)
+        brk = brk | last
+        run = run & any_sup & ~last
+        new = analysis.evaluate(ctx, act, ctrl, with_all_equivalent=False)
+        pb = jnp.where(run, new.p_better, pb)
+        pe = jnp.where(run, new.p_equivalent, pe)
+        pf = jnp.where(run, new.p_futile, pf)
+    p_best = analysis.evaluate(ctx, act, ctrl, with_all_equivalent=False)
+    outcome = jnp.where(brk, jnp.where(eq_stop, 2, jnp.where(fut_stop, 3, 1)), 0)
+    return act, dec, brk, outcome, superior, ctrl, p_best
+
+
+def decide_unit(
+    plan: Plan,
+    analysis: BetaBinomialAnalysis,
+    ctx: dict,
+    active: Bool[Array, " arm"],
+    state: UnitState,
+    look: Int[Array, ""],
+) -> tuple[UnitState, Bool[Array, " arm"], Float[Array, " arm"], LookProbabilities]:
+    """One look's decisions. Returns the new state, the arms still in play, the first P(best) of the look (the
+    one reported) and the probabilities after the decisions (what allocation uses)."""
+    first = analysis.evaluate(ctx, active, state.control, with_all_equivalent=False)
+    dec0 = state.decision
+    if plan.control < 0:
+        act, dec, stop, outcome, superior, p = _no_control(plan, analysis, ctx, active, dec0, first)
+        ctrl = state.control
+        final = first._replace(p_best=p)
+    else:
+        act, dec, stop, outcome, superior, ctrl, final = _with_control(
+            plan, analysis, ctx, active, dec0, state.control, first
+        )
+    frozen = state.stopped
+    dec = jnp.where(frozen, dec0, dec)
+    changed = dec != dec0
+    new = UnitState(
+        decision=dec,
+        decision_look=jnp.where(changed, look, state.decision_look),
+        control=jnp.where(frozen, state.control, ctrl),
+        stopped=frozen | stop,
+        outcome=jnp.where(frozen, state.outcome, outcome),
+        superior=jnp.where(frozen, state.superior, superior),
+        stop_look=jnp.where(~frozen & stop, look, state.stop_look),
+    )
+    act = jnp.where(frozen | stop, False, act)
+    return new, act, first.p_best, final

@@ -1,0 +1,353 @@
+# ruff: noqa: UP045  (OmegaConf 2.3 structured configs need typing.Optional, not X | None)
+"""Trial design configuration: frozen dataclasses that OmegaConf accepts as structured configs.
+
+Every field is an int, float, bool, str, ``Optional[...]``, ``list[...]`` or a nested dataclass (no ``Union``), so
+the same classes type-check hydra configs under ``conf/design/``. ``validate()`` raises
+:class:`sepsim._errors.ConfigError` naming the dotted key (``design.allocation.min_prob``) and what is allowed.
+:func:`design_from_dict` builds and validates a design from a plain dict (unknown keys are errors).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .._errors import ConfigError
+
+__all__ = [
+    "AllocationConfig",
+    "StoppingConfig",
+    "AnalysisConfig",
+    "EnrolmentConfig",
+    "ScenarioConfig",
+    "TrialDesign",
+    "design_from_dict",
+    "design_to_json",
+    "ALLOCATION_RULES",
+]
+
+ALLOCATION_RULES = ("fixed", "thompson", "thall_wathen", "trippa", "sqrt_control")
+
+
+def _prob(key: str, v: Optional[float], *, open_low: bool = False) -> None:
+    if v is None:
+        return
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or math.isnan(v) or not 0.0 <= v <= 1.0:
+        raise ConfigError(key, f"must be a probability in [0, 1], got {v!r}")
+    if open_low and v == 0.0:
+        raise ConfigError(key, f"must be a probability in (0, 1], got {v!r}")
+
+
+@dataclass(frozen=True)
+class AllocationConfig:
+    """How patients are assigned to arms.
+
+    Attributes:
+        rule: "fixed" (``fixed_ratio``, optionally permuted blocks), "thompson" (proportional to P(best), adaptr's
+            default RAR), "thall_wathen" (P(best)^c, c = n / (2 N); Thall & Wathen 2007), "trippa" (Trippa et al.
+            2012; needs a control), "sqrt_control" (control share sqrt(k) / (sqrt(k) + k) for k active non-control
+            arms, the rest by P(best) raised to ``soften_power``; needs a control).
+        fixed_ratio: per-arm ratio for "fixed" (default equal); also the burn-in ratio.
+        block_factor: permuted blocks for "fixed": each block holds ``block_factor * fixed_ratio`` of each active
+            arm (ratios must then be whole numbers); 0 = simple randomisation.
+        min_prob, max_prob: adaptr limits on each non-fixed arm's allocation probability.
+        soften_power: adaptr softening: response-adaptive probabilities raised to this power, then renormalised.
+        burn_in_n: use ``fixed_ratio`` until this many patients have outcome data.
+        within_strata: response-adaptive probabilities computed from each stratum's own data.
+        trippa_a, trippa_b, trippa_eta: Trippa et al. (2012) gamma = a (n/N)^b and eta = trippa_eta n/N.
+    """
+
+    rule: str = "fixed"
+    fixed_ratio: Optional[list[float]] = None
+    block_factor: int = 0
+    min_prob: Optional[float] = None
+    max_prob: Optional[float] = None
+    soften_power: float = 1.0
+    burn_in_n: int = 0
+    within_strata: bool = False
+    trippa_a: float = 10.0
+    trippa_b: float = 0.75
+    trippa_eta: float = 0.25
+
+    def validate(self, n_arms: int, has_control: bool, prefix: str = "design.allocation") -> None:
+        if self.rule not in ALLOCATION_RULES:
+            raise ConfigError(f"{prefix}.rule", f"must be one of {list(ALLOCATION_RULES)}, got {self.rule!r}")
+        if self.rule in ("trippa", "sqrt_control") and not has_control:
+            raise ConfigError(f"{prefix}.rule", f"{self.rule!r} needs a control arm (design.control)")
+        if self.fixed_ratio is not None:
+            if len(self.fixed_ratio) != n_arms:
+                raise ConfigError(f"{prefix}.fixed_ratio", f"needs one positive number per arm ({n_arms})")
+            if any((not isinstance(r, (int, float))) or r <= 0 for r in self.fixed_ratio):
+                raise ConfigError(f"{prefix}.fixed_ratio", "ratios must be positive numbers")
+        if not isinstance(self.block_factor, int) or self.block_factor < 0:
+            raise ConfigError(f"{prefix}.block_factor", "must be a non-negative integer (0 = no blocks)")
+        if self.block_factor > 0:
+            if self.rule != "fixed":
+                raise ConfigError(f"{prefix}.block_factor", "permuted blocks apply to rule 'fixed' only")
+            ratio = self.fixed_ratio or [1.0] * n_arms
+            if any(float(r) != int(r) for r in ratio):
+                raise ConfigError(f"{prefix}.fixed_ratio", "must be whole numbers when block_factor > 0")
+            if self.block_factor * sum(int(r) for r in ratio) > 64:
+                raise ConfigError(f"{prefix}.block_factor", "blocks larger than 64 patients are not supported")
+        _prob(f"{prefix}.min_prob", self.min_prob)
+        _prob(f"{prefix}.max_prob", self.max_prob)
+        if self.min_prob is not None and self.min_prob * n_arms > 1.0 + 1e-12:
+            raise ConfigError(f"{prefix}.min_prob", f"min_prob * n_arms must be <= 1, got {self.min_prob} * {n_arms}")
+        if self.max_prob is not None and self.max_prob * n_arms < 1.0 - 1e-12:
+            raise ConfigError(f"{prefix}.max_prob", "max_prob * n_arms must be >= 1")
+        if not 0.0 <= self.soften_power <= 1.0:
+            raise ConfigError(f"{prefix}.soften_power", f"must be in [0, 1], got {self.soften_power!r}")
+        if self.burn_in_n < 0:
+            raise ConfigError(f"{prefix}.burn_in_n", "must be >= 0")
+        if self.trippa_a < 0 or self.trippa_b < 0 or self.trippa_eta < 0:
+            raise ConfigError(f"{prefix}.trippa_a", "Trippa parameters a, b, eta must be >= 0")
+
+
+@dataclass(frozen=True)
+class StoppingConfig:
+    """Decision thresholds (adaptr semantics; ``None`` switches a rule off).
+
+    Attributes:
+        superiority: stop when P(best) (no control) or P(better than control) exceeds this.
+        inferiority: drop an arm when P(best) (no control) or P(better than control) falls below this.
+        equivalence_prob, equivalence_margin: no control: stop when P(all active arms within margin) exceeds the
+            probability; with a control: drop arms with P(|theta_k - theta_c| < margin) above it.
+        futility_prob, futility_margin: with a control: drop arms with P(not better than control by margin) above it.
+        per_stratum: decisions (and stopping) separately within each stratum; a stratum whose decisions are
+            complete stops enrolling (enrichment). Otherwise decisions use pooled data.
+    """
+
+    superiority: Optional[float] = 0.99
+    inferiority: Optional[float] = 0.01
+    equivalence_prob: Optional[float] = None
+    equivalence_margin: Optional[float] = None
+    futility_prob: Optional[float] = None
+    futility_margin: Optional[float] = None
+    per_stratum: bool = False
+
+    def validate(self, has_control: bool, prefix: str = "design.stopping") -> None:
+        for name in ("superiority", "inferiority", "equivalence_prob", "futility_prob"):
+            _prob(f"{prefix}.{name}", getattr(self, name))
+        if (self.equivalence_prob is None) != (self.equivalence_margin is None):
+            raise ConfigError(f"{prefix}.equivalence_margin", "give both equivalence_prob and equivalence_margin")
+        if (self.futility_prob is None) != (self.futility_margin is None):
+            raise ConfigError(f"{prefix}.futility_margin", "give both futility_prob and futility_margin")
+        if self.futility_prob is not None and not has_control:
+            raise ConfigError(f"{prefix}.futility_prob", "futility needs a control arm (adaptr semantics)")
+        for name in ("equivalence_margin", "futility_margin"):
+            v = getattr(self, name)
+            if v is not None and not 0.0 <= v < 1.0:
+                raise ConfigError(f"{prefix}.{name}", f"must be in [0, 1) on the probability scale, got {v!r}")
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Posterior computation for binary outcomes (Beta prior, binomial likelihood).
+
+    Attributes:
+        method: "quadrature" (deterministic, fast) or "draws" (adaptr's posterior draws).
+        n_draws: posterior draws per arm per look for "draws" (adaptr default 5000).
+        n_grid: quadrature nodes (129: max error about 3e-5 in P(best); see tests).
+        prior_a, prior_b: Beta prior (>= 1; adaptr's default Beta(1, 1)).
+    """
+
+    method: str = "quadrature"
+    n_draws: int = 5000
+    n_grid: int = 129
+    prior_a: float = 1.0
+    prior_b: float = 1.0
+
+    def validate(self, prefix: str = "design.analysis") -> None:
+        if self.method not in ("quadrature", "draws"):
+            raise ConfigError(f"{prefix}.method", f"must be 'quadrature' or 'draws', got {self.method!r}")
+        if self.n_draws < 10:
+            raise ConfigError(f"{prefix}.n_draws", "must be >= 10")
+        if self.n_grid < 17:
+            raise ConfigError(f"{prefix}.n_grid", "must be >= 17")
+        if self.prior_a < 1.0 or self.prior_b < 1.0:
+            raise ConfigError(f"{prefix}.prior_a", "Beta prior shapes must be >= 1 (the quadrature needs them)")
+
+
+@dataclass(frozen=True)
+class EnrolmentConfig:
+    """Patient stream, accrual and follow-up.
+
+    Attributes:
+        randomised_n: patients randomised by each look (adaptr ``randomised_at_looks``); default = ``look_n``.
+        accrual_per_day: Poisson accrual rate (patients/day). When set, looks happen in calendar time when
+            ``look_n[k]`` patients have completed follow-up, and ``randomised_n`` is what accrued by then.
+        outcome_delay_days: follow-up time (days) from randomisation to a complete outcome (accrual mode only).
+        dropout_prob: probability a randomised patient never yields an outcome (counted in n_total, not in n).
+    """
+
+    randomised_n: Optional[list[int]] = None
+    accrual_per_day: Optional[float] = None
+    outcome_delay_days: float = 0.0
+    dropout_prob: float = 0.0
+
+    def validate(self, look_n: list[int], prefix: str = "design.enrolment") -> None:
+        if self.randomised_n is not None:
+            r = self.randomised_n
+            if self.accrual_per_day is not None:
+                raise ConfigError(f"{prefix}.randomised_n", "give randomised_n or accrual_per_day, not both")
+            if len(r) != len(look_n):
+                raise ConfigError(f"{prefix}.randomised_n", f"needs one entry per look ({len(look_n)})")
+            if any(b < a for a, b in zip(r, r[1:], strict=False)):
+                raise ConfigError(f"{prefix}.randomised_n", "must be non-decreasing")
+            if any(ri < li for ri, li in zip(r, look_n, strict=True)):
+                raise ConfigError(f"{prefix}.randomised_n", "must be >= look_n at every look")
+            if r[-1] != look_n[-1]:
+                raise ConfigError(f"{prefix}.randomised_n", "must end at the maximum sample size look_n[-1]")
+        if self.accrual_per_day is not None and not self.accrual_per_day > 0:
+            raise ConfigError(f"{prefix}.accrual_per_day", "must be > 0 patients/day")
+        if self.outcome_delay_days < 0:
+            raise ConfigError(f"{prefix}.outcome_delay_days", "must be >= 0 days")
+        if not 0.0 <= self.dropout_prob < 1.0:
+            raise ConfigError(f"{prefix}.dropout_prob", "must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    """Departures from a stationary patient stream.
+
+    Attributes:
+        time_trend_logit: change in the log-odds of the outcome from the first to the last patient (same for all
+            arms); needs outcomes built with :func:`binary_scenario` (they keep the latent uniforms).
+        stratum_mix_start, stratum_mix_end: endotype mix of the stream at the first and last patient (linear in
+            between); default = the mix of the outcome table.
+    """
+
+    time_trend_logit: float = 0.0
+    stratum_mix_start: Optional[list[float]] = None
+    stratum_mix_end: Optional[list[float]] = None
+
+    def validate(self, n_strata: int, prefix: str = "design.scenario") -> None:
+        for name in ("stratum_mix_start", "stratum_mix_end"):
+            v = getattr(self, name)
+            if v is not None and (len(v) != n_strata or any(x < 0 for x in v) or sum(v) <= 0):
+                raise ConfigError(f"{prefix}.{name}", f"needs {n_strata} non-negative weights with a positive sum")
+        if (self.stratum_mix_start is None) != (self.stratum_mix_end is None):
+            raise ConfigError(f"{prefix}.stratum_mix_end", "give both stratum_mix_start and stratum_mix_end")
+
+
+@dataclass(frozen=True)
+class TrialDesign:
+    """A complete trial design.
+
+    Attributes:
+        arms: arm names (must match the outcome table's arms, in any order).
+        control: common control arm or None (adaptr: no common control -> all arms compared by P(best)).
+        look_n: patients with complete outcomes at each analysis, strictly increasing; the last is the maximum.
+        higher_is_better: True for a desirable outcome (response), False for an undesirable one (death).
+        strata: stratum names (default: the outcome table's strata).
+        stratum_arms: for each stratum, the arms its patients may receive (biomarker-guided assignment, e.g.
+            ImmunoSep: MALS -> [placebo, anakinra]); default all arms everywhere.
+        arm_start_look: per arm, the look after which it opens (0 = from the first patient); platform entry.
+        arm_stop_look: per arm, the look after which it closes (-1 = never).
+        concurrent_controls: compare each arm only with control patients randomised while it was open.
+    """
+
+    arms: list[str] = field(default_factory=lambda: ["A", "B"])
+    control: Optional[str] = None
+    look_n: list[int] = field(default_factory=lambda: [100, 200])
+    higher_is_better: bool = False
+    strata: Optional[list[str]] = None
+    stratum_arms: Optional[list[list[str]]] = None
+    arm_start_look: Optional[list[int]] = None
+    arm_stop_look: Optional[list[int]] = None
+    concurrent_controls: bool = True
+    allocation: AllocationConfig = field(default_factory=AllocationConfig)
+    stopping: StoppingConfig = field(default_factory=StoppingConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    enrolment: EnrolmentConfig = field(default_factory=EnrolmentConfig)
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+
+    def validate(self) -> TrialDesign:
+        p = "design"
+        if len(self.arms) < 2 or len(set(self.arms)) != len(self.arms):
+            raise ConfigError(f"{p}.arms", "needs at least two distinct arm names")
+        if self.control is not None and self.control not in self.arms:
+            raise ConfigError(f"{p}.control", f"must be one of {self.arms} or null, got {self.control!r}")
+        ln = self.look_n
+        if (
+            not ln
+            or any((not isinstance(x, int)) or x <= 0 for x in ln)
+            or any(b <= a for a, b in zip(ln, ln[1:], strict=False))
+        ):
+            raise ConfigError(f"{p}.look_n", "must be a non-empty list of strictly increasing positive integers")
+        if self.strata is not None and (not self.strata or len(set(self.strata)) != len(self.strata)):
+            raise ConfigError(f"{p}.strata", "must be distinct stratum names")
+        if self.stratum_arms is not None:
+            n_s = len(self.strata) if self.strata is not None else None
+            if n_s is None or len(self.stratum_arms) != n_s:
+                raise ConfigError(f"{p}.stratum_arms", "needs design.strata and one arm list per stratum")
+            for i, arms in enumerate(self.stratum_arms):
+                bad = [a for a in arms if a not in self.arms]
+                if bad or len(arms) < 2:
+                    raise ConfigError(f"{p}.stratum_arms[{i}]", f"needs >= 2 arms from {self.arms}, got {arms}")
+                if self.control is not None and self.control not in arms:
+                    raise ConfigError(f"{p}.stratum_arms[{i}]", f"must include the control {self.control!r}")
+        n_looks = len(ln)
+        for name, lo in (("arm_start_look", 0), ("arm_stop_look", -1)):
+            v = getattr(self, name)
+            if v is not None and (len(v) != len(self.arms) or any(x < lo or x >= n_looks for x in v)):
+                raise ConfigError(f"{p}.{name}", f"needs one look index per arm in [{lo}, {n_looks - 1}]")
+        if self.arm_start_look is not None and self.control is not None:
+            if self.arm_start_look[self.arms.index(self.control)] != 0:
+                raise ConfigError(f"{p}.arm_start_look", "the control arm must open at look 0")
+        has_control = self.control is not None
+        self.allocation.validate(len(self.arms), has_control)
+        self.stopping.validate(has_control)
+        self.analysis.validate()
+        self.enrolment.validate(ln)
+        self.scenario.validate(len(self.strata) if self.strata else 1)
+        if self.stopping.per_stratum and self.strata is None:
+            raise ConfigError(f"{p}.stopping.per_stratum", "needs design.strata")
+        return self
+
+
+_NESTED = {
+    "allocation": AllocationConfig,
+    "stopping": StoppingConfig,
+    "analysis": AnalysisConfig,
+    "enrolment": EnrolmentConfig,
+    "scenario": ScenarioConfig,
+}
+
+
+def _build(cls, d: Any, prefix: str):
+    if dataclasses.is_dataclass(d):
+        d = dataclasses.asdict(d)
+    if hasattr(d, "items") and not isinstance(d, dict):  # OmegaConf DictConfig
+        from omegaconf import OmegaConf
+
+        d = OmegaConf.to_container(d, resolve=True)
+    if not isinstance(d, dict):
+        raise ConfigError(prefix, f"must be a mapping, got {type(d).__name__}")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for k, v in d.items():
+        if k not in names:
+            raise ConfigError(f"{prefix}.{k}", f"unknown key; allowed: {sorted(names)}")
+        if cls is TrialDesign and k in _NESTED:
+            v = _build(_NESTED[k], v if v is not None else {}, f"{prefix}.{k}")
+        elif isinstance(v, tuple):
+            v = list(v)
+        kwargs[k] = v
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # pragma: no cover - defensive
+        raise ConfigError(prefix, str(e)) from None
+
+
+def design_from_dict(d: Any) -> TrialDesign:
+    """Build a :class:`TrialDesign` from a plain dict (or OmegaConf node) and validate it."""
+    return _build(TrialDesign, d, "design").validate()
+
+
+def design_to_json(design: TrialDesign) -> str:
+    """The design as a JSON string (stored in the results' ``design`` attribute)."""
+    return json.dumps(dataclasses.asdict(design), sort_keys=True)

@@ -1,0 +1,337 @@
+"""One simulated trial as an array program: a patient stream, randomisation windows, and a ``lax.scan`` over looks.
+
+Patients are numbered in order of randomisation, ``0 .. N-1`` (N = ``look_n[-1]``). Look ``k`` sees the outcomes of
+patients ``< look_n[k]`` (outcomes complete in randomisation order) and happens when ``rand_n[k]`` patients are
+randomised. Randomisation window ``j`` holds patients ``rand_n[j-1] <= i < rand_n[j]``; they are randomised with the
+allocation probabilities fixed after look ``j-1``. Each step of the scan analyses look ``k``, then randomises window
+``k+1`` and adds the outcomes that complete before look ``k+1``. Windows are processed as fixed-size slices (sizes
+from the plan), so the cost per look does not grow with N.
+
+Random numbers: one key per trial (from the global trial index), split by purpose; per-patient uniforms come from
+32-bit words (upper/lower 16 bits for the assignment and the patient draw when the table has <= 65536 patients).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from ._alloc_base import AbstractAllocationRule, AllocationInputs
+from ._alloc_fixed import FixedAllocation, block_assign
+from ._analysis_binary import BetaBinomialAnalysis
+from ._decide import UnitState, decide_unit
+from ._plan import Plan
+
+__all__ = ["simulate_trial"]
+
+_U16 = 1.0 / 65536.0
+_U32 = 1.0 / 4294967296.0
+
+
+def _words(plan: Plan) -> dict[str, int]:
+    names = ["main"]
+    if plan.big_table:
+        names.append("pid")
+    if plan.stratified_stream:
+        names.append("stratum")
+    if plan.dropout_prob > 0:
+        names.append("dropout")
+    if plan.accrual_per_day is not None:
+        names.append("arrival")
+    return {n: i for i, n in enumerate(names)}
+
+
+def _window(n_max: int, lo, hi, width: int):
+    lo, hi = jnp.asarray(lo, dtype=jnp.int32), jnp.asarray(hi, dtype=jnp.int32)
+    start = jnp.clip(lo, 0, n_max - width)
+    idx = start + jnp.arange(width, dtype=jnp.int32)
+    return start, idx, (idx >= lo) & (idx < hi)
+
+
+def simulate_trial(
+    plan: Plan,
+    rule: AbstractAllocationRule,
+    analysis: BetaBinomialAnalysis,
+    tables: dict,
+    key: jax.Array,
+) -> dict[str, jax.Array]:
+    """Simulate one trial; returns per-look and per-trial arrays (see :func:`sepsim.platform.run_trials`)."""
+    a_n, s_n, l_n, n_max, u_n = plan.n_arms, plan.n_strata, plan.n_looks, plan.n_max, plan.n_units
+    fdt = tables["outcome"].dtype
+    eligible = jnp.asarray(plan.eligible)  # (S, A)
+    k_bits, k_block, k_look = jax.random.split(key, 3)
+    words = _words(plan)
+    bits = jax.random.bits(k_bits, (n_max, len(words)), dtype=jnp.uint32)
+    look_n = jnp.asarray(plan.look_n, dtype=jnp.int32)
+    mix0 = jnp.asarray(plan.mix_start, dtype=fdt)
+    mix1 = jnp.asarray(plan.mix_end, dtype=fdt)
+    fixed_rule = FixedAllocation(ratio=plan.ratio)
+    ratio_counts = jnp.asarray([int(round(r)) * plan.block_factor for r in plan.ratio], dtype=jnp.int32)
+    start_window = jnp.asarray(plan.start_window, dtype=jnp.int32)
+    stop_look = jnp.asarray(plan.stop_look, dtype=jnp.int32)
+
+    # ---- calendar time: arrivals, look times, randomised counts -------------------------------------------------
+    if plan.accrual_per_day is not None:
+        u_arr = (bits[:, words["arrival"]].astype(fdt) + 0.5) * _U32
+        arrival = jnp.cumsum(-jnp.log(u_arr) / plan.accrual_per_day)
+        look_time = arrival[look_n - 1] + plan.delay_days
+        rand_n = jnp.minimum(jnp.searchsorted(arrival, look_time, side="right").astype(jnp.int32), n_max)
+        rand_n = jnp.maximum(rand_n, look_n).at[-1].set(n_max)
+    else:
+        rand_n = jnp.asarray(plan.rand_n, dtype=jnp.int32)
+        look_time = jnp.full((l_n,), jnp.nan, dtype=fdt)
+
+    def sched_open(window):
+        """Arms open (by the platform schedule) in randomisation window ``window``."""
+        return (start_window <= window) & ((stop_look < 0) | (stop_look >= window))
+
+    # ---- randomisation of one window -------------------------------------------------------------------------------
+    def randomise(carry, lo, hi, width, window):
+        start, idx, m = _window(n_max, lo, hi, width)
+        w = jax.lax.dynamic_slice(bits, (start, jnp.int32(0)), (width, len(words)))
+        main = w[:, words["main"]]
+        u_assign = ((main >> 16).astype(fdt) + 0.5) * _U16
+        u_pat = ((main & 0xFFFF).astype(fdt) + 0.5) * _U16
+        if plan.big_table:
+            u_pat = (w[:, words["pid"]].astype(fdt) + 0.5) * _U32
+        t = idx.astype(fdt) / max(n_max - 1, 1)
+        if plan.stratified_stream:
+            mix = mix0[None, :] + (mix1 - mix0)[None, :] * t[:, None]
+            mix = jnp.where(carry["open_strata"][None, :], mix, 0.0)
+            cdf = jnp.cumsum(mix, axis=1)
+            u_s = (w[:, words["stratum"]].astype(fdt) + 0.5) * _U32 * cdf[:, -1:]
+            strat = jnp.minimum(jnp.sum(u_s > cdf, axis=1), s_n - 1).astype(jnp.int32)
+            cnt = tables["counts"][strat]
+            j = jnp.minimum((u_pat * cnt).astype(jnp.int32), cnt - 1)
+            pid = tables["order"][tables["offsets"][strat] + j]
+        else:
+            pid = jnp.minimum((u_pat * plan.n_table).astype(jnp.int32), plan.n_table - 1)
+            strat = tables["stratum"][pid]
+        probs = carry["alloc"].T[strat]  # (W, A)
+        if plan.block_factor > 0:
+            oh = jax.nn.one_hot(strat, s_n, dtype=jnp.int32) * m[:, None].astype(jnp.int32)
+            rank = jnp.sum((jnp.cumsum(oh, axis=0) - oh) * oh, axis=1) + carry["block_count"][strat]
+            open_as = probs > 0
+            ratio_pat = ratio_counts[None, :]
+            size = jnp.maximum(jnp.sum(jnp.where(open_as, ratio_pat, 0), axis=1), 1)
+            block_id = rank // size
+
+            def one(s, e, b, op, pos):
+                kb = jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(k_block, s), e), b)
+                return block_assign(ratio_counts, op, pos, key=kb, max_block=plan.max_block)
+
+            arm = jax.vmap(one)(strat, carry["block_epoch"][strat], block_id, open_as, rank)
+            carry = dict(carry, block_count=carry["block_count"] + jnp.sum(oh, axis=0))
+        else:
+            cdf = jnp.cumsum(probs, axis=1)
+            arm = jnp.minimum(jnp.sum(u_assign[:, None] * cdf[:, -1:] > cdf, axis=1), a_n - 1).astype(jnp.int32)
+        if plan.time_trend_logit != 0.0:
+            rate = tables["rates"][strat, arm]
+            logit = jnp.log(rate) - jnp.log1p(-rate) + plan.time_trend_logit * t
+            y = (tables["latent_u"][pid] < jax.nn.sigmoid(logit)).astype(fdt)
+        else:
+            y = tables["outcome"][pid, arm]
+        has_y = jnp.ones((width,), dtype=bool)
+        if plan.dropout_prob > 0:
+            has_y = (w[:, words["dropout"]].astype(fdt) + 0.5) * _U32 >= plan.dropout_prob
+
+        def put(name, new):
+            old = jax.lax.dynamic_slice(carry[name], (start,), (width,))
+            return jax.lax.dynamic_update_slice(carry[name], jnp.where(m, new, old), (start,))
+
+        return dict(
+            carry,
+            arm_of=put("arm_of", arm),
+            strat_of=put("strat_of", strat),
+            y_of=put("y_of", y),
+            has_y=put("has_y", has_y),
+            window_of=put("window_of", jnp.full((width,), window, dtype=jnp.int32)),
+        )
+
+    # ---- outcomes that complete in a window ------------------------------------------------------------------------
+    def follow(carry, lo, hi, width):
+        start, idx, m = _window(n_max, lo, hi, width)
+        sl = lambda name: jax.lax.dynamic_slice(carry[name], (start,), (width,))
+        arm, strat, y, hy = sl("arm_of"), sl("strat_of"), sl("y_of"), sl("has_y")
+        wgt = (m & hy).astype(fdt)
+        oh_a = jax.nn.one_hot(arm, a_n, dtype=fdt) * wgt[:, None]
+        oh_s = jax.nn.one_hot(strat, s_n, dtype=fdt)
+        out = dict(
+            carry,
+            n=carry["n"] + oh_a.T @ oh_s,
+            events=carry["events"] + (oh_a * y[:, None]).T @ oh_s,
+        )
+        if plan.concurrent:
+            # control patients randomised while each arm was open
+            win = sl("window_of")
+            conc = (win[:, None] >= start_window[None, :]).astype(fdt)  # (W, A)
+            is_c = (arm == plan.control).astype(fdt) * wgt
+            cc = (conc * is_c[:, None]).T @ oh_s
+            out["n_cc"] = carry["n_cc"] + cc
+            out["ev_cc"] = carry["ev_cc"] + (conc * (is_c * y)[:, None]).T @ oh_s
+        return out
+
+    # ---- allocation ------------------------------------------------------------------------------------------------
+    def allocate(p_best, p_better, act, control, n_arm, n_unit):
+        info = jnp.minimum(jnp.sum(n_unit) / n_max, 1.0).astype(fdt)
+        inp = AllocationInputs(p_best, p_better, act, control, n_arm, info)
+        adaptive = rule(inp)
+        burn = fixed_rule(inp)
+        return jnp.where(jnp.sum(n_unit) < plan.burn_in_n, burn, adaptive)
+
+    # ---- initial state ---------------------------------------------------------------------------------------------
+    open0 = sched_open(0)
+    act0 = eligible & open0[None, :]  # (S, A)
+    dummy = jnp.zeros((a_n,), dtype=fdt)
+    init_alloc = jax.vmap(
+        lambda a: fixed_rule(AllocationInputs(dummy, dummy, a, jnp.asarray(plan.control), dummy, jnp.asarray(0.0)))
+    )(act0).T  # (A, S)
+    zeros_as = jnp.zeros((a_n, s_n), dtype=fdt)
+    units = UnitState(
+        decision=jnp.zeros((u_n, a_n), dtype=jnp.int32),
+        decision_look=jnp.full((u_n, a_n), -1, dtype=jnp.int32),
+        control=jnp.full((u_n,), plan.control, dtype=jnp.int32),
+        stopped=jnp.zeros((u_n,), dtype=bool),
+        outcome=jnp.zeros((u_n,), dtype=jnp.int32),
+        superior=jnp.full((u_n,), -1, dtype=jnp.int32),
+        stop_look=jnp.full((u_n,), l_n - 1, dtype=jnp.int32),
+    )
+    carry = dict(
+        arm_of=jnp.zeros((n_max,), jnp.int32),
+        strat_of=jnp.zeros((n_max,), jnp.int32),
+        y_of=jnp.zeros((n_max,), fdt),
+        has_y=jnp.zeros((n_max,), bool),
+        window_of=jnp.zeros((n_max,), jnp.int32),
+        n=zeros_as,
+        events=zeros_as,
+        n_cc=zeros_as,
+        ev_cc=zeros_as,
+        alloc=init_alloc,
+        open_strata=jnp.ones((s_n,), bool),
+        block_count=jnp.zeros((s_n,), jnp.int32),
+        block_epoch=jnp.zeros((s_n,), jnp.int32),
+        units=units,
+        done=jnp.asarray(False),
+        n_rand=rand_n[0],
+    )
+    carry = randomise(carry, 0, rand_n[0], plan.w_r0, 0)
+    carry = follow(carry, 0, look_n[0], plan.w_f0)
+
+    def unit_counts(c):
+        if plan.per_stratum:
+            return c["n"].T, c["events"].T, c["n_cc"].T, c["ev_cc"].T  # (U=S, A)
+        return (c["n"].sum(1)[None], c["events"].sum(1)[None], c["n_cc"].sum(1)[None], c["ev_cc"].sum(1)[None])
+
+    def unit_eligible():
+        return eligible if plan.per_stratum else jnp.any(eligible, axis=0)[None]
+
+    def step(c, k):
+        un: UnitState = c["units"]
+        kk = jax.random.fold_in(k_look, k)
+        n_u, ev_u, ncc_u, evcc_u = unit_counts(c)
+        elig_u = unit_eligible()
+        in_play = elig_u & sched_open(k)[None, :] & (un.decision == 0) & ~un.stopped[:, None]
+        nxt_open = sched_open(k + 1)
+        grid_arms = in_play | (elig_u & nxt_open[None, :] & (un.decision == 0) & ~un.stopped[:, None])
+
+        def unit(n, ev, ncc, evcc, act, garms, st, key):
+            extra = {}
+            if plan.concurrent:
+                extra = dict(n_control=ncc, events_control=evcc)
+            ctx = analysis.prepare(n, ev, garms, key=key, **extra)
+            st2, act2, pb_first, final = decide_unit(plan, analysis, ctx, act, st, k)
+            # arms that open for the next window join; arms the schedule closes leave
+            act_next = garms & nxt_open & (st2.decision == 0) & ~st2.stopped
+            pr = analysis.evaluate(ctx, act_next, st2.control, with_all_equivalent=False)
+            alloc = allocate(pr.p_best, pr.p_better, act_next, st2.control, n, n)
+            return st2, act_next, pb_first, alloc, pr.p_best, pr.p_better
+
+        keys = jax.vmap(lambda i: jax.random.fold_in(kk, i))(jnp.arange(u_n, dtype=jnp.int32))
+        un2, act_u, pb_u, alloc_u, pbest_u, pbetter_u = jax.vmap(unit)(
+            n_u, ev_u, ncc_u, evcc_u, in_play, grid_arms, un, keys
+        )
+        # per-stratum activity and allocation
+        if plan.per_stratum:
+            active_sa = act_u.T  # (A, S)
+            alloc_sa = alloc_u.T
+        else:
+            active_sa = (act_u[0][None, :] & eligible).T
+            if plan.within_strata:
+                n_s, ev_s = c["n"].T, c["events"].T
+
+                def strat_alloc(n, ev, act, key):
+                    ctx = analysis.prepare(n, ev, act, key=key)
+                    pr = analysis.evaluate(ctx, act, un2.control[0], with_all_equivalent=False)
+                    return allocate(pr.p_best, pr.p_better, act, un2.control[0], n, n_u[0])
+
+                skeys = jax.vmap(lambda i: jax.random.fold_in(kk, u_n + i))(jnp.arange(s_n, dtype=jnp.int32))
+                alloc_sa = jax.vmap(strat_alloc)(n_s, ev_s, active_sa.T, skeys).T
+            else:
+
+                def strat_alloc(act):
+                    return allocate(pbest_u[0], pbetter_u[0], act, un2.control[0], n_u[0], n_u[0])
+
+                alloc_sa = jax.vmap(strat_alloc)(active_sa.T).T
+        alloc_sa = jnp.where(active_sa, alloc_sa, 0.0)
+        stratum_stopped = un2.stopped if plan.per_stratum else jnp.broadcast_to(un2.stopped[0], (s_n,))
+        done = c["done"] | jnp.all(un2.stopped)
+        was_done = c["done"]
+        # blocks restart when a stratum's set of open arms changes
+        changed = jnp.any(active_sa != (c["alloc"] > 0), axis=0)
+        c2 = dict(
+            c,
+            units=un2,
+            alloc=jnp.where(was_done, c["alloc"], alloc_sa),
+            open_strata=~stratum_stopped,
+            block_epoch=c["block_epoch"] + changed.astype(jnp.int32),
+            block_count=jnp.where(changed, 0, c["block_count"]),
+            done=done,
+        )
+        out = dict(
+            n=c["n"],
+            events=c["events"],
+            alloc_prob=jnp.where(was_done | done, 0.0, alloc_sa),
+            p_best_unit=jnp.where(in_play, pb_u, jnp.nan),
+            active=jnp.where(was_done | done, False, active_sa),
+            n_randomised=c["n_rand"],
+        )
+        out["p_best_unit"] = jnp.where(was_done, jnp.nan, out["p_best_unit"])
+        # randomise the next window and collect outcomes completing before the next look
+        kn = jnp.minimum(k + 1, l_n - 1)
+        go = ~done & (k + 1 < l_n)
+        lo_r, hi_r = rand_n[k], jnp.where(go, rand_n[kn], rand_n[k])
+        lo_f, hi_f = look_n[k], jnp.where(go, look_n[kn], look_n[k])
+        c2 = randomise(c2, lo_r, hi_r, plan.w_r, k + 1)
+        c2 = follow(c2, lo_f, hi_f, plan.w_f)
+        c2["n_rand"] = jnp.where(go, rand_n[kn], c["n_rand"])
+        return c2, out
+
+    c_end, per_look = jax.lax.scan(step, carry, jnp.arange(l_n, dtype=jnp.int32))
+    # freeze per-look n/events after the stop (they are cumulative counts as of the stop)
+    un: UnitState = c_end["units"]
+    trial_stop = jnp.max(un.stop_look)
+    looks = jnp.arange(l_n, dtype=jnp.int32)
+    after = looks > trial_stop
+    for name in ("n", "events"):
+        last = per_look[name][trial_stop]
+        per_look[name] = jnp.where(after[:, None, None], last[None], per_look[name])
+    per_look["n_randomised"] = jnp.where(after, per_look["n_randomised"][trial_stop], per_look["n_randomised"])
+    n_total = per_look["n_randomised"][trial_stop]
+    # final analysis with every randomised patient (adaptr's post_ests_all)
+    idx = jnp.arange(n_max, dtype=jnp.int32)
+    m = ((idx < n_total) & c_end["has_y"]).astype(fdt)
+    oh_a = jax.nn.one_hot(c_end["arm_of"], a_n, dtype=fdt) * m[:, None]
+    oh_s = jax.nn.one_hot(c_end["strat_of"], s_n, dtype=fdt)
+    n_all = oh_a.T @ oh_s
+    ev_all = (oh_a * c_end["y_of"][:, None]).T @ oh_s
+    return dict(
+        per_look=per_look,
+        units=un,
+        n_all=n_all,
+        events_all=ev_all,
+        estimate=analysis.posterior_mean(n_all, ev_all),
+        n_total=n_total,
+        events_total=jnp.sum(ev_all),
+        trial_stop_look=trial_stop,
+        look_time=look_time,
+    )

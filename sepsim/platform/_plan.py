@@ -1,0 +1,160 @@
+"""The static plan of a simulation: everything about a design and an outcome table that fixes array shapes.
+
+Built once on the host from a validated :class:`~sepsim.platform.TrialDesign` and a
+:class:`~sepsim.platform.PotentialOutcomes`; hashable, so it is a static argument of the jitted trial function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+import numpy as np
+
+from .._errors import ConfigError
+from ._design import TrialDesign
+from ._outcomes import PotentialOutcomes
+
+__all__ = ["Plan", "make_plan", "plan_tables"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    n_arms: int
+    n_strata: int
+    n_looks: int
+    n_max: int
+    look_n: tuple[int, ...]
+    rand_n: tuple[int, ...] | None  # None in accrual mode
+    accrual_per_day: float | None
+    delay_days: float
+    dropout_prob: float
+    w_r0: int
+    w_r: int
+    w_f0: int
+    w_f: int
+    control: int
+    eligible: tuple[tuple[bool, ...], ...]  # (stratum, arm)
+    start_window: tuple[int, ...]
+    stop_look: tuple[int, ...]
+    per_stratum: bool
+    within_strata: bool
+    stratified_stream: bool
+    mix_start: tuple[float, ...]
+    mix_end: tuple[float, ...]
+    time_trend_logit: float
+    block_factor: int
+    ratio: tuple[float, ...]
+    burn_in_n: int
+    superiority: float | None
+    inferiority: float | None
+    equivalence_prob: float | None
+    futility_prob: float | None
+    concurrent: bool
+    big_table: bool
+    n_table: int
+
+    @property
+    def n_units(self) -> int:
+        return self.n_strata if self.per_stratum else 1
+
+    @property
+    def max_block(self) -> int:
+        return max(1, self.block_factor * int(sum(self.ratio)))
+
+
+def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
+    """Check that the design and the outcome table fit together, and fix the static shapes."""
+    missing = [a for a in design.arms if a not in outcomes.arms]
+    if missing:
+        raise ConfigError("design.arms", f"arms {missing} are not in the outcome table (has {list(outcomes.arms)})")
+    strata = list(design.strata) if design.strata is not None else list(outcomes.strata)
+    if strata != list(outcomes.strata):
+        raise ConfigError("design.strata", f"must equal the outcome table's strata {list(outcomes.strata)}")
+    a_n, s_n = len(design.arms), len(strata)
+    ln = tuple(int(x) for x in design.look_n)
+    n_max = ln[-1]
+    enr = design.enrolment
+    if enr.accrual_per_day is None:
+        rn = tuple(int(x) for x in (enr.randomised_n or ln))
+        w_r0 = rn[0]
+        w_r = max([b - a for a, b in zip(rn, rn[1:], strict=False)] + [1])
+    else:
+        rn = None
+        w_r0 = w_r = n_max
+    w_f0 = ln[0]
+    w_f = max([b - a for a, b in zip(ln, ln[1:], strict=False)] + [1])
+    if design.stratum_arms is not None:
+        elig = tuple(tuple(a in arms for a in design.arms) for arms in design.stratum_arms)
+    else:
+        elig = tuple(tuple(True for _ in design.arms) for _ in strata)
+    start = tuple(design.arm_start_look or [0] * a_n)
+    stop = tuple(design.arm_stop_look or [-1] * a_n)
+    sc = design.scenario
+    mix0 = outcomes.stratum_mix()
+    m_start = np.asarray(sc.stratum_mix_start if sc.stratum_mix_start is not None else mix0, dtype=np.float64)
+    m_end = np.asarray(sc.stratum_mix_end if sc.stratum_mix_end is not None else mix0, dtype=np.float64)
+    drift = sc.stratum_mix_start is not None
+    if sc.time_trend_logit != 0.0 and (outcomes.latent_u is None or outcomes.rates is None):
+        raise ConfigError("design.scenario.time_trend_logit", "needs outcomes from binary_scenario (latent uniforms)")
+    counts = np.bincount(np.asarray(outcomes.stratum), minlength=s_n)
+    stratified = s_n > 1 and (drift or design.stopping.per_stratum)
+    if stratified and np.any((counts == 0) & ((m_start > 0) | (m_end > 0))):
+        raise ConfigError("design.scenario.stratum_mix_start", "a stratum with weight > 0 has no patients")
+    st = design.stopping
+    ctrl = design.arms.index(design.control) if design.control is not None else -1
+    return Plan(
+        n_arms=a_n,
+        n_strata=s_n,
+        n_looks=len(ln),
+        n_max=n_max,
+        look_n=ln,
+        rand_n=rn,
+        accrual_per_day=enr.accrual_per_day,
+        delay_days=float(enr.outcome_delay_days),
+        dropout_prob=float(enr.dropout_prob),
+        w_r0=w_r0,
+        w_r=w_r,
+        w_f0=w_f0,
+        w_f=w_f,
+        control=ctrl,
+        eligible=elig,
+        start_window=start,
+        stop_look=stop,
+        per_stratum=bool(st.per_stratum),
+        within_strata=bool(design.allocation.within_strata) and s_n > 1,
+        stratified_stream=bool(stratified),
+        mix_start=tuple(float(x) for x in m_start / m_start.sum()),
+        mix_end=tuple(float(x) for x in m_end / m_end.sum()),
+        time_trend_logit=float(sc.time_trend_logit),
+        block_factor=int(design.allocation.block_factor),
+        ratio=tuple(float(r) for r in (design.allocation.fixed_ratio or [1.0] * a_n)),
+        burn_in_n=int(design.allocation.burn_in_n),
+        superiority=st.superiority,
+        inferiority=st.inferiority,
+        equivalence_prob=st.equivalence_prob,
+        futility_prob=st.futility_prob,
+        concurrent=bool(design.concurrent_controls) and ctrl >= 0 and any(s > 0 for s in start),
+        big_table=outcomes.n_patients > 65536,
+        n_table=outcomes.n_patients,
+    )
+
+
+def plan_tables(design: TrialDesign, outcomes: PotentialOutcomes) -> dict[str, jnp.ndarray]:
+    """The outcome table as device arrays, columns in the design's arm order, patients grouped by stratum."""
+    cols = [outcomes.arms.index(a) for a in design.arms]
+    s = np.asarray(outcomes.stratum)
+    order = np.argsort(s, kind="stable")
+    counts = np.bincount(s, minlength=len(outcomes.strata))
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    t = {
+        "outcome": jnp.asarray(outcomes.outcome)[:, jnp.asarray(cols)],
+        "stratum": jnp.asarray(outcomes.stratum, dtype=jnp.int32),
+        "order": jnp.asarray(order, dtype=jnp.int32),
+        "offsets": jnp.asarray(offsets, dtype=jnp.int32),
+        "counts": jnp.asarray(counts, dtype=jnp.int32),
+    }
+    if outcomes.latent_u is not None and outcomes.rates is not None:
+        t["latent_u"] = jnp.asarray(outcomes.latent_u)
+        t["rates"] = jnp.asarray(outcomes.rates)[:, jnp.asarray(cols)]
+    return t
