@@ -121,8 +121,10 @@ def hierarchical_effects(
     y, s = jnp.broadcast_arrays(as_float(estimate), as_float(se))
     tau = half_normal_tau_grid(tau_scale, n_grid) if tau_grid is None else jnp.atleast_1d(as_float(tau_grid))
     lp = jnp.zeros_like(tau) if tau_log_prior is None else as_float(tau_log_prior)
-    fn = jnp.vectorize(
-        lambda yy, ss: _one(yy, ss, tau, lp, as_float(mu_prior_mean), as_float(mu_prior_sd) ** 2),
-        signature="(s),(s)->(s),(s),(s),(),(),(g)",
-    )
-    return HierarchicalPosterior(*fn(y, s))
+    return HierarchicalPosterior(*_batch(y, s, tau, lp, as_float(mu_prior_mean), as_float(mu_prior_sd) ** 2))
+
+
+@jax.jit
+def _batch(y, s, tau, lp, m0, v0):
+    fn = jnp.vectorize(lambda yy, ss: _one(yy, ss, tau, lp, m0, v0), signature="(s),(s)->(s),(s),(s),(),(),(g)")
+    return fn(y, s)

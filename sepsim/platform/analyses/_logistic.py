@@ -9,6 +9,7 @@ Analysis", 3rd ed., sec. 16.2 and 13.3 (Laplace / normal approximation).
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -82,7 +83,12 @@ def logistic_laplace(
     x, yy = as_float(design), as_float(y)
     w = jnp.ones_like(yy) if weights is None else as_float(weights)
     m, s = as_float(prior_mean), as_float(prior_sd)
-    res = newton_maximize(lambda b: _log_posterior(b, x, yy, w, m, s), jnp.zeros(x.shape[-1], x.dtype), n_iter=n_iter)
+    return _laplace(x, yy, w, m, s, n_iter)
+
+
+@functools.partial(jax.jit, static_argnames=("n_iter",))
+def _laplace(x, y, w, m, s, n_iter):
+    res = newton_maximize(lambda b: _log_posterior(b, x, y, w, m, s), jnp.zeros(x.shape[-1], x.dtype), n_iter=n_iter)
     return LaplaceFit(res.mode, jnp.linalg.inv(-res.hessian), res.converged)
 
 

@@ -15,6 +15,7 @@ Counts per arm and category are sufficient statistics.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -128,8 +129,10 @@ def proportional_odds_posterior(
     c = as_float(counts)
     if c.ndim < 2 or c.shape[-2] < 2 or c.shape[-1] < 2:
         raise ConfigError("counts", f"must have shape (..., arms >= 2, categories >= 2), got {c.shape}")
-    fit = jnp.vectorize(
-        lambda x: _fit_one(x, as_float(prior_sd), as_float(concentration), n_iter),
-        signature="(k,c)->(m),(m),(m),(d),()",
-    )
-    return OrdinalPosterior(*fit(c))
+    return OrdinalPosterior(*_fit_batch(c, as_float(prior_sd), as_float(concentration), n_iter))
+
+
+@functools.partial(jax.jit, static_argnames=("n_iter",))
+def _fit_batch(counts, prior_sd, concentration, n_iter):
+    fit = jnp.vectorize(lambda x: _fit_one(x, prior_sd, concentration, n_iter), signature="(k,c)->(m),(m),(m),(d),()")
+    return fit(counts)
