@@ -179,7 +179,8 @@ def test_proportional_odds_against_numpyro_nuts():
         numpyro.sample("y", dist.OrderedLogistic(beta * jnp.asarray(arm, float), cut), obs=jnp.asarray(y))
 
     mcmc = MCMC(NUTS(model), num_warmup=1000, num_samples=8000, num_chains=1, progress_bar=False)
-    mcmc.run(jax.random.key(7))
+    with jax.numpy_dtype_promotion("standard"):  # numpyro's internals mix int and float
+        mcmc.run(jax.random.key(7))
     beta = np.asarray(mcmc.get_samples()["beta"])
     post = proportional_odds_posterior(jnp.asarray(counts))
     ess = float(numpyro.diagnostics.effective_sample_size(beta[None, :]))
