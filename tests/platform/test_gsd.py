@@ -5,7 +5,12 @@ import pytest
 from scipy import stats
 
 from sepsim._errors import ConfigError
-from sepsim.platform.analyses import alpha_spending, crossing_probabilities, group_sequential_bounds
+from sepsim.platform.analyses import (
+    alpha_spending,
+    crossing_probabilities,
+    group_sequential_bounds,
+    group_sequential_futility,
+)
 
 
 def _mvn_crossing(z, t, sided=1):
@@ -128,3 +133,50 @@ def test_bad_input_names_the_argument(kwargs, key):
     with pytest.raises(ConfigError) as err:
         group_sequential_bounds(**kwargs)
     assert err.value.key == key
+
+
+def _mvn_region(lower, upper, t, drift):
+    """P(lower_j < Z_j < upper_j for all j) with E[Z_j] = drift sqrt(t_j)."""
+    t = np.asarray(t, dtype=float)
+    cov = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
+    return stats.multivariate_normal.cdf(
+        np.asarray(upper, float), drift * np.sqrt(t), cov, lower_limit=np.asarray(lower, float), abseps=1e-11,
+        releps=1e-11, maxpts=2_000_000,
+    )  # fmt: skip
+
+
+def test_futility_design_matches_gsdesign_and_multivariate_normal():
+    # gsDesign default design (k = 3, test.type = 4, sfHSD(-4) upper, sfHSD(-2) lower, alpha 0.025, beta 0.1):
+    # upper 3.01, 2.55, 2.00; lower -0.24, 0.94, 2.00; sample-size ratio 1.07 (printed to 2-3 decimals).
+    d = group_sequential_futility(3, spending="hsd", gamma=-4.0, beta_spending="hsd", beta_gamma=-2.0)
+    np.testing.assert_allclose(d.z_efficacy, [3.01, 2.55, 2.00], atol=0.005)
+    np.testing.assert_allclose(d.z_futility, [-0.24, 0.94, 2.00], atol=0.005)
+    assert abs(d.inflation - 1.07) < 0.002
+    # independent check with Genz's CDF: futility crossings under the drift spend beta look by look
+    t, a, b = d.info_fractions, d.z_futility, d.z_efficacy
+    spent = alpha_spending(t, alpha=0.1, spending="hsd", gamma=-2.0)
+    for k in range(3):
+        low = np.concatenate([a[:k], [-np.inf]])
+        cross_low = _mvn_region(low, np.concatenate([b[:k], [a[k]]]), t[: k + 1], d.drift)
+        assert abs(cross_low - (spent[k] - (spent[k - 1] if k else 0.0))) < 1e-6
+        assert abs(d.cumulative_beta[k] - spent[k]) < 1e-8
+    # power with the futility rule followed is 1 - beta: sum over looks of P(continue to k, Z_k >= b_k)
+    cont = [_mvn_region(a[:k], b[:k], t[:k], d.drift) if k else 1.0 for k in range(3)]
+    upper = [
+        cont[k] - _mvn_region(np.concatenate([a[:k], [-np.inf]]), b[: k + 1], t[: k + 1], d.drift) for k in range(3)
+    ]
+    assert abs(sum(upper) - 0.9) < 1e-6
+    # the efficacy bounds ignore the futility bounds (non-binding): their own size is alpha
+    assert abs(crossing_probabilities(b, t).sum() - 0.025) < 1e-8
+
+
+def test_futility_bad_input():
+    with pytest.raises(ConfigError) as err:
+        group_sequential_futility(3, beta=0.7)
+    assert err.value.key == "beta"
+    with pytest.raises(ConfigError) as err:
+        group_sequential_futility([0.5, 0.9])
+    assert err.value.key == "info_fractions"
+    with pytest.raises(ConfigError) as err:
+        group_sequential_futility(3, beta_spending="obf")
+    assert err.value.key == "beta_spending"

@@ -1,6 +1,7 @@
 """Statistical analyses run by the trial engine at each look, and exact design calculations.
 
-* group-sequential boundaries (NumPy/SciPy): `group_sequential_bounds`, `crossing_probabilities`, `alpha_spending`
+* group-sequential boundaries (NumPy/SciPy): `group_sequential_bounds`, `group_sequential_futility`,
+  `crossing_probabilities`, `alpha_spending`
 * frequentist tests (JAX, jit/vmap-able): `two_proportion_z`, `chi_square_2x2`, `fisher_exact_2x2`,
   `cochran_mantel_haenszel`, `mean_difference_z`
 * exact design calculations (NumPy/SciPy): `exact_rejection_probability`, `rejection_region`
@@ -16,6 +17,8 @@ from ._exact_design import exact_rejection_probability as exact_rejection_probab
 from ._exact_design import rejection_region as rejection_region
 from ._fisher import fisher_exact_2x2 as fisher_exact_2x2
 from ._fisher import hypergeometric_log_pmf as hypergeometric_log_pmf
+from ._futility import FutilityDesign as FutilityDesign
+from ._futility import group_sequential_futility as group_sequential_futility
 from ._gsd import GroupSequentialBounds as GroupSequentialBounds
 from ._gsd import crossing_probabilities as crossing_probabilities
 from ._gsd import group_sequential_bounds as group_sequential_bounds
@@ -42,6 +45,7 @@ from ._spending import alpha_spending as alpha_spending
 
 __all__ = [
     "DifferencePosterior",
+    "FutilityDesign",
     "GroupSequentialBounds",
     "HierarchicalPosterior",
     "LaplaceFit",
@@ -55,6 +59,7 @@ __all__ = [
     "exact_rejection_probability",
     "fisher_exact_2x2",
     "group_sequential_bounds",
+    "group_sequential_futility",
     "half_normal_tau_grid",
     "hierarchical_effects",
     "hypergeometric_log_pmf",
