@@ -68,6 +68,15 @@ def _prevalidate(argv: list[str]) -> None:
         _refuse(ConfigError(getattr(err, "full_key", None) or "overrides", describe_error(err)))
 
 
+def _configure_runtime(precision: str) -> None:
+    """Process-wide settings of a CLI job (never done at import time): JAX precision, quiet third-party loggers."""
+    import jax
+
+    jax.config.update("jax_enable_x64", precision == "float64")
+    for name in ("jax", "absl", "matplotlib", "h5py"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _run(cfg: DictConfig) -> None:
     from .config import validate
     from .pipeline import run_pipeline
@@ -76,6 +85,7 @@ def _run(cfg: DictConfig) -> None:
         run_cfg = validate(cfg)
     except (ConfigError, DataFileError) as err:
         _refuse(err)
+    _configure_runtime(run_cfg.runtime.precision)
     run_pipeline(run_cfg, Path(HydraConfig.get().runtime.output_dir))
 
 

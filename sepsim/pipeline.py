@@ -36,25 +36,25 @@ def _plain(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
 
 
-def _outcomes_from_scenario(cfg: DictConfig, design: Any) -> tuple[xr.Dataset, bool]:
+def _outcomes_from_scenario(cfg: DictConfig, design: Any):
+    """A parametric table: cheap and deterministic in (scenario, arms, seed), so it is rebuilt, not cached."""
     from .platform import binary_scenario
 
     sc = _plain(cfg.scenario)
-    subtree = {"scenario": sc, "arms": list(design.arms), "seed": cfg.seed}
-
-    def compute() -> xr.Dataset:
-        rates = sc["stratum_rates"] or sc["rates"]
-        po = binary_scenario(
-            rates,
-            sc["n_patients"],
-            key=stage_key(cfg.seed, "outcomes"),
-            arms=list(design.arms),
-            stratum_shares=sc["stratum_shares"] or None,
-            **sc["options"],
-        )
-        return po.to_dataset()
-
-    return cached_stage("outcomes", subtree, compute, cache_dir=_cache_dir(cfg))
+    if sc["stratum_rates"]:
+        strata = list(sc["stratum_rates"])
+        rates = [sc["stratum_rates"][s] for s in strata]
+        probs = [sc["stratum_shares"][s] for s in strata] if sc["stratum_shares"] else None
+    else:
+        strata, rates, probs = None, sc["rates"], None
+    return binary_scenario(
+        rates,
+        sc["n_patients"],
+        key=stage_key(cfg.seed, "outcomes"),
+        arms=list(design.arms),
+        strata=strata,
+        stratum_probs=probs,
+    )
 
 
 def _outcomes_from_models(cfg: DictConfig) -> tuple[xr.Dataset, bool]:
@@ -85,50 +85,60 @@ def _cache_dir(cfg: DictConfig) -> Path | None:
     return Path(cfg.runtime.cache_dir) if cfg.runtime.cache else None
 
 
+_PROGRESS = {"auto": None, "bar": True, "log": False}
+
+
 def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Run every stage of a validated config, writing the run directory. Returns the summary dictionary."""
-    from .platform import PotentialOutcomes, design_from_dict, operating_characteristics, run_trials
+    from .platform import design_from_dict, from_dataset, run_trials
+    from .platform._operating import operating_characteristics
     from .report import write_report
 
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     t0 = time.monotonic()
     design = design_from_dict(_plain(cfg.design))
+    reused: dict[str, bool] = {}
     if cfg.outcomes == "scenario":
         log.info("outcomes: parametric scenario %r, rates %s", cfg.scenario.name, list(cfg.scenario.rates))
-        table, reused = _outcomes_from_scenario(cfg, design)
-        outcomes = PotentialOutcomes.from_dataset(table, endpoint="outcome", stratum="stratum")
+        outcomes = _outcomes_from_scenario(cfg, design)
+        source = {"scenario": _plain(cfg.scenario)}
         ran = f"parametric scenario '{cfg.scenario.name}'"
     else:
         log.info("outcomes: %d virtual patients x %d arms (mechanistic)", cfg.population.n_patients, len(cfg.arms))
-        table, reused = _outcomes_from_models(cfg)
-        outcomes = PotentialOutcomes.from_dataset(
-            table, endpoint=cfg.endpoint.variable, stratum=cfg.endpoint.stratum, arms=list(design.arms)
-        )
+        table, reused["outcomes"] = _outcomes_from_models(cfg)
+        outcomes = from_dataset(table, endpoint=cfg.endpoint.variable, stratum=cfg.endpoint.stratum)
+        source = {"population": _plain(cfg.population), "arms": _plain(cfg.arms), "endpoint": _plain(cfg.endpoint)}
         ran = f"{cfg.population.n_patients} virtual patients under arms {list(cfg.arms)} (mechanistic dynamics)"
-    log.info("outcome table %s", "reused from cache" if reused else "computed")
     t1 = time.monotonic()
-    results = run_trials(
-        outcomes,
-        design,
-        n_trials=cfg.n_trials,
-        key=stage_key(cfg.seed, "trials"),
-        chunk_size=cfg.runtime.chunk_size,
-        progress=cfg.runtime.progress,
+    trials_subtree = {**source, "design": _plain(cfg.design), "n_trials": cfg.n_trials, "seed": cfg.seed}
+    results, reused["trials"] = cached_stage(
+        "trials",
+        trials_subtree,
+        lambda: run_trials(
+            outcomes,
+            design,
+            n_trials=cfg.n_trials,
+            key=stage_key(cfg.seed, "trials"),
+            chunk_size=cfg.runtime.chunk_size,
+            progress=_PROGRESS[cfg.runtime.progress],
+            seed=cfg.seed,
+        ),
+        cache_dir=_cache_dir(cfg),
     )
-    results.attrs["seed"] = cfg.seed
     t2 = time.monotonic()
     atomic_to_netcdf(results, run_dir / "results.nc")
     oc = operating_characteristics(results)
     atomic_to_netcdf(oc, run_dir / "oc.nc")
     extra = {
         "ran": f"{cfg.n_trials} trials of study '{cfg.name}' on {ran}",
-        "outcome_table_reused_from_cache": reused,
+        "reused_from_cache": reused,
         "timing_s": {"outcomes": round(t1 - t0, 3), "trials": round(t2 - t1, 3)},
         "versions": {"sepsim": __version__, "python": _stdlib_platform.python_version()},
     }
-    summary = write_report(run_dir, results, oc, config=_plain(cfg), extra=extra)
+    write_report(run_dir, results, oc, config=_plain(cfg), extra=extra)
+    for stage, was in reused.items():
+        log.info("stage %s: %s", stage, "reused from cache" if was else "computed")
     log.info("ran %s", extra["ran"])
-    log.info("run directory: %s", run_dir)
     print(f"sepsim: ran {extra['ran']}\n  results in {run_dir}")
-    return summary if isinstance(summary, dict) else json.loads((run_dir / "summary.json").read_text())
+    return json.loads((run_dir / "summary.json").read_text())

@@ -30,28 +30,34 @@ def test_single_run_writes_the_run_directory_and_reuses_cache(tmp_path: Path):
         assert (run / name).is_file(), name
     assert list((run / "figures").glob("*.png"))
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["outcome_table_reused_from_cache"] is False
+    assert summary["extra"]["reused_from_cache"] == {"trials": False}
     with xr.open_dataset(run / "results.nc", engine="h5netcdf") as res:
         assert res.sizes["trial"] == 40 and res.sizes["look"] == 3
     assert "ran 40 trials" in first.stdout
     _sepsim([*SMALL, "hydra.run.dir=run2"], tmp_path)
-    assert json.loads((tmp_path / "run2" / "summary.json").read_text())["outcome_table_reused_from_cache"] is True
+    assert json.loads((tmp_path / "run2" / "summary.json").read_text())["extra"]["reused_from_cache"] == {
+        "trials": True
+    }
     assert "reusing cached artifact" in (tmp_path / "run2" / "sepsim.log").read_text()
 
 
 @pytest.mark.parametrize("launcher", ["basic", "submitit_local"])
 def test_two_by_two_sweep_merges_with_swept_dims(tmp_path: Path, launcher: str):
-    sweep = ["-m", "design.stopping.superiority=0.95,0.99", "scenario=adaptr_null,adaptr_alt", "hydra.sweep.dir=sw"]
+    sweep = ["design.stopping.superiority=0.95,0.99", "scenario=adaptr_null,adaptr_alt", "hydra.sweep.dir=sw"]
     if launcher == "submitit_local":
         sweep += ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"]
-    _sepsim([*SMALL, *sweep], tmp_path)
+    _sepsim(["-m", *SMALL, *sweep], tmp_path)
     merged, out = collect(tmp_path / "sw")
     assert out == tmp_path / "sw" / "merged.nc"
     assert merged.sizes["design.stopping.superiority"] == 2 and merged.sizes["scenario"] == 2
     assert set(merged["scenario"].values) == {"adaptr_null", "adaptr_alt"}
     # each cell is its own run on the same trials (common random numbers): a stricter superiority threshold can
     # only declare superiority in a subset of the trials the looser one did
-    p = merged["p_superiority"].sel(stat="estimate") if "stat" in merged["p_superiority"].dims else merged["p_superiority"]
+    p = (
+        merged["p_superiority"].sel(stat="estimate")
+        if "stat" in merged["p_superiority"].dims
+        else merged["p_superiority"]
+    )
     strict, loose = p.sel({"design.stopping.superiority": 0.99}), p.sel({"design.stopping.superiority": 0.95})
     assert (strict <= loose).all()
     assert p.notnull().all()

@@ -76,6 +76,7 @@ class RuntimeConfig:
     cache_dir: str = ".cache/sepsim"
     chunk_size: int | None = None
     figures: bool = True
+    precision: str = "float64"  # float64 (default; what the tests check) | float32 (GPU, where shown harmless)
 
 
 @dataclass

@@ -87,6 +87,7 @@ def validate(cfg: DictConfig | dict) -> DictConfig:
     _positive_int(run.n_trials, "n_trials")
     _one_of(run.outcomes, "outcomes", _OUTCOME_SOURCES)
     _one_of(run.runtime.progress, "runtime.progress", _PROGRESS)
+    _one_of(run.runtime.precision, "runtime.precision", ("float64", "float32"))
     if run.runtime.chunk_size is not None:
         _positive_int(run.runtime.chunk_size, "runtime.chunk_size")
     _one_of(run.endpoint.kind, "endpoint.kind", _ENDPOINT_KINDS)
