@@ -2,6 +2,7 @@
 molecular-weight window, session schedules, drug mass balance."""
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from sepsim.models.interventions import (
     Vancomycin,
 )
 from sepsim.models.interventions._base import plasma_volume_l
-from sepsim.models.interventions._drivers import constant_mediators, simulate
+from sepsim.models.interventions._drivers import along, constant_mediators, simulate
 from sepsim.models.interventions._params import load_params
 
 COV = Covariates(*(jnp.asarray(x) for x in (70.0, 0.30, 80.0, 150.0)))
@@ -32,7 +33,7 @@ def report(name, target, sim, interval):
 
 def _il6_extraction(device, times):
     tr = simulate(device, COV, jnp.asarray([0.0, *times]))
-    e = [float(device.extraction(t, z, "il6")) for t, z in zip(tr.ts, tr.z, strict=True)]
+    e = np.asarray(along(lambda t, z: device.extraction(t, z, "il6"), tr))
     return np.array(e[1:]), tr
 
 
@@ -117,7 +118,7 @@ def test_vancomycin_on_cytosorb_capacity_and_mass_balance():
     tr = simulate(wrapped, ref, jnp.asarray(ts), rtol=1e-10, atol=1e-10)
     z = tr.z[:, :-1]
     loads = np.asarray(arm.device_state(z.T).T).reshape(len(ts), arm.device.windows().n, -1)[:, :, 1]
-    removed = np.array([float(arm.device_removed(zi)["vancomycin"]) for zi in z])
+    removed = np.asarray(jax.vmap(lambda zi: arm.device_removed(zi)["vancomycin"])(z))
     np.testing.assert_allclose(loads.sum(axis=1), removed, rtol=1e-8, atol=1e-8)  # adsorbed = removed
     assert loads.max() <= 572.0 + 1e-6
     dosed = np.interp(ts, [0, 1, 12, 13, 24, 25, 36, 37], [0, 1000, 1000, 2000, 2000, 3000, 3000, 4000])

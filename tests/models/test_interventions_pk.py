@@ -47,8 +47,10 @@ def test_windows_cartridges():
 
 @pytest.mark.parametrize(
     "therapy, horizon",
-    [(Anakinra(n_doses=4), 36.0), (InterferonGamma(n_doses=3), 150.0), (GMCSF(n_doses=3), 80.0),
-     (ThymosinAlpha1(n_doses=4), 60.0), (Interleukin7(route="iv", n_doses=2), 120.0)],
+    [(Anakinra(n_doses=4), 36.0), (InterferonGamma(n_doses=3), 150.0),
+     pytest.param(GMCSF(n_doses=3), 80.0, marks=pytest.mark.slow),
+     pytest.param(ThymosinAlpha1(n_doses=4), 60.0, marks=pytest.mark.slow),
+     pytest.param(Interleukin7(route="iv", n_doses=2), 120.0, marks=pytest.mark.slow)],
 )  # fmt: skip
 def test_one_compartment_matches_superposition(therapy, horizon):
     ts = jnp.linspace(0.0, horizon, 121)

@@ -21,13 +21,15 @@ from typing import NamedTuple
 
 import diffrax
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 from .._effects import Covariates, Effects, Mediators
 from ._base import AbstractArm
 
-__all__ = ["EndotoxemiaDriver", "PrescribedMediators", "Trajectory", "TurnoverDriver", "simulate"]
+__all__ = ["EndotoxemiaDriver", "PrescribedMediators", "Trajectory", "TurnoverDriver", "along", "simulate"]
 
 
 def _f(x) -> Array:
@@ -112,8 +114,8 @@ class EndotoxemiaDriver(eqx.Module):
     """
 
     dose_ng_kg: float = 2.0
-    t_lps: float = 1.0
-    input_h: float = 0.1
+    t_lps: float = eqx.field(static=True, default=1.0)
+    input_h: float = eqx.field(static=True, default=0.1)
 
     def init(self) -> Float[Array, " 7"]:
         return _f([0.0, 28200.0, 0.0, _W["wTNF"], _W["w6"], _W["w8"], _W["w10"]])
@@ -153,6 +155,11 @@ class Trajectory(NamedTuple):
     z: Float[Array, "time k"]
 
 
+def _traced_floats(tree):
+    """Python-float parameters -> arrays, so that arms differing only in numbers share one compiled solve."""
+    return jax.tree_util.tree_map(lambda x: _f(x) if isinstance(x, float) else x, tree)
+
+
 def simulate(
     arm: AbstractArm,
     covariates: Covariates,
@@ -170,23 +177,28 @@ def simulate(
         covariates: the patient's covariates.
         ts: save times, h (increasing).
         driver: :class:`PrescribedMediators` (default), :class:`TurnoverDriver` or :class:`EndotoxemiaDriver`.
+        rtol, atol: step-size controller tolerances (the arm's jump times are passed as ``jump_ts``).
     """
     driver = PrescribedMediators() if driver is None else driver
+    jumps = [np.asarray(arm.jump_times(), dtype=float)]
+    if hasattr(driver, "jump_times"):
+        jumps.append(np.asarray(driver.jump_times(), dtype=float))
+    jump_ts = np.unique(np.concatenate(jumps))
+    jump_ts = _f(jump_ts) if jump_ts.size else None
+    return _solve(_traced_floats(arm), _traced_floats(driver), covariates, _f(ts), jump_ts, rtol, atol, max_steps)
+
+
+@eqx.filter_jit
+def _solve(arm, driver, covariates, ts, jump_ts, rtol, atol, max_steps) -> Trajectory:
     y0 = driver.init()
     z0 = arm.init_state(covariates)
     nd = y0.shape[0]
-    jumps = [arm.jump_times()]
-    if hasattr(driver, "jump_times"):
-        jumps.append(driver.jump_times())
-    jump_ts = jnp.unique(jnp.concatenate(jumps))
-    ts = _f(ts)
 
     def vf(t, s, args):
         y, z = s[:nd], s[nd:]
         dz, eff = arm.rhs(t, z, driver.mediators(t, y), covariates)
         return jnp.concatenate([driver.rhs(t, y, eff), dz])
 
-    controller = diffrax.PIDController(rtol=rtol, atol=atol, jump_ts=jump_ts if jump_ts.shape[0] else None)
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(vf),
         diffrax.Tsit5(),
@@ -195,7 +207,12 @@ def simulate(
         dt0=0.01,
         y0=jnp.concatenate([y0, z0]),
         saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=controller,
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol, jump_ts=jump_ts),
         max_steps=max_steps,
     )
     return Trajectory(sol.ts, sol.ys[:, :nd], sol.ys[:, nd:])
+
+
+def along(fn: Callable[[Array, Array], Array], trajectory: Trajectory) -> Array:
+    """Evaluate ``fn(t, z)`` (arm read-outs: concentrations, extraction, hazards) at every saved time, vectorised."""
+    return jax.vmap(fn)(trajectory.ts, trajectory.z)

@@ -1,0 +1,55 @@
+"""Safety hazards: instantaneous hazards (1/h) as functions of exposure and time, for the outcome layer."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from sepsim.models._effects import Covariates
+from sepsim.models.interventions import Anakinra, Combination, InterferonGamma, Interleukin7
+from sepsim.models.interventions._drivers import along, simulate
+
+COV = Covariates(*(jnp.asarray(x) for x in (70.0, 0.30, 80.0, 150.0)))
+
+
+def _cum_hazard(arm, ts, key, cov=COV):
+    tr = simulate(arm, cov, jnp.asarray(ts))
+    h = np.asarray(along(lambda t, z: arm.hazards(t, z, cov)[key], tr))
+    return np.trapezoid(h, ts), h
+
+
+def test_il7_iv_fever_matches_3_of_15():
+    ts = np.linspace(0.0, 21 * 24.0, 21 * 24 * 4 + 1)
+    arm = Interleukin7(route="iv", n_doses=6)
+    z0 = arm.init_state(COV)  # this hazard depends on time since each IV dose only
+    h = np.asarray(jax.vmap(lambda t: arm.hazards(t, z0, COV)["fever_resp_distress"])(jnp.asarray(ts)))
+    cum = np.trapezoid(h, ts)
+    p = 1.0 - np.exp(-cum)
+    print(f"\nIRIS-7 IV fever/respiratory distress: target 0.20 (3/15), simulated {p:.3f}, interval (0.10, 0.30)")
+    assert 0.10 < p < 0.30
+    t_peak = ts[np.argmax(h[: 24 * 4])]
+    assert 5.0 <= t_peak <= 8.0  # hazard concentrated 5-8 h after the dose
+    cum_im, _ = _cum_hazard(Interleukin7(route="im", n_doses=2), ts[: 24 * 4 * 7], "fever_resp_distress")
+    assert cum_im == 0.0
+
+
+def test_ifn_bleeding_more_with_thrombocytopenia():
+    drug = InterferonGamma(n_doses=2)
+    c = jnp.asarray(0.5)
+    h_ok = float(drug.hazards_at(0.0, c, COV)["bleeding"])
+    h_low = float(drug.hazards_at(0.0, c, COV._replace(platelets=jnp.asarray(30.0)))["bleeding"])
+    assert h_low == pytest.approx(h_ok * (1 + drug.bleed_platelet_gain * 0.7)) and h_ok > 0
+    assert float(drug.hazards_at(0.0, jnp.asarray(0.0), COV)["bleeding"]) == 0.0
+
+
+def test_anakinra_anemia_rises_with_exposure_and_combines():
+    a = Anakinra(n_doses=3)
+    hz = [float(a.hazards_at(0.0, jnp.asarray(c), COV)["anemia"]) for c in (0.0, 10.0, 1000.0)]
+    assert hz[0] == 0.0 and hz[0] < hz[1] < hz[2] <= a.anemia_hazard_per_h
+    ifn = InterferonGamma(n_doses=2)
+    arm = Combination(therapies=(a, ifn))
+    z = jnp.asarray([50.0, 20.0])  # anakinra mg, IFN ug in the central compartments
+    h = arm.hazards(jnp.asarray(1.0), z, COV)
+    assert set(h) == {"anemia", "bleeding"}
+    assert float(h["anemia"]) == pytest.approx(float(a.hazards(1.0, z[:1], COV)["anemia"])) and float(h["anemia"]) > 0
+    assert float(h["bleeding"]) == pytest.approx(float(ifn.hazards(1.0, z[1:], COV)["bleeding"]))
