@@ -47,6 +47,11 @@ def test_fisher_matches_scipy(alternative):
     np.testing.assert_array_equal(np.asarray(res.statistic), eb)
 
 
+def test_fisher_flags_tables_beyond_n_max():
+    res = fisher_exact_2x2(jnp.array([3, 3]), jnp.array([10, 10]), jnp.array([4, 4]), jnp.array([10, 11]), n_max=10)
+    assert np.isfinite(res.p_value[0]) and np.isnan(res.p_value[1])
+
+
 def test_fisher_jit_vmap_over_trials_and_looks():
     ea, na, eb, nb = (x.reshape(20, 5) for x in _random_tables(2, 100))
     f = jax.jit(

@@ -62,7 +62,7 @@ def _fisher(ea, na, eb, nb, n_max: int, alternative: str):
     pval = jnp.minimum(jnp.sum(jnp.where(sel & feasible, p, 0.0), axis=-1), 1.0)
     # a zero margin leaves one possible table: p = 1 (as scipy)
     degenerate = (m[..., 0] == 0) | (m[..., 0] == na[..., 0] + nb[..., 0]) | (na[..., 0] == 0) | (nb[..., 0] == 0)
-    return jnp.where(degenerate, 1.0, pval)
+    return jnp.where(nb[..., 0] > n_max, jnp.nan, jnp.where(degenerate, 1.0, pval))
 
 
 def fisher_exact_2x2(
@@ -79,8 +79,8 @@ def fisher_exact_2x2(
     Args:
         events_a, n_a: events and patients in the control arm (integer-valued, any broadcastable shape).
         events_b, n_b: events and patients in the treatment arm.
-        n_max: static upper bound on ``n_b`` (and on the total events); sets the summed support ``0..n_max``.
-            Values above it give wrong answers, so choose the arm's maximum sample size.
+        n_max: static upper bound on ``n_b``; sets the summed support ``0..n_max`` (the arm's maximum sample
+            size is a good choice). Tables with ``n_b > n_max`` get a NaN p-value.
         alternative: ``"greater"`` (H1: the treatment's odds of an event are higher; P(X >= x_obs)), ``"less"``
             (P(X <= x_obs)) or ``"two-sided"`` (sum of all tables at most as probable as the observed one).
 

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 from jaxtyping import Float
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from ..._errors import ConfigError
 from ._spending import CLASSICAL_DESIGNS, SPENDING_FUNCTIONS, alpha_spending
@@ -23,7 +23,8 @@ from ._spending import CLASSICAL_DESIGNS, SPENDING_FUNCTIONS, alpha_spending
 __all__ = ["GroupSequentialBounds", "group_sequential_bounds", "crossing_probabilities"]
 
 _GRID_R = 48  # Jennison & Turnbull (2000) sec. 19.2.1 recommend r = 16 for ~1e-6; 48 gives a margin.
-_Z_MAX = 40.0  # search bracket for a boundary; P(Z > 40) underflows in float64.
+_Z_MAX = 40.0
+_SQRT_2PI = math.sqrt(2.0 * math.pi)  # search bracket for a boundary; P(Z > 40) underflows in float64.
 
 
 class GroupSequentialBounds(NamedTuple):
@@ -91,8 +92,8 @@ class _Recursion:
             m = self.drift * math.sqrt(self.info[0])
             return float(stats.norm.sf(upper - m)), float(stats.norm.cdf(lower - m))
         mu, sd, s1 = self._conditional(k)
-        up = float(self.wg @ stats.norm.sf((upper * s1 - mu) / sd))
-        lo = float(self.wg @ stats.norm.cdf((lower * s1 - mu) / sd))
+        up = float(self.wg @ special.ndtr((mu - upper * s1) / sd))
+        lo = float(self.wg @ special.ndtr((lower * s1 - mu) / sd))
         return up, lo
 
     def advance(self, lower: float, upper: float) -> None:
@@ -104,7 +105,8 @@ class _Recursion:
             g = stats.norm.pdf(z - mean_k)
         else:
             mu, sd, s1 = self._conditional(k)
-            kern = stats.norm.pdf((z[:, None] * s1 - mu[None, :]) / sd) * (s1 / sd)
+            x = (z[:, None] * s1 - mu[None, :]) / sd
+            kern = np.exp(-0.5 * x * x) * (s1 / (sd * _SQRT_2PI))
             g = kern @ self.wg
         self.z, self.wg = z, w * g
         self.k += 1
@@ -175,7 +177,11 @@ def _classical(t: np.ndarray, alpha: float, shape: np.ndarray, sided: int, r: in
     def excess(c: float) -> float:
         return float(np.sum(crossing_probabilities(c * shape, t, sided=sided, r=r))) - alpha
 
-    c = optimize.brentq(excess, 0.0, _Z_MAX, xtol=1e-13, rtol=1e-14, maxiter=200)
+    # bracket: at C = z_(alpha/sided) / max(shape) one look alone crosses with probability alpha; at
+    # C = z_(alpha/(sided K)) / min(shape) Bonferroni bounds the total by alpha (margins for rounding)
+    lo = 0.99 * stats.norm.isf(alpha / sided) / shape.max()
+    hi = 1.01 * stats.norm.isf(alpha / (sided * t.size)) / shape.min()
+    c = optimize.brentq(excess, lo, hi, xtol=1e-13, rtol=1e-14, maxiter=200)
     return c * shape
 
 
