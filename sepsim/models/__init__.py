@@ -1,1 +1,58 @@
-"""Virtual patients: population model, immune/cytokine dynamics, therapies, adsorbers, outcomes."""
+"""Virtual patients: population model, immune/cytokine dynamics, therapies, adsorbers, outcomes.
+
+The virtual septic patient (README_patient.md): :func:`patient_rhs` (pure JAX right-hand side, hours),
+:func:`simulate_cohort` (covariates, parameters, common random numbers) and :func:`simulate_outcomes`
+(every patient under every arm, clinical read-outs as an xarray Dataset).
+"""
+
+from ._arms import ConstantEffectArm as ConstantEffectArm
+from ._arms import Placebo as Placebo
+from ._arms import combined_rhs as combined_rhs
+from ._cohort import CohortConfig as CohortConfig
+from ._cohort import simulate_cohort as simulate_cohort
+from ._effects import Clearances as Clearances
+from ._effects import Covariates as Covariates
+from ._effects import Effects as Effects
+from ._effects import Mediators as Mediators
+from ._outcomes import ENDOTYPES as ENDOTYPES
+from ._outcomes import classify_endotype as classify_endotype
+from ._outcomes import simulate_outcomes as simulate_outcomes
+from ._params import PatientParams as PatientParams
+from ._params import load_parameter_specs as load_parameter_specs
+from ._params import reference_params as reference_params
+from ._patient_rhs import STATE_NAMES as STATE_NAMES
+from ._patient_rhs import STATE_UNITS as STATE_UNITS
+from ._patient_rhs import initial_state as initial_state
+from ._patient_rhs import patient_rhs as patient_rhs
+from ._patient_rhs import to_physical as to_physical
+from ._solve import PatientSolution as PatientSolution
+from ._solve import SolverConfig as SolverConfig
+from ._solve import make_batch_solver as make_batch_solver
+from ._solve import solve_patient as solve_patient
+
+__all__ = [
+    "Clearances",
+    "CohortConfig",
+    "ConstantEffectArm",
+    "Covariates",
+    "ENDOTYPES",
+    "Effects",
+    "Mediators",
+    "PatientParams",
+    "PatientSolution",
+    "Placebo",
+    "STATE_NAMES",
+    "STATE_UNITS",
+    "SolverConfig",
+    "classify_endotype",
+    "combined_rhs",
+    "initial_state",
+    "load_parameter_specs",
+    "make_batch_solver",
+    "patient_rhs",
+    "reference_params",
+    "simulate_cohort",
+    "simulate_outcomes",
+    "solve_patient",
+    "to_physical",
+]

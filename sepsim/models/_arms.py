@@ -1,0 +1,102 @@
+"""Trial arms as seen by the patient model, and the combined (patient, arm) right-hand side.
+
+An *arm* is any object (duck typing; the interventions package may provide an ``AbstractArm`` base) with
+
+* ``init_state(covariates) -> Float[Array, "k"]``: its own ODE states (drug amounts, sorbent loads; k may be 0),
+* ``rhs(t, z, mediators, covariates) -> (dz, Effects)``: t in hours since randomisation,
+* ``jump_times() -> Float[Array, "m"]``: hours (dose times, session starts/stops) for the controller's jump_ts.
+
+The combined solver state is ``concatenate([patient_state (14), arm_state (k)])``. Arms act only after
+randomisation: for ``t < 0`` their effects and state derivatives are set to zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ._effects import Covariates, Effects, Mediators
+from ._patient_rhs import N_PHYSIOLOGICAL, N_STATES, patient_rhs
+
+__all__ = ["Placebo", "ConstantEffectArm", "combined_rhs", "mediators_from_state"]
+
+
+class Placebo(eqx.Module):
+    """Standard care only: no arm states, zero effects, no jumps."""
+
+    name: str = eqx.field(static=True, default="placebo")
+
+    def init_state(self, covariates: Covariates) -> Float[Array, " 0"]:
+        return jnp.zeros((0,), dtype=jnp.result_type(covariates.weight_kg))
+
+    def rhs(self, t: Any, z: Float[Array, " 0"], mediators: Mediators, covariates: Covariates):
+        return jnp.zeros_like(z), _zero_effects(jnp.result_type(mediators.tnf))
+
+    def jump_times(self) -> Float[Array, " 0"]:
+        return jnp.zeros((0,))
+
+
+class ConstantEffectArm(eqx.Module):
+    """A test arm: constant effects from ``start`` to ``stop`` h after randomisation (no PK, no arm states).
+
+    Example: ``ConstantEffectArm("il1_block_0.9", il1_block=0.9)``.
+    """
+
+    name: str = eqx.field(static=True)
+    il1_block: float = 0.0
+    hla_dr_stim: float = 0.0
+    lymph_prolif: float = 0.0
+    lymph_apoptosis_block: float = 0.0
+    pathogen_kill: float = 0.0
+    endotoxin_neutralisation: float = 0.0
+    inflammation_damping: float = 0.0
+    clearance_il6: float = 0.0
+    start: float = 0.0
+    stop: float = 24.0 * 15.0
+
+    def init_state(self, covariates: Covariates) -> Float[Array, " 0"]:
+        return jnp.zeros((0,), dtype=jnp.result_type(covariates.weight_kg))
+
+    def rhs(self, t: Any, z: Float[Array, " 0"], mediators: Mediators, covariates: Covariates):
+        dt = jnp.result_type(mediators.tnf)
+        on = jnp.where((t >= self.start) & (t < self.stop), 1.0, 0.0).astype(dt)
+        eff = _zero_effects(dt)
+        clr = eff.clearance._replace(il6=on * self.clearance_il6)
+        eff = Effects(
+            clr,
+            on * self.il1_block,
+            on * self.hla_dr_stim,
+            on * self.lymph_prolif,
+            on * self.lymph_apoptosis_block,
+            on * self.pathogen_kill,
+            on * self.endotoxin_neutralisation,
+            on * self.inflammation_damping,
+        )
+        return jnp.zeros_like(z), eff
+
+    def jump_times(self) -> Float[Array, " 2"]:
+        return jnp.asarray([self.start, self.stop])
+
+
+def _zero_effects(dtype: Any) -> Effects:
+    return jax.tree.map(lambda z: jnp.asarray(z, dtype), Effects.none())
+
+
+def mediators_from_state(y: Float[Array, " n"]) -> Mediators:
+    """Plasma mediators (physical units) from the log-space patient state."""
+    x = jnp.exp(y[:N_PHYSIOLOGICAL])
+    return Mediators(endotoxin=x[1], tnf=x[3], il1b=x[4], il6=x[5], il10=x[6])
+
+
+def combined_rhs(t: Any, yz: Float[Array, " n"], params: Any, covariates: Covariates, arm: Any) -> Float[Array, " n"]:
+    """Right-hand side of the combined state (patient states, arm states); t in hours (0 = randomisation)."""
+    y, z = yz[:N_STATES], yz[N_STATES:]
+    dz, eff = arm.rhs(t, z, mediators_from_state(y), covariates)
+    gate = t >= 0.0
+    eff = jax.tree.map(lambda e: jnp.where(gate, jnp.asarray(e, yz.dtype), jnp.zeros((), yz.dtype)), eff)
+    dz = jnp.where(gate, dz, jnp.zeros_like(dz))
+    return jnp.concatenate([patient_rhs(t, y, params, eff), dz.astype(yz.dtype)])

@@ -1,0 +1,201 @@
+"""Potential outcomes: every patient of a cohort under every arm, with common random numbers.
+
+Observation models (all draws are common random numbers, shared by every arm):
+
+* **SOFA** (daily, 0-24): ``round(O(t_day) + 1.0 * z)`` clipped to [0, 24], where ``O`` is the organ-dysfunction
+  state and ``z ~ N(0, 1)`` one draw per patient-day (inter-observer SOFA variability ~1 point [U]). NaN after death.
+* **Death**: cumulative hazard ``Lambda(t)`` (integrated in the ODE from randomisation) crosses the patient's
+  Exp(1) draw; the crossing day is interpolated linearly between daily values. ``inf`` if alive at the horizon.
+* **Secondary (ICU-acquired) infection**: same construction with its own hazard and draw; counts only before death.
+* **Screening biomarkers**: true value at ``t_screen_h`` times ``exp(sigma z)``, ``sigma = sqrt(log(1 + CV^2))``.
+* **ImmunoSep endotype**: MALS if ferritin > 4420 ng/mL; else immunoparalysis if HLA-DR < 5000 AB/C; else
+  unclassified [V IS-04], from the *measured* screening values (``endotype_true`` from the true ones).
+* **Responder** (ImmunoSep primary endpoint [V IS-05]): alive at day 9 and mean SOFA over days 2-9 at least 1.4
+  points below day-0 SOFA.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+from jaxtyping import Array, Key
+from tqdm.auto import tqdm
+
+from .._errors import ConfigError
+from .._keys import index_keys
+from ._cohort import BIOMARKERS, COVARIATE_NAMES
+from ._effects import Covariates
+from ._params import params_from_mapping
+from ._patient_rhs import N_PHYSIOLOGICAL, STATE_NAMES, STATE_UNITS
+from ._solve import SolverConfig, make_batch_solver
+
+__all__ = ["simulate_outcomes", "ASSAY_CV", "SOFA_NOISE_SD", "classify_endotype", "ENDOTYPES"]
+
+ENDOTYPES = ("unclassified", "MALS", "immunoparalysis")
+FERRITIN_MALS = 4420.0  # ng/mL [V IS-04]
+HLA_DR_IP = 5000.0  # AB/C [V IS-04]
+SOFA_NOISE_SD = 1.0  # points, per patient-day [U]
+RESPONDER_DROP = 1.4  # points [V IS-05]
+# Analytical CVs of the screening assays (lognormal error) [U: typical values; Quantibrite mHLA-DR multicentre
+# standardisation, Docke et al. 2005 Clin Chem 51:2341, reports inter-laboratory CVs of the order of 10-20%].
+ASSAY_CV = {"ferritin": 0.06, "hla_dr": 0.15, "il6": 0.12, "lymphocytes": 0.05}
+_BIOMARKER_STATE = {"ferritin": 8, "hla_dr": 9, "il6": 5, "lymphocytes": 10}
+
+
+def classify_endotype(ferritin: Any, hla_dr: Any) -> np.ndarray:
+    """ImmunoSep rule -> integer code (0 unclassified, 1 MALS, 2 immunoparalysis); see ENDOTYPES."""
+    ferritin, hla_dr = np.asarray(ferritin), np.asarray(hla_dr)
+    return np.where(ferritin > FERRITIN_MALS, 1, np.where(hla_dr < HLA_DR_IP, 2, 0)).astype(np.int8)
+
+
+def _crossing_day(lam: np.ndarray, draw: np.ndarray) -> np.ndarray:
+    """First time (days, linear interpolation of daily cumulative hazard) where ``lam`` exceeds ``draw``."""
+    above = lam >= draw[:, None]
+    hit = above.any(axis=1)
+    j = np.where(hit, above.argmax(axis=1), 1)
+    j = np.maximum(j, 1)
+    rows = np.arange(lam.shape[0])
+    lo, hi = lam[rows, j - 1], lam[rows, j]
+    frac = np.clip((draw - lo) / np.maximum(hi - lo, 1e-300), 0.0, 1.0)
+    return np.where(hit, (j - 1) + frac, np.inf)
+
+
+def _chunk_inputs(cohort: xr.Dataset, idx: slice, pad_to: int, days: int) -> tuple[Any, Covariates, Any]:
+    sub = cohort.isel(patient=idx)
+    n = sub.sizes["patient"]
+    take = np.concatenate([np.arange(n), np.zeros(pad_to - n, dtype=int)])  # pad with patient 0 (discarded)
+    values = {k: np.asarray(sub[k].values)[take] for k in sub.data_vars if sub[k].dims == ("patient",)}
+    values.update({k[len("fixed.") :]: np.full(pad_to, v) for k, v in cohort.attrs.items() if k.startswith("fixed.")})
+    params = params_from_mapping(values)
+    params = jax.tree.map(lambda a: jnp.broadcast_to(a, (pad_to,)), params)
+    cov = Covariates(*(jnp.asarray(values.get(k, np.full(pad_to, d))) for k, d in _COV_DEFAULTS))
+    ts = np.concatenate(
+        [values["t_screen_h"][:, None], np.broadcast_to(24.0 * np.arange(days + 1.0), (pad_to, days + 1))], 1
+    )
+    return params, cov, jnp.asarray(ts)
+
+
+_COV_DEFAULTS = (("weight_kg", 75.0), ("hematocrit", 0.3), ("crcl_ml_min", 60.0), ("platelets", 150.0))
+
+
+def simulate_outcomes(
+    cohort: xr.Dataset,
+    arms: Sequence[Any],
+    *,
+    key: Key[Array, ""],
+    days: int = 28,
+    chunk_size: int = 2000,
+    solver: SolverConfig = SolverConfig(),
+    progress: bool = True,
+) -> xr.Dataset:
+    """Simulate every patient of ``cohort`` under every arm.
+
+    Args:
+        cohort: output of :func:`simulate_cohort`.
+        arms: objects with ``init_state``, ``rhs``, ``jump_times`` (and optionally ``name``); see ``_arms.py``.
+        key: outcome-stage key (SOFA observation noise, per patient via ``index_keys``; shared by all arms).
+        days: horizon, 28 or 90 days (any 10 <= days <= 180 accepted).
+        chunk_size: patients per compiled batch; results do not depend on it.
+        solver: static solver settings.
+        progress: show a tqdm bar.
+
+    Returns:
+        Dataset with dims (patient, arm, day): the 12 states at daily resolution (``state_<name>``), ``sofa``,
+        ``alive``; (patient, arm): ``death_day``, ``dead_28d``, ``dead_90d`` (if days >= 90), ``responder``,
+        ``sofa_day9``, ``sofa_baseline``, ``secondary_infection``, ``infection_day``, ``solver_ok``,
+        ``solver_steps``; (patient): screening biomarkers ``screen_<name>`` (measured) and ``true_<name>``,
+        ``endotype`` / ``endotype_true`` (strings), ``t_screen_h``, covariates. Attr ``solver_failures``.
+    """
+    if not 10 <= int(days) <= 180:
+        raise ConfigError("outcomes.days", f"must be in [10, 180], got {days!r}")
+    if len(arms) == 0:
+        raise ConfigError("outcomes.arms", "need at least one arm")
+    if chunk_size < 1:
+        raise ConfigError("outcomes.chunk_size", "must be >= 1")
+    n = cohort.sizes["patient"]
+    chunk = min(chunk_size, n)
+    names = [str(getattr(a, "name", f"arm{i}")) for i, a in enumerate(arms)]
+    if len(set(names)) != len(names):
+        raise ConfigError("outcomes.arms", f"arm names must be unique, got {names}")
+    n_arm, nd = len(arms), days + 1
+    states = np.empty((N_PHYSIOLOGICAL, n, n_arm, nd))
+    lam_d, lam_i = np.empty((n, n_arm, nd)), np.empty((n, n_arm, nd))
+    screen_true = np.empty((n, len(BIOMARKERS)))
+    ok, steps = np.empty((n, n_arm), bool), np.empty((n, n_arm), np.int64)
+    solvers = [make_batch_solver(a, solver) for a in arms]
+    starts = list(range(0, n, chunk))
+    bar = tqdm(total=len(starts) * n_arm, desc="patients x arms", disable=not progress, unit="chunk")
+    g0 = int(cohort["patient"].values[0])
+    noise_keys = index_keys(key, g0, n)
+    sofa_z = np.asarray(jax.vmap(lambda k: jax.random.normal(k, (nd,)))(noise_keys))
+    for s0 in starts:
+        sl = slice(s0, min(s0 + chunk, n))
+        m = sl.stop - sl.start
+        params, cov, ts = _chunk_inputs(cohort, sl, chunk, days)
+        for a, solve in enumerate(solvers):
+            sol = solve(params, cov, ts)
+            ys = np.asarray(sol.ys)[:m]
+            x = np.exp(ys[:, :, :N_PHYSIOLOGICAL])
+            states[:, sl, a, :] = np.moveaxis(x[:, 1:, :], 2, 0)
+            lam_d[sl, a], lam_i[sl, a] = ys[:, 1:, N_PHYSIOLOGICAL], ys[:, 1:, N_PHYSIOLOGICAL + 1]
+            ok[sl, a], steps[sl, a] = np.asarray(sol.ok)[:m], np.asarray(sol.steps)[:m]
+            if a == 0:  # screening precedes randomisation: identical in every arm
+                screen_true[sl] = np.stack([x[:, 0, _BIOMARKER_STATE[b]] for b in BIOMARKERS], 1)
+            bar.update(1)
+    bar.close()
+    return _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps, sofa_z)
+
+
+def _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps, sofa_z) -> xr.Dataset:
+    n, n_arm, nd = lam_d.shape
+    day = np.arange(nd)
+    death = np.stack([_crossing_day(lam_d[:, a], cohort["crn_death"].values) for a in range(n_arm)], 1)
+    infection = np.stack([_crossing_day(lam_i[:, a], cohort["crn_infection"].values) for a in range(n_arm)], 1)
+    infection = np.where(infection < death, infection, np.inf)
+    alive = day[None, None, :] < death[:, :, None]
+    organ = states[STATE_NAMES.index("organ_dysfunction")]
+    sofa = np.clip(np.round(organ + SOFA_NOISE_SD * sofa_z[:, None, :]), 0.0, 24.0)
+    sofa = np.where(alive, sofa, np.nan)
+    drop = sofa[:, :, [0]] - sofa[:, :, 2:10]
+    responder = (death > 9.0) & (np.nanmean(np.where(np.isnan(drop), 0.0, drop), axis=2) >= RESPONDER_DROP)
+    sigma = np.array([np.sqrt(np.log1p(ASSAY_CV[b] ** 2)) for b in BIOMARKERS])
+    measured = screen_true * np.exp(sigma[None, :] * cohort["crn_assay"].values)
+    fer, hla = BIOMARKERS.index("ferritin"), BIOMARKERS.index("hla_dr")
+    endo = np.asarray(ENDOTYPES)[classify_endotype(measured[:, fer], measured[:, hla])]
+    endo_true = np.asarray(ENDOTYPES)[classify_endotype(screen_true[:, fer], screen_true[:, hla])]
+    pa, pad = ("patient", "arm"), ("patient", "arm", "day")
+    data: dict[str, Any] = {
+        f"state_{s}": (pad, states[i], {"units": STATE_UNITS[i]}) for i, s in enumerate(STATE_NAMES)
+    }
+    data.update(
+        sofa=(pad, sofa, {"units": "points", "observation": f"round(O + N(0,{SOFA_NOISE_SD}^2)) in [0,24]"}),
+        alive=(pad, alive),
+        death_day=(pa, death, {"units": "days since randomisation; inf = alive at horizon"}),
+        dead_28d=(pa, death <= 28.0),
+        responder=(pa, responder),
+        sofa_baseline=(pa, sofa[:, :, 0]),
+        sofa_day9=(pa, sofa[:, :, 9]),
+        secondary_infection=(pa, np.isfinite(infection)),
+        infection_day=(pa, infection, {"units": "days; inf = none before death/horizon"}),
+        solver_ok=(pa, ok),
+        solver_steps=(pa, steps),
+        endotype=("patient", endo.astype(str)),
+        endotype_true=("patient", endo_true.astype(str)),
+        t_screen_h=("patient", cohort["t_screen_h"].values),
+    )
+    if days >= 90:
+        data["dead_90d"] = (pa, death <= 90.0)
+    for j, b in enumerate(BIOMARKERS):
+        data[f"screen_{b}"] = ("patient", measured[:, j], {"assay_cv": ASSAY_CV[b]})
+        data[f"true_{b}"] = ("patient", screen_true[:, j])
+    for c in COVARIATE_NAMES:
+        if c in cohort:
+            data[c] = ("patient", cohort[c].values)
+    coords = {"patient": cohort["patient"].values, "arm": names, "day": day}
+    failures = int((~ok).sum())
+    return xr.Dataset(data, coords=coords, attrs={"solver_failures": failures, "days": days})

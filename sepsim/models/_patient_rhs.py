@@ -1,0 +1,180 @@
+"""Right-hand side of the virtual septic patient: 12 physiological states plus 2 hazard integrals.
+
+Each physiological state obeys ``dx/dt = production(x) - loss(x) * x`` with ``production >= 0`` (pathogen:
+per-capita growth and kill only), so the positive orthant is invariant. The solver integrates ``log x``
+(``d log x/dt = production/x - loss``): positivity then holds by construction for any step size. The two
+cumulative hazards (death, ICU-acquired infection) are integrated linearly and only for ``t >= 0`` (after
+randomisation). Time is in hours. Equations, units and sources: README_patient.md and params/patient.yaml.
+
+Where each :class:`~sepsim.models._effects.Effects` field acts:
+
+* ``clearance.*``: extra first-order loss of endotoxin, TNF, IL-1b, IL-6, IL-10 (devices).
+* ``il1_block``: multiplies IL-1 receptor signalling (monocyte activation, IL-6 induction, ferritin release).
+* ``hla_dr_stim``: multiplies the HLA-DR expression drive by ``1 + stim`` (IFN-g, GM-CSF).
+* ``lymph_prolif``: multiplies lymphocyte production by ``1 + prolif`` (IL-7, thymosin a1).
+* ``lymph_apoptosis_block``: multiplies the inflammation/IL-10-driven lymphocyte loss by ``1 - block``.
+* ``pathogen_kill``: extra per-capita pathogen kill, 1/h (IVIG opsonisation).
+* ``endotoxin_neutralisation``: extra endotoxin loss, 1/h.
+* ``inflammation_damping``: multiplies monocyte recruitment and TNF/IL-1/IL-6 production by ``1 - damping``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ._effects import Effects
+
+__all__ = [
+    "STATE_NAMES",
+    "STATE_UNITS",
+    "N_STATES",
+    "N_PHYSIOLOGICAL",
+    "patient_rhs",
+    "production_loss",
+    "initial_state",
+    "to_physical",
+]
+
+STATE_NAMES = (
+    "pathogen",
+    "endotoxin",
+    "macrophages",
+    "tnf",
+    "il1b",
+    "il6",
+    "il10",
+    "damage",
+    "ferritin",
+    "hla_dr",
+    "lymphocytes",
+    "organ_dysfunction",
+)
+STATE_UNITS = (
+    "10^6 cells/mL",
+    "EU/mL",
+    "1 (activated-phagocyte index, Reynolds N*)",
+    "pg/mL",
+    "pg/mL",
+    "pg/mL",
+    "pg/mL",
+    "a.u. (Reynolds D)",
+    "ng/mL",
+    "AB/C",
+    "10^3/uL",
+    "SOFA-equivalent points",
+)
+N_PHYSIOLOGICAL = len(STATE_NAMES)
+N_STATES = N_PHYSIOLOGICAL + 2  # + cumulative death hazard, cumulative secondary-infection hazard
+T_START = -48.0  # h; infection onset, 48 h before randomisation (t = 0) [U]
+H_REF = 20000.0  # AB/C; reference HLA-DR for monocyte competence (brief 2: >= 15,000 immunocompetent)
+
+
+def production_loss(t: Any, x: Any, p: Any, eff: Any, xp: Any = jnp) -> tuple[list, list]:
+    """Production (units/h) and per-capita loss (1/h) of the 12 physiological states.
+
+    Generic over the array namespace ``xp`` (``jax.numpy`` or ``numpy``) so that the scipy reference solver
+    integrates exactly the same equations. ``x`` holds the states in physical units (STATE_UNITS).
+    """
+    pth, e, m, tnf, il1, il6, il10, d, fer, hla, lym, org = (x[i] for i in range(N_PHYSIOLOGICAL))
+    cl = eff.clearance
+    damp = 1.0 - eff.inflammation_damping
+    inh = 1.0 / (1.0 + (il10 / p.x_il10) ** 2)  # Reynolds f(V) = V / (1 + (CA/cinf)^2) with CA -> IL-10
+    il1_sig = (1.0 - eff.il1_block) * il1**3 / (il1**3 + p.k_il1_sig**3)  # IL-1R signal, Hill n = 3 [U]
+    h = hla / H_REF
+    competence = (1.0 + p.k_comp) * h / (h + p.k_comp)  # 1 at 20,000 AB/C
+    abx = p.k_abx * 0.5 * (1.0 + xp.tanh(t - p.t_abx))  # smooth start over ~1 h
+
+    # 1 pathogen (Reynolds 2006): logistic growth - local kill - phagocyte kill - antibiotics - drugs
+    kill_local = p.kpm * p.sm / (p.mum + p.kmp * pth)
+    kill_m = p.kpn * competence * m * inh
+    p_loss = kill_local + kill_m + abx + eff.pathogen_kill - p.kpg * (1.0 - pth / p.pinf)
+    # 2 endotoxin / PAMP
+    e_prod = p.s_e * pth + p.k_e * p.e_base
+    e_loss = p.k_e + cl.endotoxin + eff.endotoxin_neutralisation
+    # 3 activated monocytes/macrophages (Reynolds N* with PAMP, IL-1R drive; IL-10-inhibited)
+    drive = damp * inh * (p.knn * m + p.kne * e + p.knd * d + p.km1 * il1_sig)
+    m_prod = p.snr * drive / (p.munr + drive) + p.mun * p.m_base
+    m_loss = p.mun
+    # 4 TNF
+    tnf_prod = p.k_tnf * p.w_tnf + damp * inh * p.a_tnf * m
+    tnf_loss = p.k_tnf + cl.tnf
+    # 5 IL-1b (TNF-amplified)
+    il1_prod = p.k_il1 * p.w_il1 + damp * inh * p.a_il1 * m * (1.0 + tnf / (tnf + p.x_il1_tnf))
+    il1_loss = p.k_il1 + cl.il1b
+    # 6 IL-6 (IL-1- and TNF-amplified)
+    il6_prod = p.k_il6 * p.w_il6 + damp * inh * p.a_il6 * m * (1.0 + 2.0 * il1_sig + tnf / (tnf + p.x_il6_tnf))
+    il6_loss = p.k_il6 + cl.il6
+    # 7 IL-10 (Reynolds CA production: saturating in M + kcnd D)
+    v10 = m + p.kcnd * d
+    il10_prod = p.k_il10 * p.w_il10 + p.a_il10 * v10 / (1.0 + v10)
+    il10_loss = p.k_il10 + cl.il10
+    # 8 tissue damage (Reynolds steep switch on IL-10-inhibited M, plus direct pathogen toxicity)
+    fm6 = (m * inh) ** 6
+    d_prod = p.kdn * fm6 / (p.xdn**6 + fm6) + p.kdp * pth / (pth + 1.0) + p.mud * p.d_base
+    d_loss = p.mud
+    # 9 ferritin (Pfizer QSP form: basal + IL-1-activated macrophages + damaged cells)
+    fer_prod = p.k_fer * p.f0 + p.a_fer * m * il1_sig + p.a_fer_d * d
+    fer_loss = p.k_fer
+    # 10 monocyte HLA-DR: relaxes to h0 (1 + stim) / (1 + (IL-10/x)^2)
+    hla_prod = p.k_hla * p.h0 * (1.0 + eff.hla_dr_stim) / (1.0 + (il10 / p.x_hla_il10) ** 2)
+    hla_loss = p.k_hla
+    # 11 lymphocytes: production vs inflammation- and IL-10-driven apoptosis
+    lym_prod = p.k_lym * p.l0 * (1.0 + eff.lymph_prolif)
+    apop = p.a_lym_m * m + p.a_lym_il10 * il10 / p.x_lym_il10
+    lym_loss = p.k_lym * (1.0 + (1.0 - eff.lymph_apoptosis_block) * apop)
+    # 12 organ dysfunction (SOFA-equivalent): relaxes to a Hill function of damage + pathogen burden
+    xo = d + p.w_org_p * pth
+    org_target = p.o_base + (24.0 - p.o_base) * xo / (xo + p.x_org)
+    org_prod = p.k_org * org_target
+    org_loss = p.k_org
+    prod = [0.0 * pth, e_prod, m_prod, tnf_prod, il1_prod, il6_prod, il10_prod, d_prod, fer_prod, hla_prod]
+    prod += [lym_prod, org_prod]
+    loss = [p_loss, e_loss, m_loss, tnf_loss, il1_loss, il6_loss, il10_loss, d_loss, fer_loss, hla_loss]
+    loss += [lym_loss, org_loss]
+    return prod, loss
+
+
+def hazards(x: Any, p: Any, xp: Any = jnp) -> tuple[Any, Any]:
+    """Death and ICU-acquired-infection hazards, 1/h, from physical states ``x``.
+
+    Death: ``h0 exp(beta (O - 9) + beta_age (age - 70)/10) (1 + gamma P/(P + 1))`` (brief 5: beta = ln 1.35).
+    Infection: ``h_inf0 (1 + c_H / (1 + (H/8000)^4) + c_L / (1 + (L/0.6)^4))``.
+    """
+    pth, hla, lym, org = x[0], x[9], x[10], x[11]
+    h_death = (p.h_death0 / 24.0) * xp.exp(p.beta_sofa * (org - 9.0) + p.beta_age * (p.age - 70.0) / 10.0)
+    h_death = h_death * (1.0 + p.gamma_p * pth / (pth + 1.0))
+    h_inf = (p.h_inf0 / 24.0) * (
+        1.0 + p.c_inf_hla / (1.0 + (hla / p.x_inf_hla) ** 4) + p.c_inf_lym / (1.0 + (lym / p.x_inf_lym) ** 4)
+    )
+    return h_death, h_inf
+
+
+def patient_rhs(t: Float[Array, ""], y: Float[Array, " 14"], params: Any, effects: Effects) -> Float[Array, " 14"]:
+    """Time derivative of the solver state ``y = (log x_1..x_12, Lambda_death, Lambda_infection)``; t in hours.
+
+    Hazards accumulate only after randomisation (``t >= 0``; pass 0 in the step-size controller's jump_ts).
+    """
+    x = jnp.exp(y[:N_PHYSIOLOGICAL])
+    prod, loss = production_loss(t, x, params, effects)
+    # pathogen in per-capita form (no production), so P may underflow to 0 in log-space without 0/0
+    dlog = jnp.concatenate([-loss[0][None], jnp.stack(prod[1:]) / x[1:] - jnp.stack(loss[1:])])
+    h_death, h_inf = hazards(x, params)
+    on = jnp.where(t >= 0.0, 1.0, 0.0).astype(y.dtype)
+    return jnp.concatenate([dlog, jnp.stack([on * h_death, on * h_inf])])
+
+
+def initial_state(params: Any) -> Float[Array, " 14"]:
+    """Solver state at infection onset (``T_START``): healthy steady state plus the inoculum ``p0``."""
+    p = params
+    dt = jnp.result_type(p.p0)
+    x0 = [p.p0, p.e_base, p.m_base, p.w_tnf, p.w_il1, p.w_il6, p.w_il10, p.d_base, p.f0, p.h0, p.l0, p.o_base]
+    x0 = jnp.stack([jnp.maximum(jnp.asarray(v, dt), 1e-6) for v in x0])
+    return jnp.concatenate([jnp.log(x0), jnp.zeros(2, dt)])
+
+
+def to_physical(y: Float[Array, "... 14"]) -> Float[Array, "... 14"]:
+    """Solver state -> physical units (exp of the 12 log-states; hazard integrals unchanged)."""
+    return jnp.concatenate([jnp.exp(y[..., :N_PHYSIOLOGICAL]), y[..., N_PHYSIOLOGICAL:]], axis=-1)

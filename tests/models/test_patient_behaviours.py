@@ -1,0 +1,75 @@
+"""The five qualitative behaviours of the patient model, and the ImmunoSep classification of each."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from sepsim.models import Placebo, classify_endotype, reference_params, solve_patient, to_physical
+from sepsim.models._effects import Covariates
+
+COV = Covariates(jnp.asarray(75.0), jnp.asarray(0.3), jnp.asarray(60.0), jnp.asarray(150.0))
+DAYS = np.array([0.0, 1.0, 3.0, 7.0, 14.0, 28.0])
+# Parameter sets (overrides of the reference patient, patient.yaml) for each behaviour.
+SETS = {
+    "health": {},
+    "septic_death": {"kpg": 0.6, "k_abx": 0.01},
+    "aseptic_death": {"a_il10": 8.0, "kdn": 0.8},
+    "mals": {"a_il1": 100.0},
+    "immunoparalysis": {"a_il10": 60.0, "kpg": 0.45, "k_abx": 0.03},
+}
+P, D, F, H, L, LAM = 0, 7, 8, 9, 10, 12
+
+
+_solve = jax.jit(lambda p: solve_patient(p, COV, Placebo(), jnp.asarray(24.0 * DAYS)))
+
+
+def _course(name):
+    sol = _solve(reference_params(**SETS[name]))
+    assert bool(sol.ok)
+    return np.asarray(to_physical(sol.ys))
+
+
+@pytest.fixture(scope="module")
+def courses():
+    return {k: _course(k) for k in SETS}
+
+
+def test_health_resolves(courses):
+    x = courses["health"]
+    assert x[-1, P] < 1e-6  # pathogen cleared
+    assert x[-1, D] < 0.5 and x[-1, D] < x[0, D]  # damage repaired
+    assert x[-1, LAM] < 0.2  # 28-day cumulative death hazard small: P(death) < 18%
+    assert classify_endotype(x[0, F], x[0, H]) == 0
+
+
+def test_septic_death_pathogen_persists(courses):
+    x = courses["septic_death"]
+    assert x[-1, P] > 1.0
+    assert x[-1, LAM] > 5.0  # P(survive 28 d) = exp(-Lambda) < 1%
+
+
+def test_aseptic_death_damage_persists_after_clearance(courses):
+    x = courses["aseptic_death"]
+    assert x[-1, P] < 1e-6
+    assert x[-1, D] > 10.0 and x[-1, D] > x[0, D]
+    assert x[-1, LAM] > 5.0
+
+
+def test_mals_emerges(courses):
+    x = courses["mals"]
+    assert x[0, F] > 4420.0 and classify_endotype(x[0, F], x[0, H]) == 1
+    # runaway activation without IL-1 gain is absent in the reference patient
+    assert courses["health"][:, F].max() < 1000.0
+
+
+def test_immunoparalysis_emerges(courses):
+    x = courses["immunoparalysis"]
+    assert x[0, F] <= 4420.0 and x[0, H] < 5000.0 and classify_endotype(x[0, F], x[0, H]) == 2
+    assert x[0, L] < 0.7  # lymphopenia (Drewry 2014: ALC <= 0.6 at day 4 -> secondary infections)
+    assert x[-1, H] < 5000.0  # persistent
+
+
+def test_classification_rule():
+    code = classify_endotype(np.array([5000.0, 5000.0, 100.0, 100.0]), np.array([20000.0, 100.0, 4999.0, 5000.0]))
+    np.testing.assert_array_equal(code, [1, 1, 2, 0])
