@@ -32,7 +32,7 @@ from ._cohort import BIOMARKERS, COVARIATE_NAMES
 from ._effects import Covariates
 from ._params import params_from_mapping
 from ._patient_rhs import N_PHYSIOLOGICAL, STATE_NAMES, STATE_UNITS
-from ._solve import SolverConfig, make_batch_solver
+from ._solve import DEFAULT_SOLVER, SolverConfig, make_batch_solver
 
 __all__ = ["simulate_outcomes", "ASSAY_CV", "SOFA_NOISE_SD", "classify_endotype", "ENDOTYPES"]
 
@@ -90,7 +90,7 @@ def simulate_outcomes(
     key: Key[Array, ""],
     days: int = 28,
     chunk_size: int = 2000,
-    solver: SolverConfig = SolverConfig(),
+    solver: SolverConfig = DEFAULT_SOLVER,
     progress: bool = True,
 ) -> xr.Dataset:
     """Simulate every patient of ``cohort`` under every arm.

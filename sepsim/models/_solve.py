@@ -23,7 +23,7 @@ from ._arms import combined_rhs
 from ._effects import Covariates
 from ._patient_rhs import T_START, initial_state
 
-__all__ = ["SolverConfig", "PatientSolution", "solve_patient", "make_batch_solver"]
+__all__ = ["SolverConfig", "DEFAULT_SOLVER", "PatientSolution", "solve_patient", "make_batch_solver"]
 
 
 class SolverConfig(NamedTuple):
@@ -34,6 +34,9 @@ class SolverConfig(NamedTuple):
     atol: float = 1e-8
     max_steps: int = 20_000
     dt0: float = 0.05  # h
+
+
+DEFAULT_SOLVER = SolverConfig()
 
 
 class PatientSolution(NamedTuple):
@@ -59,7 +62,7 @@ def solve_patient(
     covariates: Covariates,
     arm: Any,
     ts: Float[Array, " t"],
-    config: SolverConfig = SolverConfig(),
+    config: SolverConfig = DEFAULT_SOLVER,
 ) -> PatientSolution:
     """Solve one patient under one arm from infection onset (``T_START`` h) to ``ts[-1]`` h, saving at ``ts``."""
     y0 = initial_state(params)
@@ -89,7 +92,7 @@ def solve_patient(
     return PatientSolution(sol.ys, ok, code, sol.stats["num_accepted_steps"], sol.stats["num_rejected_steps"])
 
 
-def make_batch_solver(arm: Any, config: SolverConfig = SolverConfig(), *, max_traces: int | None = None) -> Any:
+def make_batch_solver(arm: Any, config: SolverConfig = DEFAULT_SOLVER, *, max_traces: int | None = None) -> Any:
     """A jitted function ``(params, covariates, ts) -> PatientSolution`` vmapped over a leading patient axis.
 
     One compiled program per (arm, config, batch shape); a new batch of the same shape does not retrace
