@@ -37,6 +37,12 @@ class Combination(AbstractArm):
             raise ValueError(f"each therapy may appear once, got {names}")
 
     @property
+    def name(self) -> str:
+        """Arm label, e.g. ``"anakinra+cytosorb"`` (``"placebo"`` when empty)."""
+        parts = [t.name for t in self.therapies] + ([self.device.name] if self.device is not None else [])
+        return "+".join(parts) if parts else "placebo"
+
+    @property
     def _sizes(self) -> list[int]:
         sizes = [t.n_states for t in self.therapies]
         if self.device is not None:
@@ -89,10 +95,10 @@ class Combination(AbstractArm):
             return z, effects
         return jnp.concatenate(dz_parts), effects
 
-    def jump_times(self) -> Float[Array, " m"]:
+    def jump_times_np(self) -> np.ndarray:
         arms: list[AbstractArm] = list(self.therapies) + ([self.device] if self.device is not None else [])
-        ts = [np.asarray(a.jump_times(), dtype=float) for a in arms]
-        return jnp.asarray(np.unique(np.concatenate(ts)) if ts else np.zeros(0), dtype=jnp.result_type(float))
+        ts = [a.jump_times_np() for a in arms]
+        return np.unique(np.concatenate(ts)) if ts else np.zeros((0,))
 
     def drug_concentrations(self, z, covariates):
         parts = self._split(z)

@@ -13,6 +13,7 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 from .._effects import Covariates, Effects, Mediators
@@ -78,8 +79,12 @@ class AbstractArm(eqx.Module):
         self, t: Float[Array, ""], z: Float[Array, " k"], mediators: Mediators, covariates: Covariates
     ) -> tuple[Float[Array, " k"], Effects]: ...
 
-    @abc.abstractmethod
-    def jump_times(self) -> Float[Array, " m"]: ...
+    def jump_times_np(self) -> np.ndarray:
+        """:meth:`jump_times` as a NumPy array, computed from static data only (safe inside ``jit``)."""
+        return np.zeros((0,))
+
+    def jump_times(self) -> Float[Array, " m"]:
+        return jnp.asarray(self.jump_times_np(), dtype=jnp.result_type(float))
 
     def drug_concentrations(self, z: Float[Array, " k"], covariates: Covariates) -> dict[str, Float[Array, ""]]:
         return {}
@@ -102,6 +107,3 @@ class Placebo(AbstractArm):
 
     def rhs(self, t, z, mediators, covariates):
         return z, Effects.none()
-
-    def jump_times(self):
-        return empty_times()

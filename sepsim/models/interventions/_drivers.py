@@ -180,7 +180,7 @@ def simulate(
         rtol, atol: step-size controller tolerances (the arm's jump times are passed as ``jump_ts``).
     """
     driver = PrescribedMediators() if driver is None else driver
-    jumps = [np.asarray(arm.jump_times(), dtype=float)]
+    jumps = [arm.jump_times_np() if hasattr(arm, "jump_times_np") else np.asarray(arm.jump_times(), dtype=float)]
     if hasattr(driver, "jump_times"):
         jumps.append(np.asarray(driver.jump_times(), dtype=float))
     jump_ts = np.unique(np.concatenate(jumps))

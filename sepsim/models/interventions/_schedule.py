@@ -57,12 +57,15 @@ class DoseSchedule(eqx.Module):
     def is_depot(self) -> bool:
         return self.route in ("sc", "im")
 
-    def jump_times(self) -> Float[Array, " m"]:
-        """Times where the input rate is discontinuous (infusion starts and stops; depot doses)."""
+    def jump_times_np(self) -> np.ndarray:
+        """Times where the input rate is discontinuous (infusion starts and stops; depot doses), as NumPy."""
         t = np.asarray(self.times, dtype=float)
         if not self.is_depot:
             t = np.concatenate([t, t + self.duration_h])
-        return _f(np.unique(t))
+        return np.unique(t)
+
+    def jump_times(self) -> Float[Array, " m"]:
+        return _f(self.jump_times_np())
 
     def total(self, scale: Float[Array, ""] | float = 1.0) -> Float[Array, ""]:
         """Total amount given (times ``scale``, e.g. body weight for per-kg doses)."""
@@ -123,8 +126,11 @@ class Windows(eqx.Module):
         s, e = _f(self.starts), _f(self.stops)
         return jnp.where((t >= s) & (t < e), 1.0, 0.0)
 
+    def jump_times_np(self) -> np.ndarray:
+        return np.unique(np.concatenate([np.asarray(self.starts, float), np.asarray(self.stops, float)]))
+
     def jump_times(self) -> Float[Array, " m"]:
-        return _f(np.unique(np.concatenate([np.asarray(self.starts, float), np.asarray(self.stops, float)])))
+        return _f(self.jump_times_np())
 
     @classmethod
     def continuous(cls, duration_h: float, changes_h: tuple[float, ...]) -> Windows:

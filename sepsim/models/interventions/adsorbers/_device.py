@@ -24,10 +24,11 @@ from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 from ..._effects import Clearances, Covariates, Effects, Mediators
-from .._base import AbstractArm, empty_times, plasma_volume_l
+from .._base import AbstractArm, plasma_volume_l
 from .._schedule import Windows
 
 __all__ = ["AbstractAdsorber", "MEDIATORS"]
@@ -91,9 +92,9 @@ class AbstractAdsorber(AbstractArm):
     def init_state(self, covariates: Covariates) -> Float[Array, " k"]:
         return jnp.zeros((self.n_states,), dtype=jnp.result_type(float))
 
-    def jump_times(self) -> Float[Array, " m"]:
+    def jump_times_np(self):
         w = self.windows()
-        return w.jump_times() if w.n else empty_times()
+        return w.jump_times_np() if w.n else np.zeros((0,))
 
     # -- kinetics -----------------------------------------------------------------------------------------------
     def plasma_flow_l_h(self, covariates: Covariates) -> Float[Array, ""]:

@@ -84,8 +84,8 @@ class AbstractTherapy(AbstractArm):
         dz, eff, _ = self.rhs_with_device(t, z, mediators, covariates, 0.0)
         return dz, eff
 
-    def jump_times(self) -> Float[Array, " m"]:
-        return self.schedule().jump_times()
+    def jump_times_np(self):
+        return self.schedule().jump_times_np()
 
     def drug_concentrations(self, z, covariates):
         return {self.name: self.concentration(z, covariates)}
