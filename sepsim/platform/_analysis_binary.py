@@ -88,32 +88,33 @@ class BetaBinomialAnalysis(eqx.Module):
                 ctx["draws_c"] = jax.random.beta(k2, ctx["a_c"], ctx["b_c"], shape=(self.n_draws, a.shape[-1]))
         return ctx
 
-    def evaluate(
-        self,
-        ctx: dict[str, Any],
-        active: Bool[Array, " arm"],
-        control: Int[Array, ""],
-        *,
-        with_all_equivalent: bool = True,
-    ) -> LookProbabilities:
-        """Probabilities among ``active`` arms vs ``control`` (-1: none); P(all equivalent) only when asked."""
-        want_all = self.need_all_equivalent and with_all_equivalent
+    def p_best(self, ctx: dict[str, Any], active: Bool[Array, " arm"]) -> Float[Array, " arm"]:
+        """P(arm is best) among ``active`` arms (0 elsewhere)."""
+        a, b = ctx["a"], ctx["b"]
+        if self.method == "quadrature":
+            return prob_best_quadrature(a, b, active, higher_is_better=self.higher_is_better, grid=ctx["grid"])
+        return prob_best_draws(a, b, active, key=None, higher_is_better=self.higher_is_better, draws=ctx["draws"])
+
+    def p_all_equivalent(self, ctx: dict[str, Any], active: Bool[Array, " arm"]) -> Float[Array, ""]:
+        """P(all ``active`` arms within ``equivalence_margin`` of one another)."""
+        a, b, m = ctx["a"], ctx["b"], self.equivalence_margin
+        if self.method == "quadrature":
+            return prob_all_equivalent_quadrature(a, b, active, margin=m, grid=ctx["grid"])
+        return prob_all_equivalent_draws(a, b, active, key=None, margin=m, draws=ctx["draws"])
+
+    def vs_control(
+        self, ctx: dict[str, Any], active: Bool[Array, " arm"], control: Int[Array, ""]
+    ) -> tuple[Float[Array, " arm"], Float[Array, " arm"], Float[Array, " arm"]]:
+        """(P(better), P(equivalent), P(futile)) of each active arm against ``control`` (NaN for the control)."""
         a, b = ctx["a"], ctx["b"]
         k = a.shape[-1]
         hib = self.higher_is_better
-        nan = jnp.full((k,), jnp.nan, dtype=a.dtype)
+        control = jnp.asarray(control).astype(jnp.int32)
         c = jnp.maximum(control, 0)
         if self.method == "quadrature":
-            grid = ctx["grid"]
-            p_best = prob_best_quadrature(a, b, active, higher_is_better=hib, grid=grid)
-            p_all = (
-                prob_all_equivalent_quadrature(a, b, active, margin=self.equivalence_margin, grid=grid)
-                if want_all
-                else jnp.asarray(jnp.nan, dtype=a.dtype)
-            )
-            if self.need_control and "a_c" in ctx:
+            if "a_c" in ctx:
                 pb, pe, pf = self._concurrent_quadrature(a, b, ctx["a_c"], ctx["b_c"])
-            elif self.need_control:
+            else:
                 pb, pe, pf = prob_vs_control_quadrature(
                     a,
                     b,
@@ -122,45 +123,40 @@ class BetaBinomialAnalysis(eqx.Module):
                     higher_is_better=hib,
                     equivalence_margin=self.equivalence_margin,
                     futility_margin=self.futility_margin,
-                    grid=grid,
+                    grid=ctx["grid"],
                 )
-            else:
-                pb = pe = pf = nan
+        elif "draws_c" in ctx:
+            d, ctrl = ctx["draws"], ctx["draws_c"]
+            better = d > ctrl if hib else d < ctrl
+            equiv = jnp.abs(d - ctrl) < self.equivalence_margin
+            sign = -1.0 if hib else 1.0
+            fut = sign * (ctrl - d) < self.futility_margin
+            pb, pe, pf = (jnp.mean(x.astype(a.dtype), axis=0) for x in (better, equiv, fut))
         else:
-            draws = ctx["draws"]
-            p_best = prob_best_draws(a, b, active, key=None, higher_is_better=hib, draws=draws)
-            p_all = (
-                prob_all_equivalent_draws(a, b, active, key=None, margin=self.equivalence_margin, draws=draws)
-                if want_all
-                else jnp.asarray(jnp.nan, dtype=a.dtype)
+            pb, pe, pf = prob_vs_control_draws(
+                a,
+                b,
+                c,
+                active,
+                key=None,
+                higher_is_better=hib,
+                equivalence_margin=self.equivalence_margin,
+                futility_margin=self.futility_margin,
+                draws=ctx["draws"],
             )
-            if self.need_control:
-                if "draws_c" in ctx:
-                    ctrl = ctx["draws_c"]
-                    d = draws
-                    better = d > ctrl if hib else d < ctrl
-                    equiv = jnp.abs(d - ctrl) < self.equivalence_margin
-                    sign = -1.0 if hib else 1.0
-                    fut = sign * (ctrl - d) < self.futility_margin
-                    pb, pe, pf = (jnp.mean(x.astype(a.dtype), axis=0) for x in (better, equiv, fut))
-                else:
-                    pb, pe, pf = prob_vs_control_draws(
-                        a,
-                        b,
-                        c,
-                        active,
-                        key=None,
-                        higher_is_better=hib,
-                        equivalence_margin=self.equivalence_margin,
-                        futility_margin=self.futility_margin,
-                        draws=draws,
-                    )
-            else:
-                pb = pe = pf = nan
-        control = jnp.asarray(control).astype(jnp.int32)
         keep = active & (jnp.arange(k, dtype=jnp.int32) != control) & (control >= 0)
-        pb, pe, pf = (jnp.where(keep, x, jnp.nan) for x in (pb, pe, pf))
-        return LookProbabilities(p_best, pb, pe, pf, p_all)
+        return tuple(jnp.where(keep, x, jnp.nan) for x in (pb, pe, pf))
+
+    def evaluate(self, ctx: dict[str, Any], active: Bool[Array, " arm"], control: Int[Array, ""]) -> LookProbabilities:
+        """Every probability at once (NaN where the design does not need it)."""
+        a = ctx["a"]
+        k = a.shape[-1]
+        nan = jnp.full((k,), jnp.nan, dtype=a.dtype)
+        pb = pe = pf = nan
+        if self.need_control:
+            pb, pe, pf = self.vs_control(ctx, active, control)
+        p_all = self.p_all_equivalent(ctx, active) if self.need_all_equivalent else jnp.asarray(jnp.nan, a.dtype)
+        return LookProbabilities(self.p_best(ctx, active), pb, pe, pf, p_all)
 
     def _concurrent_quadrature(self, a, b, a_c, b_c):
         """Each arm against its own (concurrent) control posterior: one two-arm grid per arm."""

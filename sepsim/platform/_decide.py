@@ -21,7 +21,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
-from ._analysis_binary import BetaBinomialAnalysis, LookProbabilities
+from ._analysis_binary import BetaBinomialAnalysis
 from ._plan import Plan
 
 __all__ = ["UnitState", "decide_unit"]
@@ -37,15 +37,14 @@ class UnitState(NamedTuple):
     stop_look: Int[Array, ""]
 
 
-def _no_control(plan: Plan, analysis, ctx, act, dec, pr: LookProbabilities):
+def _no_control(plan: Plan, analysis, ctx, act, dec, p):
     k = act.shape[-1]
-    p = pr.p_best
     if plan.inferiority is not None:
         for _ in range(k - 1):
             drop = act & (p < plan.inferiority)
             dec = jnp.where(drop, 2, dec)
             act = act & ~drop
-            p = analysis.evaluate(ctx, act, jnp.asarray(-1), with_all_equivalent=False).p_best
+            p = analysis.p_best(ctx, act)
     best = jnp.argmax(jnp.where(act, p, -1.0)).astype(jnp.int32)
     stop = jnp.asarray(False)
     outcome = jnp.asarray(0)
@@ -55,7 +54,7 @@ def _no_control(plan: Plan, analysis, ctx, act, dec, pr: LookProbabilities):
         dec = jnp.where(is_sup & (jnp.arange(k, dtype=jnp.int32) == best), 1, dec)
         stop, outcome, superior = is_sup, jnp.where(is_sup, 1, 0), jnp.where(is_sup, best, -1)
     if plan.equivalence_prob is not None:
-        p_all = analysis.evaluate(ctx, act, jnp.asarray(-1), with_all_equivalent=True).p_all_equivalent
+        p_all = analysis.p_all_equivalent(ctx, act)
         is_eq = ~stop & jnp.any(act) & (p_all > plan.equivalence_prob)
         dec = jnp.where(is_eq & act, 4, dec)
         stop = stop | is_eq
@@ -63,10 +62,10 @@ def _no_control(plan: Plan, analysis, ctx, act, dec, pr: LookProbabilities):
     return act, dec, stop, outcome, superior, p
 
 
-def _with_control(plan: Plan, analysis, ctx, act, dec, ctrl, pr: LookProbabilities):
+def _with_control(plan: Plan, analysis, ctx, act, dec, ctrl):
     k = act.shape[-1]
     ar = jnp.arange(k, dtype=jnp.int32)
-    pb, pe, pf = pr.p_better, pr.p_equivalent, pr.p_futile
+    pb, pe, pf = analysis.vs_control(ctx, act, ctrl)
     run = jnp.asarray(True)
     eq_stop = jnp.asarray(False)
     fut_stop = jnp.asarray(False)
@@ -112,13 +111,11 @@ def _with_control(plan: Plan, analysis, ctx, act, dec, ctrl, pr: LookProbabiliti
         superior = jnp.where(won, last_arm, superior)
         brk = brk | last
         run = run & any_sup & ~last
-        new = analysis.evaluate(ctx, act, ctrl, with_all_equivalent=False)
-        pb = jnp.where(run, new.p_better, pb)
-        pe = jnp.where(run, new.p_equivalent, pe)
-        pf = jnp.where(run, new.p_futile, pf)
-    p_best = analysis.evaluate(ctx, act, ctrl, with_all_equivalent=False)
+        if _ < k - 1:  # a new control: compare with it (the grid or draws are reused)
+            nb, ne, nf = analysis.vs_control(ctx, act, ctrl)
+            pb, pe, pf = jnp.where(run, nb, pb), jnp.where(run, ne, pe), jnp.where(run, nf, pf)
     outcome = jnp.where(brk, jnp.where(eq_stop, 2, jnp.where(fut_stop, 3, 1)), 0)
-    return act, dec, brk, outcome, superior, ctrl, p_best
+    return act, dec, brk, outcome, superior, ctrl
 
 
 def decide_unit(
@@ -128,19 +125,17 @@ def decide_unit(
     active: Bool[Array, " arm"],
     state: UnitState,
     look: Int[Array, ""],
-) -> tuple[UnitState, Bool[Array, " arm"], Float[Array, " arm"], LookProbabilities]:
+) -> tuple[UnitState, Bool[Array, " arm"], Float[Array, " arm"], Float[Array, " arm"]]:
     """One look's decisions. Returns the new state, the arms still in play, the first P(best) of the look (the
-    one reported) and the probabilities after the decisions (what allocation uses)."""
-    first = analysis.evaluate(ctx, active, state.control, with_all_equivalent=False)
+    one reported) and P(best) among the arms left after the decisions (what allocation uses)."""
+    first = analysis.p_best(ctx, active)
     dec0 = state.decision
     if plan.control < 0:
-        act, dec, stop, outcome, superior, p = _no_control(plan, analysis, ctx, active, dec0, first)
+        act, dec, stop, outcome, superior, p_final = _no_control(plan, analysis, ctx, active, dec0, first)
         ctrl = state.control
-        final = first._replace(p_best=p)
     else:
-        act, dec, stop, outcome, superior, ctrl, final = _with_control(
-            plan, analysis, ctx, active, dec0, state.control, first
-        )
+        act, dec, stop, outcome, superior, ctrl = _with_control(plan, analysis, ctx, active, dec0, state.control)
+        p_final = analysis.p_best(ctx, act)
     frozen = state.stopped
     dec = jnp.where(frozen, dec0, dec)
     changed = dec != dec0
@@ -154,4 +149,4 @@ def decide_unit(
         stop_look=jnp.where(~frozen & stop, look, state.stop_look),
     )
     act = jnp.where(frozen | stop, False, act)
-    return new, act, first.p_best, final
+    return new, act, first, p_final

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 from ._alloc_base import AbstractAllocationRule, AllocationInputs
 from ._alloc_fixed import FixedAllocation, block_assign
+from ._alloc_trippa import TrippaAllocation
 from ._analysis_binary import BetaBinomialAnalysis
 from ._decide import UnitState, decide_unit
 from ._plan import Plan
@@ -81,12 +82,15 @@ def simulate_trial(
         rand_n = jnp.asarray(plan.rand_n, dtype=jnp.int32)
         look_time = jnp.full((l_n,), jnp.nan, dtype=fdt)
 
+    has_schedule = any(x > 0 for x in plan.start_window) or any(x >= 0 for x in plan.stop_look)
+    needs_p_better = isinstance(rule, TrippaAllocation)
+
     def sched_open(window):
         """Arms open (by the platform schedule) in randomisation window ``window``."""
         return (start_window <= window) & ((stop_look < 0) | (stop_look >= window))
 
     # ---- randomisation of one window -------------------------------------------------------------------------------
-    def randomise(carry, lo, hi, width, window):
+    def randomise(carry, lo, hi, width, window, n_bins):
         start, idx, m = _window(n_max, lo, hi, width)
         w = jax.lax.dynamic_slice(bits, (start, jnp.int32(0)), (width, len(words)))
         main = w[:, words["main"]]
@@ -135,40 +139,39 @@ def simulate_trial(
         if plan.dropout_prob > 0:
             has_y = (w[:, words["dropout"]].astype(fdt) + 0.5) * _U32 >= plan.dropout_prob
 
-        def put(name, new):
-            old = jax.lax.dynamic_slice(carry[name], (start,), (width,))
-            return jax.lax.dynamic_update_slice(carry[name], jnp.where(m, new, old), (start,))
+        # Each patient's outcome first counts at the first look whose look_n exceeds its index. A window's
+        # patients fall into at most ``n_bins`` consecutive looks (from the plan), so the counts are binned
+        # relative to the window's first look and then placed into the (look, arm, stratum) table.
+        fl0 = jnp.searchsorted(look_n, lo, side="right").astype(jnp.int32)
+        rel = jnp.searchsorted(look_n, idx, side="right").astype(jnp.int32) - fl0
+        wgt = (m & has_y).astype(fdt)
+        oh_c = jax.nn.one_hot(arm * s_n + strat, a_n * s_n, dtype=fdt)  # (W, A*S)
+        if n_bins == 1:
+            oh_d = wgt[:, None]
+        else:
+            oh_d = jax.nn.one_hot(rel, n_bins, dtype=fdt) * wgt[:, None]  # (W, D)
+        place = jax.nn.one_hot(fl0 + jnp.arange(n_bins, dtype=jnp.int32), l_n, dtype=fdt)  # (D, L)
 
-        return dict(
-            carry,
-            arm_of=put("arm_of", arm),
-            strat_of=put("strat_of", strat),
-            y_of=put("y_of", y),
-            has_y=put("has_y", has_y),
-            window_of=put("window_of", jnp.full((width,), window, dtype=jnp.int32)),
-        )
+        def binned(weights):  # (W, D) -> (L, A, S)
+            if n_bins == 1:
+                per_bin = jnp.sum(weights * oh_c, axis=0)[None]
+            else:
+                per_bin = jnp.einsum("wd,wc->dc", weights, oh_c)
+            return (place.T @ per_bin).reshape(l_n, a_n, s_n)
 
-    # ---- outcomes that complete in a window ------------------------------------------------------------------------
-    def follow(carry, lo, hi, width):
-        start, idx, m = _window(n_max, lo, hi, width)
-        sl = lambda name: jax.lax.dynamic_slice(carry[name], (start,), (width,))
-        arm, strat, y, hy = sl("arm_of"), sl("strat_of"), sl("y_of"), sl("has_y")
-        wgt = (m & hy).astype(fdt)
-        oh_a = jax.nn.one_hot(arm, a_n, dtype=fdt) * wgt[:, None]
-        oh_s = jax.nn.one_hot(strat, s_n, dtype=fdt)
         out = dict(
             carry,
-            n=carry["n"] + oh_a.T @ oh_s,
-            events=carry["events"] + (oh_a * y[:, None]).T @ oh_s,
+            pend_n=carry["pend_n"] + binned(oh_d),
+            pend_ev=carry["pend_ev"] + binned(oh_d * y[:, None]),
         )
         if plan.concurrent:
-            # control patients randomised while each arm was open
-            win = sl("window_of")
-            conc = (win[:, None] >= start_window[None, :]).astype(fdt)  # (W, A)
-            is_c = (arm == plan.control).astype(fdt) * wgt
-            cc = (conc * is_c[:, None]).T @ oh_s
-            out["n_cc"] = carry["n_cc"] + cc
-            out["ev_cc"] = carry["ev_cc"] + (conc * (is_c * y)[:, None]).T @ oh_s
+            # control patients randomised while each arm was open (window >= the arm's first window)
+            conc = (window >= start_window).astype(fdt)  # (A,)
+            is_c = (arm == plan.control).astype(fdt)
+            cc = binned(oh_d * is_c[:, None])[:, plan.control, :]  # (L, S)
+            ccy = binned(oh_d * (is_c * y)[:, None])[:, plan.control, :]
+            out["pend_cc"] = carry["pend_cc"] + cc[:, None, :] * conc[None, :, None]
+            out["pend_evcc"] = carry["pend_evcc"] + ccy[:, None, :] * conc[None, :, None]
         return out
 
     # ---- allocation ------------------------------------------------------------------------------------------------
@@ -176,8 +179,9 @@ def simulate_trial(
         info = jnp.minimum(jnp.sum(n_unit) / n_max, 1.0).astype(fdt)
         inp = AllocationInputs(p_best, p_better, act, control, n_arm, info)
         adaptive = rule(inp)
-        burn = fixed_rule(inp)
-        return jnp.where(jnp.sum(n_unit) < plan.burn_in_n, burn, adaptive)
+        if plan.burn_in_n <= 0:
+            return adaptive
+        return jnp.where(jnp.sum(n_unit) < plan.burn_in_n, fixed_rule(inp), adaptive)
 
     # ---- initial state ---------------------------------------------------------------------------------------------
     open0 = sched_open(0)
@@ -186,7 +190,7 @@ def simulate_trial(
     init_alloc = jax.vmap(
         lambda a: fixed_rule(AllocationInputs(dummy, dummy, a, jnp.asarray(plan.control), dummy, jnp.asarray(0.0)))
     )(act0).T  # (A, S)
-    zeros_as = jnp.zeros((a_n, s_n), dtype=fdt)
+    zeros_las = jnp.zeros((l_n, a_n, s_n), dtype=fdt)
     units = UnitState(
         decision=jnp.zeros((u_n, a_n), dtype=jnp.int32),
         decision_look=jnp.full((u_n, a_n), -1, dtype=jnp.int32),
@@ -197,15 +201,10 @@ def simulate_trial(
         stop_look=jnp.full((u_n,), l_n - 1, dtype=jnp.int32),
     )
     carry = dict(
-        arm_of=jnp.zeros((n_max,), jnp.int32),
-        strat_of=jnp.zeros((n_max,), jnp.int32),
-        y_of=jnp.zeros((n_max,), fdt),
-        has_y=jnp.zeros((n_max,), bool),
-        window_of=jnp.zeros((n_max,), jnp.int32),
-        n=zeros_as,
-        events=zeros_as,
-        n_cc=zeros_as,
-        ev_cc=zeros_as,
+        pend_n=zeros_las,
+        pend_ev=zeros_las,
+        pend_cc=zeros_las,
+        pend_evcc=zeros_las,
         alloc=init_alloc,
         open_strata=jnp.ones((s_n,), bool),
         block_count=jnp.zeros((s_n,), jnp.int32),
@@ -214,13 +213,19 @@ def simulate_trial(
         done=jnp.asarray(False),
         n_rand=rand_n[0],
     )
-    carry = randomise(carry, 0, rand_n[0], plan.w_r0, 0)
-    carry = follow(carry, 0, look_n[0], plan.w_f0)
+    carry = randomise(carry, 0, rand_n[0], plan.w_r0, 0, plan.bins0)
 
-    def unit_counts(c):
+    looks = jnp.arange(l_n, dtype=jnp.int32)
+
+    def seen(pending, k):
+        """Cumulative (arm, stratum) counts of outcomes complete by look ``k``."""
+        return jnp.sum(jnp.where((looks <= k)[:, None, None], pending, 0.0), axis=0)
+
+    def unit_counts(c, k):
+        cs = [seen(c[name], k) for name in ("pend_n", "pend_ev", "pend_cc", "pend_evcc")]
         if plan.per_stratum:
-            return c["n"].T, c["events"].T, c["n_cc"].T, c["ev_cc"].T  # (U=S, A)
-        return (c["n"].sum(1)[None], c["events"].sum(1)[None], c["n_cc"].sum(1)[None], c["ev_cc"].sum(1)[None])
+            return cs, [x.T for x in cs]  # (U=S, A)
+        return cs, [x.sum(1)[None] for x in cs]
 
     def unit_eligible():
         return eligible if plan.per_stratum else jnp.any(eligible, axis=0)[None]
@@ -228,7 +233,7 @@ def simulate_trial(
     def step(c, k):
         un: UnitState = c["units"]
         kk = jax.random.fold_in(k_look, k)
-        n_u, ev_u, ncc_u, evcc_u = unit_counts(c)
+        (n_as, ev_as, _, _), (n_u, ev_u, ncc_u, evcc_u) = unit_counts(c, k)
         elig_u = unit_eligible()
         in_play = elig_u & sched_open(k)[None, :] & (un.decision == 0) & ~un.stopped[:, None]
         nxt_open = sched_open(k + 1)
@@ -239,12 +244,15 @@ def simulate_trial(
             if plan.concurrent:
                 extra = dict(n_control=ncc, events_control=evcc)
             ctx = analysis.prepare(n, ev, garms, key=key, **extra)
-            st2, act2, pb_first, final = decide_unit(plan, analysis, ctx, act, st, k)
-            # arms that open for the next window join; arms the schedule closes leave
-            act_next = garms & nxt_open & (st2.decision == 0) & ~st2.stopped
-            pr = analysis.evaluate(ctx, act_next, st2.control, with_all_equivalent=False)
-            alloc = allocate(pr.p_best, pr.p_better, act_next, st2.control, n, n)
-            return st2, act_next, pb_first, alloc, pr.p_best, pr.p_better
+            st2, act2, pb_first, pb_final = decide_unit(plan, analysis, ctx, act, st, k)
+            if has_schedule:  # arms that open for the next window join; arms the schedule closes leave
+                act_next = garms & nxt_open & (st2.decision == 0) & ~st2.stopped
+                pb_final = analysis.p_best(ctx, act_next)
+            else:
+                act_next = act2
+            p_better = analysis.vs_control(ctx, act_next, st2.control)[0] if needs_p_better else pb_final
+            alloc = allocate(pb_final, p_better, act_next, st2.control, n, n)
+            return st2, act_next, pb_first, alloc, pb_final, p_better
 
         keys = jax.vmap(lambda i: jax.random.fold_in(kk, i))(jnp.arange(u_n, dtype=jnp.int32))
         un2, act_u, pb_u, alloc_u, pbest_u, pbetter_u = jax.vmap(unit)(
@@ -257,12 +265,13 @@ def simulate_trial(
         else:
             active_sa = (act_u[0][None, :] & eligible).T
             if plan.within_strata:
-                n_s, ev_s = c["n"].T, c["events"].T
+                n_s, ev_s = n_as.T, ev_as.T
 
                 def strat_alloc(n, ev, act, key):
                     ctx = analysis.prepare(n, ev, act, key=key)
-                    pr = analysis.evaluate(ctx, act, un2.control[0], with_all_equivalent=False)
-                    return allocate(pr.p_best, pr.p_better, act, un2.control[0], n, n_u[0])
+                    pb = analysis.p_best(ctx, act)
+                    p_better = analysis.vs_control(ctx, act, un2.control[0])[0] if needs_p_better else pb
+                    return allocate(pb, p_better, act, un2.control[0], n, n_u[0])
 
                 skeys = jax.vmap(lambda i: jax.random.fold_in(kk, u_n + i))(jnp.arange(s_n, dtype=jnp.int32))
                 alloc_sa = jax.vmap(strat_alloc)(n_s, ev_s, active_sa.T, skeys).T
@@ -288,8 +297,8 @@ def simulate_trial(
             done=done,
         )
         out = dict(
-            n=c["n"],
-            events=c["events"],
+            n=n_as,
+            events=ev_as,
             alloc_prob=jnp.where(was_done | done, 0.0, alloc_sa),
             p_best_unit=jnp.where(in_play, pb_u, jnp.nan),
             active=jnp.where(was_done | done, False, active_sa),
@@ -300,17 +309,13 @@ def simulate_trial(
         kn = jnp.minimum(k + 1, l_n - 1)
         go = ~done & (k + 1 < l_n)
         lo_r, hi_r = rand_n[k], jnp.where(go, rand_n[kn], rand_n[k])
-        lo_f, hi_f = look_n[k], jnp.where(go, look_n[kn], look_n[k])
-        c2 = randomise(c2, lo_r, hi_r, plan.w_r, k + 1)
-        c2 = follow(c2, lo_f, hi_f, plan.w_f)
+        c2 = randomise(c2, lo_r, hi_r, plan.w_r, k + 1, plan.bins)
         c2["n_rand"] = jnp.where(go, rand_n[kn], c["n_rand"])
         return c2, out
 
     c_end, per_look = jax.lax.scan(step, carry, jnp.arange(l_n, dtype=jnp.int32))
-    # freeze per-look n/events after the stop (they are cumulative counts as of the stop)
     un: UnitState = c_end["units"]
     trial_stop = jnp.max(un.stop_look)
-    looks = jnp.arange(l_n, dtype=jnp.int32)
     after = looks > trial_stop
     for name in ("n", "events"):
         last = per_look[name][trial_stop]
@@ -318,12 +323,8 @@ def simulate_trial(
     per_look["n_randomised"] = jnp.where(after, per_look["n_randomised"][trial_stop], per_look["n_randomised"])
     n_total = per_look["n_randomised"][trial_stop]
     # final analysis with every randomised patient (adaptr's post_ests_all)
-    idx = jnp.arange(n_max, dtype=jnp.int32)
-    m = ((idx < n_total) & c_end["has_y"]).astype(fdt)
-    oh_a = jax.nn.one_hot(c_end["arm_of"], a_n, dtype=fdt) * m[:, None]
-    oh_s = jax.nn.one_hot(c_end["strat_of"], s_n, dtype=fdt)
-    n_all = oh_a.T @ oh_s
-    ev_all = (oh_a * c_end["y_of"][:, None]).T @ oh_s
+    n_all = jnp.sum(c_end["pend_n"], axis=0)
+    ev_all = jnp.sum(c_end["pend_ev"], axis=0)
     return dict(
         per_look=per_look,
         units=un,

@@ -31,8 +31,8 @@ class Plan:
     dropout_prob: float
     w_r0: int
     w_r: int
-    w_f0: int
-    w_f: int
+    bins0: int
+    bins: int
     control: int
     eligible: tuple[tuple[bool, ...], ...]  # (stratum, arm)
     start_window: tuple[int, ...]
@@ -63,6 +63,17 @@ class Plan:
         return max(1, self.block_factor * int(sum(self.ratio)))
 
 
+def _look_bins(look_n: tuple[int, ...], rand_n: tuple[int, ...] | None) -> tuple[int, int]:
+    """How many consecutive looks the patients of one randomisation window can first be counted at (window 0,
+    later windows). In accrual mode the windows are random: every look."""
+    if rand_n is None:
+        return len(look_n), len(look_n)
+    first = np.searchsorted(np.asarray(look_n), np.arange(look_n[-1]), side="right")
+    edges = [0, *rand_n]
+    spans = [len(set(first[lo:hi].tolist())) or 1 for lo, hi in zip(edges, edges[1:], strict=False)]
+    return spans[0], max(spans[1:] + [1])
+
+
 def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
     """Check that the design and the outcome table fit together, and fix the static shapes."""
     missing = [a for a in design.arms if a not in outcomes.arms]
@@ -82,8 +93,7 @@ def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
     else:
         rn = None
         w_r0 = w_r = n_max
-    w_f0 = ln[0]
-    w_f = max([b - a for a, b in zip(ln, ln[1:], strict=False)] + [1])
+    bins0, bins = _look_bins(ln, rn)
     if design.stratum_arms is not None:
         elig = tuple(tuple(a in arms for a in design.arms) for arms in design.stratum_arms)
     else:
@@ -115,8 +125,8 @@ def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
         dropout_prob=float(enr.dropout_prob),
         w_r0=w_r0,
         w_r=w_r,
-        w_f0=w_f0,
-        w_f=w_f,
+        bins0=bins0,
+        bins=bins,
         control=ctrl,
         eligible=elig,
         start_window=start,
