@@ -28,7 +28,11 @@ ARM_KEYS = ("name", "therapies", "therapy", "adsorber")
 
 
 def _overridable(cls) -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")}
+    return {
+        f.name: f
+        for f in dataclasses.fields(cls)
+        if f.init and not f.name.startswith("_") and isinstance(f.default, int | float | str)
+    }
 
 
 def _build(kind: str, registry: dict, spec: Any, key: str):

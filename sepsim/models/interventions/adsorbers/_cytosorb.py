@@ -63,6 +63,10 @@ class CytoSorb(AbstractAdsorber):
     def __check_init__(self):
         if self.mode not in ("continuous", "sessions"):
             raise ValueError(f"mode must be 'continuous' or 'sessions', got {self.mode!r}")
+        if not 1 <= self.days <= 7:
+            raise ValueError(f"days must be within 1..7 (CytoSorb up to 7 days), got {self.days}")
+        if not 0.0 < self.hours_per_day <= 24.0:
+            raise ValueError(f"hours_per_day must be within (0, 24], got {self.hours_per_day}")
 
     def windows(self) -> Windows:
         if self.mode == "sessions":

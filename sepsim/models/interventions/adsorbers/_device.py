@@ -68,6 +68,11 @@ class AbstractAdsorber(AbstractArm):
     drug_sieving_small: float
     drug_sieving_mid: float
 
+    def __check_init__(self):
+        qb = self.qb_ml_min
+        if isinstance(qb, int | float) and not 50.0 <= qb <= 700.0:
+            raise ValueError(f"qb_ml_min must be within [50, 700] mL/min (CytoSorb: 150-500 recommended), got {qb}")
+
     def windows(self) -> Windows:
         """Cartridge/session windows (h). One cartridge per window."""
         raise NotImplementedError
