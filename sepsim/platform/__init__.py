@@ -15,6 +15,8 @@ from ._alloc_thompson import ThompsonAllocation as ThompsonAllocation
 from ._alloc_trippa import TrippaAllocation as TrippaAllocation
 from ._analysis_binary import BetaBinomialAnalysis as BetaBinomialAnalysis
 from ._analysis_binary import LookProbabilities as LookProbabilities
+from ._calibrate import CalibrationResult as CalibrationResult
+from ._calibrate import calibrate_threshold as calibrate_threshold
 from ._design import AllocationConfig as AllocationConfig
 from ._design import AnalysisConfig as AnalysisConfig
 from ._design import EnrolmentConfig as EnrolmentConfig
@@ -39,6 +41,7 @@ __all__ = [
     "AllocationInputs",
     "AnalysisConfig",
     "BetaBinomialAnalysis",
+    "CalibrationResult",
     "EnrolmentConfig",
     "FixedAllocation",
     "LookProbabilities",
@@ -52,6 +55,7 @@ __all__ = [
     "TrippaAllocation",
     "apply_limits",
     "binary_scenario",
+    "calibrate_threshold",
     "design_from_dict",
     "from_dataset",
     "make_allocation_rule",

@@ -37,11 +37,11 @@ def block_assign(
     block, so every patient of the block sees the same permutation). ``position`` is taken modulo the block size.
     """
     counts = jnp.where(open_arms, ratio_counts, 0)
-    size = jnp.maximum(jnp.sum(counts), 1)
-    edges = jnp.cumsum(counts)
+    size = jnp.maximum(jnp.sum(counts), 1).astype(jnp.int32)
+    edges = jnp.cumsum(counts).astype(jnp.int32)
     slots = jnp.arange(max_block, dtype=jnp.int32)
     content = jnp.searchsorted(edges, slots, side="right")  # arm index of each slot before permuting
     prio = jax.random.uniform(key, (max_block,), dtype=jnp.float32)
     prio = jnp.where(slots < size, prio, 2.0)
     order = jnp.argsort(prio)
-    return content[order[position % size]].astype(jnp.int32)
+    return content[order[jnp.asarray(position).astype(jnp.int32) % size]].astype(jnp.int32)

@@ -37,11 +37,11 @@ class UnitState(NamedTuple):
     stop_look: Int[Array, ""]
 
 
-def _no_control(plan: Plan, analysis, ctx, act, dec, p):
+def _no_control(plan: Plan, thr, analysis, ctx, act, dec, p):
     k = act.shape[-1]
     if plan.inferiority is not None:
         for _ in range(k - 1):
-            drop = act & (p < plan.inferiority)
+            drop = act & (p < thr["inferiority"])
             dec = jnp.where(drop, 2, dec)
             act = act & ~drop
             p = analysis.p_best(ctx, act)
@@ -50,19 +50,19 @@ def _no_control(plan: Plan, analysis, ctx, act, dec, p):
     outcome = jnp.asarray(0)
     superior = jnp.asarray(-1)
     if plan.superiority is not None:
-        is_sup = jnp.any(act) & (p[best] > plan.superiority)
+        is_sup = jnp.any(act) & (p[best] > thr["superiority"])
         dec = jnp.where(is_sup & (jnp.arange(k, dtype=jnp.int32) == best), 1, dec)
         stop, outcome, superior = is_sup, jnp.where(is_sup, 1, 0), jnp.where(is_sup, best, -1)
     if plan.equivalence_prob is not None:
         p_all = analysis.p_all_equivalent(ctx, act)
-        is_eq = ~stop & jnp.any(act) & (p_all > plan.equivalence_prob)
+        is_eq = ~stop & jnp.any(act) & (p_all > thr["equivalence_prob"])
         dec = jnp.where(is_eq & act, 4, dec)
         stop = stop | is_eq
         outcome = jnp.where(is_eq, 2, outcome)
     return act, dec, stop, outcome, superior, p
 
 
-def _with_control(plan: Plan, analysis, ctx, act, dec, ctrl):
+def _with_control(plan: Plan, thr, analysis, ctx, act, dec, ctrl):
     k = act.shape[-1]
     ar = jnp.arange(k, dtype=jnp.int32)
     pb, pe, pf = analysis.vs_control(ctx, act, ctrl)
@@ -74,12 +74,12 @@ def _with_control(plan: Plan, analysis, ctx, act, dec, ctrl):
     for _ in range(k):
         others = act & (ar != ctrl)
         if plan.inferiority is not None:
-            inf = run & others & (pb < plan.inferiority)
+            inf = run & others & (pb < thr["inferiority"])
             dec = jnp.where(inf, 2, dec)
             act = act & ~inf
             others = others & ~inf
         if plan.superiority is not None:
-            sup_mask = others & (pb > plan.superiority)
+            sup_mask = others & (pb > thr["superiority"])
             any_sup = run & jnp.any(sup_mask)
             new_c = jnp.argmax(jnp.where(sup_mask, pb, -1.0)).astype(jnp.int32)
         else:
@@ -92,7 +92,7 @@ def _with_control(plan: Plan, analysis, ctx, act, dec, ctrl):
         rest = run & ~any_sup
         others = act & (ar != ctrl)
         if plan.equivalence_prob is not None:
-            eqv = rest & others & (pe > plan.equivalence_prob)
+            eqv = rest & others & (pe > thr["equivalence_prob"])
             dec = jnp.where(eqv, 4, dec)
             act = act & ~eqv
             eq_stop = eq_stop | (rest & jnp.any(eqv) & (jnp.sum(act) == 1))
@@ -100,7 +100,7 @@ def _with_control(plan: Plan, analysis, ctx, act, dec, ctrl):
             eqv = jnp.zeros_like(act)
         if plan.futility_prob is not None:
             others = act & (ar != ctrl)
-            fut = rest & others & (pf > plan.futility_prob) & ~eqv
+            fut = rest & others & (pf > thr["futility_prob"]) & ~eqv
             dec = jnp.where(fut, 3, dec)
             act = act & ~fut
             fut_stop = fut_stop | (rest & ~eq_stop & jnp.any(fut) & (jnp.sum(act) == 1))
@@ -125,16 +125,20 @@ def decide_unit(
     active: Bool[Array, " arm"],
     state: UnitState,
     look: Int[Array, ""],
+    thresholds: dict[str, Float[Array, ""]],
 ) -> tuple[UnitState, Bool[Array, " arm"], Float[Array, " arm"], Float[Array, " arm"]]:
     """One look's decisions. Returns the new state, the arms still in play, the first P(best) of the look (the
-    one reported) and P(best) among the arms left after the decisions (what allocation uses)."""
+    one reported) and P(best) among the arms left after the decisions (what allocation uses). ``thresholds``
+    holds the numeric values of the rules the plan switches on (traced, so calibration does not recompile)."""
     first = analysis.p_best(ctx, active)
     dec0 = state.decision
     if plan.control < 0:
-        act, dec, stop, outcome, superior, p_final = _no_control(plan, analysis, ctx, active, dec0, first)
+        act, dec, stop, outcome, superior, p_final = _no_control(plan, thresholds, analysis, ctx, active, dec0, first)
         ctrl = state.control
     else:
-        act, dec, stop, outcome, superior, ctrl = _with_control(plan, analysis, ctx, active, dec0, state.control)
+        act, dec, stop, outcome, superior, ctrl = _with_control(
+            plan, thresholds, analysis, ctx, active, dec0, state.control
+        )
         p_final = analysis.p_best(ctx, act)
     frozen = state.stopped
     dec = jnp.where(frozen, dec0, dec)

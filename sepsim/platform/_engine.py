@@ -55,6 +55,7 @@ def simulate_trial(
     analysis: BetaBinomialAnalysis,
     tables: dict,
     key: jax.Array,
+    thresholds: dict[str, jax.Array],
 ) -> dict[str, jax.Array]:
     """Simulate one trial; returns per-look and per-trial arrays (see :func:`sepsim.platform.run_trials`)."""
     a_n, s_n, l_n, n_max, u_n = plan.n_arms, plan.n_strata, plan.n_looks, plan.n_max, plan.n_units
@@ -114,10 +115,10 @@ def simulate_trial(
         probs = carry["alloc"].T[strat]  # (W, A)
         if plan.block_factor > 0:
             oh = jax.nn.one_hot(strat, s_n, dtype=jnp.int32) * m[:, None].astype(jnp.int32)
-            rank = jnp.sum((jnp.cumsum(oh, axis=0) - oh) * oh, axis=1) + carry["block_count"][strat]
+            rank = (jnp.sum((jnp.cumsum(oh, axis=0) - oh) * oh, axis=1) + carry["block_count"][strat]).astype(jnp.int32)
             open_as = probs > 0
             ratio_pat = ratio_counts[None, :]
-            size = jnp.maximum(jnp.sum(jnp.where(open_as, ratio_pat, 0), axis=1), 1)
+            size = jnp.maximum(jnp.sum(jnp.where(open_as, ratio_pat, 0), axis=1), 1).astype(jnp.int32)
             block_id = rank // size
 
             def one(s, e, b, op, pos):
@@ -125,7 +126,7 @@ def simulate_trial(
                 return block_assign(ratio_counts, op, pos, key=kb, max_block=plan.max_block)
 
             arm = jax.vmap(one)(strat, carry["block_epoch"][strat], block_id, open_as, rank)
-            carry = dict(carry, block_count=carry["block_count"] + jnp.sum(oh, axis=0))
+            carry = dict(carry, block_count=carry["block_count"] + jnp.sum(oh, axis=0).astype(jnp.int32))
         else:
             cdf = jnp.cumsum(probs, axis=1)
             arm = jnp.minimum(jnp.sum(u_assign[:, None] * cdf[:, -1:] > cdf, axis=1), a_n - 1).astype(jnp.int32)
@@ -244,7 +245,7 @@ def simulate_trial(
             if plan.concurrent:
                 extra = dict(n_control=ncc, events_control=evcc)
             ctx = analysis.prepare(n, ev, garms, key=key, **extra)
-            st2, act2, pb_first, pb_final = decide_unit(plan, analysis, ctx, act, st, k)
+            st2, act2, pb_first, pb_final = decide_unit(plan, analysis, ctx, act, st, k, thresholds)
             if has_schedule:  # arms that open for the next window join; arms the schedule closes leave
                 act_next = garms & nxt_open & (st2.decision == 0) & ~st2.stopped
                 pb_final = analysis.p_best(ctx, act_next)

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 from jaxtyping import Array, Key
@@ -41,18 +42,37 @@ def _analysis(design: TrialDesign, plan: Plan) -> BetaBinomialAnalysis:
 
 
 def make_trial_function(design: TrialDesign, outcomes: PotentialOutcomes):
-    """``(fn, plan)`` where ``fn(keys)`` simulates one trial per key (jitted, vmapped over the keys)."""
+    """``(fn, plan)`` where ``fn(keys, thresholds=None)`` simulates one trial per key (jitted, vmapped over the
+    keys); ``thresholds`` overrides stopping thresholds by name (see :func:`design_thresholds`)."""
     plan = make_plan(design, outcomes)
     tables = plan_tables(design, outcomes)
     rule = make_allocation_rule(design.allocation, plan.n_arms)
     analysis = _analysis(design, plan)
     one = functools.partial(simulate_trial, plan, rule, analysis)
+    default = design_thresholds(design)
+
+    traces = [0]
 
     @jax.jit
-    def fn(tables, keys):
-        return jax.vmap(lambda k: one(tables, k))(keys)
+    def fn(tables, keys, thr):
+        traces[0] += 1  # runs only while tracing: counts compilations
+        return jax.vmap(lambda k: one(tables, k, thr))(keys)
 
-    return (lambda keys: fn(tables, keys)), plan
+    def call(keys, thresholds=None):
+        thr = dict(default, **(thresholds or {}))
+        thr = {k: jnp.asarray(v, dtype=tables["outcome"].dtype) for k, v in thr.items() if k in default}
+        return fn(tables, keys, thr)
+
+    call.traces = traces  # type: ignore[attr-defined]
+    return call, plan
+
+
+def design_thresholds(design: TrialDesign) -> dict[str, float]:
+    """Numeric thresholds of the stopping rules the design switches on (passed to the jitted trial function as
+    traced values, so changing them does not recompile)."""
+    st = design.stopping
+    names = ("superiority", "inferiority", "equivalence_prob", "futility_prob")
+    return {n: float(getattr(st, n)) for n in names if getattr(st, n) is not None}
 
 
 def _as_design(design: Any) -> TrialDesign:
