@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from sepsim.models._effects import Covariates
-from sepsim.models.interventions import Anakinra, Combination, InterferonGamma, Interleukin7
+from sepsim.models.interventions import (
+    Anakinra,
+    Combination,
+    HazardIntegrals,
+    InterferonGamma,
+    Interleukin7,
+    hazard_names,
+)
 from sepsim.models.interventions._drivers import along, simulate
 
 COV = Covariates(*(jnp.asarray(x) for x in (70.0, 0.30, 80.0, 150.0)))
@@ -53,3 +60,17 @@ def test_anakinra_anemia_rises_with_exposure_and_combines():
     assert set(h) == {"anemia", "bleeding"}
     assert float(h["anemia"]) == pytest.approx(float(a.hazards(1.0, z[:1], COV)["anemia"])) and float(h["anemia"]) > 0
     assert float(h["bleeding"]) == pytest.approx(float(ifn.hazards(1.0, z[1:], COV)["bleeding"]))
+
+
+def test_hazard_integrals_match_quadrature():
+    arm = Combination(therapies=(Anakinra(n_doses=3), InterferonGamma(n_doses=1)))
+    names = hazard_names(arm, COV)
+    assert names == ("anemia", "bleeding")
+    wrapped = HazardIntegrals(arm, names)
+    ts = np.linspace(0.0, 24.0, 481)
+    tr = simulate(wrapped, COV, jnp.asarray(ts), rtol=1e-10, atol=1e-12)
+    for i, n in enumerate(names):
+        h = np.asarray(along(lambda t, z, n=n: arm.hazards(t, z[: arm.n_states], COV)[n], tr))
+        quad = np.trapezoid(h, ts)
+        assert float(tr.z[-1, arm.n_states + i]) == pytest.approx(quad, rel=2e-3) and quad > 0
+    assert set(wrapped.cumulative(tr.z[-1])) == set(names)

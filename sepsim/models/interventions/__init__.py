@@ -9,6 +9,8 @@ from ._base import AbstractArm as AbstractArm
 from ._base import Placebo as Placebo
 from ._base import combine_effects as combine_effects
 from ._config import arm_from_config as arm_from_config
+from ._safety import HazardIntegrals as HazardIntegrals
+from ._safety import hazard_names as hazard_names
 from ._schedule import DoseSchedule as DoseSchedule
 from ._schedule import Windows as Windows
 from .adsorbers import (
@@ -73,6 +75,7 @@ __all__ = [
     "AN69ST",
     "GMCSF",
     "HVHF",
+    "HazardIntegrals",
     "PMMA",
     "AbstractAdsorber",
     "AbstractArm",
@@ -96,4 +99,5 @@ __all__ = [
     "Windows",
     "arm_from_config",
     "combine_effects",
+    "hazard_names",
 ]
