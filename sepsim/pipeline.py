@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xarray as xr
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,10 +27,13 @@ from . import __version__
 from ._cache import cached_stage
 from ._io import atomic_to_netcdf, atomic_write_text
 from ._keys import stage_key
+from ._progress import use_bar
+from .config import build_arms
 
 __all__ = ["run_pipeline"]
 
 log = logging.getLogger("sepsim")
+_PROGRESS = {"auto": None, "bar": True, "log": False}  # runtime.progress -> the engines' progress flag
 
 
 def _plain(node: Any) -> Any:
@@ -58,34 +62,47 @@ def _outcomes_from_scenario(cfg: DictConfig, design: Any):
 
 
 def _outcomes_from_models(cfg: DictConfig) -> tuple[xr.Dataset, bool]:
-    from .models import simulate_cohort, simulate_outcomes
-    from .models.interventions import arm_from_config
+    """Stage 2 (virtual cohort) and stage 3 (every patient under every arm), each cached by its config subtree."""
+    from .models import CohortConfig, simulate_cohort, simulate_outcomes
 
     pop = _plain(cfg.population)
     arms_cfg = _plain(cfg.arms)
+    chunk = cfg.runtime.chunk_size or 2000
     cohort_subtree = {"population": pop, "seed": cfg.seed}
-    chunk = cfg.runtime.chunk_size
     cohort, _ = cached_stage(
         "cohort",
         cohort_subtree,
-        lambda: simulate_cohort(pop["n_patients"], key=stage_key(cfg.seed, "cohort"), config=pop),
+        lambda: simulate_cohort(
+            pop["n_patients"], key=stage_key(cfg.seed, "cohort"), config=CohortConfig(**pop["options"])
+        ),
         cache_dir=_cache_dir(cfg),
     )
+    arms = build_arms(arms_cfg)
 
     def compute() -> xr.Dataset:
-        arms = {name: arm_from_config(spec, key=f"arms.{name}") for name, spec in arms_cfg.items()}
         return simulate_outcomes(
-            cohort, arms, key=stage_key(cfg.seed, "dynamics"), chunk_size=chunk, progress=cfg.runtime.progress
+            cohort,
+            arms,
+            key=stage_key(cfg.seed, "dynamics"),
+            days=int(pop.get("days", 28)),
+            chunk_size=chunk,
+            progress=use_bar(cfg.runtime.progress),
         )
 
     return cached_stage("outcomes", {**cohort_subtree, "arms": arms_cfg}, compute, cache_dir=_cache_dir(cfg))
 
 
+def _eligible(table: xr.Dataset, design: Any, stratum: str | None) -> xr.Dataset:
+    """Screening: only patients whose stratum (endotype) the design enrols are randomised (ImmunoSep, IS-04)."""
+    if stratum is None or design.strata is None:
+        return table
+    keep = np.isin(np.asarray(table[stratum].values).astype(str), list(design.strata))
+    log.info("screening: %d of %d virtual patients eligible (strata %s)", keep.sum(), keep.size, design.strata)
+    return table.isel(patient=np.flatnonzero(keep))
+
+
 def _cache_dir(cfg: DictConfig) -> Path | None:
     return Path(cfg.runtime.cache_dir) if cfg.runtime.cache else None
-
-
-_PROGRESS = {"auto": None, "bar": True, "log": False}
 
 
 def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
@@ -107,7 +124,10 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     else:
         log.info("outcomes: %d virtual patients x %d arms (mechanistic)", cfg.population.n_patients, len(cfg.arms))
         table, reused["outcomes"] = _outcomes_from_models(cfg)
-        outcomes = from_dataset(table, endpoint=cfg.endpoint.variable, stratum=cfg.endpoint.stratum)
+        table = _eligible(table, design, cfg.endpoint.stratum)
+        outcomes = from_dataset(
+            table, endpoint=cfg.endpoint.variable, stratum=cfg.endpoint.stratum, strata=design.strata
+        )
         source = {"population": _plain(cfg.population), "arms": _plain(cfg.arms), "endpoint": _plain(cfg.endpoint)}
         ran = f"{cfg.population.n_patients} virtual patients under arms {list(cfg.arms)} (mechanistic dynamics)"
     t1 = time.monotonic()

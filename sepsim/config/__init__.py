@@ -1,5 +1,6 @@
 """Run configuration: structured-config schemas and validation before any work."""
 
+from ._arms import build_arms as build_arms
 from ._schema import (
     ArmConfig as ArmConfig,
 )
@@ -23,6 +24,7 @@ from ._validate import validate as validate
 
 __all__ = [
     "ArmConfig",
+    "build_arms",
     "EndpointConfig",
     "PopulationConfig",
     "RunConfig",

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .._errors import ConfigError
+from ._arms import build_arms
 from ._schema import ArmConfig, RunConfig
 
 __all__ = ["validate", "to_run_config"]
@@ -126,9 +127,9 @@ def _check_arms(run: DictConfig, design: Any) -> None:
         missing = [a for a in design.arms if a not in run.arms]
         if missing:
             raise ConfigError("design.arms", f"arms {missing} are not defined under arms: ({', '.join(run.arms)})")
-    try:
-        from ..models.interventions import arm_from_config
-    except ImportError:
-        return
-    for name, arm in run.arms.items():
-        arm_from_config(OmegaConf.to_container(arm, resolve=True), key=f"arms.{name}")
+    build_arms({name: _arm_spec(arm) for name, arm in run.arms.items()})
+
+
+def _arm_spec(arm: DictConfig) -> dict[str, Any]:
+    spec = OmegaConf.to_container(arm, resolve=True)
+    return {k: v for k, v in spec.items() if v not in (None, [])}
