@@ -77,3 +77,8 @@ def test_cli_refuses_before_any_work_and_writes_nothing(tmp_path: Path):
 def test_unknown_arm_key_is_named():
     msg = _error_for(["outcomes=mechanistic", "+arms.anakinra={therapy:[anakinra]}"])
     assert "arms.anakinra" in msg and "therapy" in msg
+
+
+def test_unknown_therapy_is_named_with_its_arm():
+    msg = _error_for(["outcomes=mechanistic", "+arms.a={therapies:[aspirin]}"])
+    assert msg.startswith("arms.a.therapies[0].name") and "aspirin" in msg and "anakinra" in msg  # lists allowed

@@ -105,12 +105,8 @@ def validate(cfg: DictConfig | dict) -> DictConfig:
 
 def _check_design(design_cfg: Any):
     """Build the trial design through the engine's own validator, so its messages name ``design.<key>``."""
-    try:
-        from ..platform import design_from_dict
-    except ImportError:  # engine not available: only the mapping shape can be checked
-        if not isinstance(design_cfg, (dict, DictConfig)):
-            raise ConfigError("design", "must be a mapping") from None
-        return None
+    from ..platform import design_from_dict
+
     plain = OmegaConf.to_container(design_cfg, resolve=True) if isinstance(design_cfg, DictConfig) else design_cfg
     return design_from_dict(plain)
 
@@ -123,11 +119,10 @@ def _check_arms(run: DictConfig, design: Any) -> None:
             run.arms[name] = OmegaConf.merge(OmegaConf.structured(ArmConfig), run.arms[name] or {})
         except OmegaConfBaseException as err:
             raise ConfigError(f"arms.{name}.{getattr(err, 'key', '') or ''}".rstrip("."), _first_line(err)) from None
-    if design is not None and hasattr(design, "arms"):
-        missing = [a for a in design.arms if a not in run.arms]
-        if missing:
-            raise ConfigError("design.arms", f"arms {missing} are not defined under arms: ({', '.join(run.arms)})")
     build_arms({name: _arm_spec(arm) for name, arm in run.arms.items()})
+    missing = [a for a in design.arms if a not in run.arms]
+    if missing:
+        raise ConfigError("design.arms", f"arms {missing} are not defined under arms: ({', '.join(run.arms)})")
 
 
 def _arm_spec(arm: DictConfig) -> dict[str, Any]:
