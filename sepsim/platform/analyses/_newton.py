@@ -25,7 +25,7 @@ class NewtonResult(NamedTuple):
     converged: Bool[Array, ""]
 
 
-def newton_maximize(fun, x0: Float[Array, " p"], *, n_iter: int = 30, n_halvings: int = 12, gtol: float = 1e-8):
+def newton_maximize(fun, x0: Float[Array, " p"], *, n_iter: int = 30, n_halvings: int = 12, gtol: float = 1e-6):
     """Maximise ``fun`` (scalar function of a vector) by damped Newton steps.
 
     Args:

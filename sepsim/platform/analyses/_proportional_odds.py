@@ -5,7 +5,8 @@ Arm ``k`` (0 = control) and ordered categories ``0, ..., C-1``:
 *higher* category (REMAP-CAP's cumulative-logistic model on organ-support-free days, where higher is better:
 Angus et al. 2020, Ann Am Thorac Soc 17:879; superiority when P(OR > 1) > 0.99).
 
-Priors: ``beta_k ~ N(0, prior_sd^2)``; the control-arm category probabilities ``pi ~ Dirichlet(concentration)``,
+Priors: ``beta_k ~ N(0, prior_sd^2)``; the category probabilities ``pi ~ Dirichlet(concentration)`` at a reference
+linear predictor (the control arm, or by default the average of the arms: ``eta_k = beta_k - mean(beta)``),
 carried to the cut-points ``alpha`` with its Jacobian ``prod_c f(alpha_c)`` (``f`` the logistic density).
 Damped Newton runs from the pooled empirical cut-points in the unconstrained parametrisation
 ``(alpha_1, log(alpha_c - alpha_{c-1}), beta)``, where the mode stays interior when categories are empty; the
@@ -39,7 +40,7 @@ class OrdinalPosterior(NamedTuple):
         log_or_mean: posterior mode (= Laplace mean), shape ``(..., K-1)``.
         log_or_sd: Laplace posterior sd, shape ``(..., K-1)``.
         prob_or_gt_1: ``P(OR_k > 1) = Phi(mean / sd)``, shape ``(..., K-1)``.
-        cutpoints: posterior mode of ``alpha``, shape ``(..., C-1)``.
+        cutpoints: posterior mode of ``alpha`` (at the reference linear predictor), shape ``(..., C-1)``.
         converged: Newton's gradient criterion met, shape ``(...)``.
     """
 
@@ -58,15 +59,27 @@ def _log_cell_probs(cut: Float[Array, " c1"], eta: Float[Array, " k"]) -> Float[
 
 
 def proportional_odds_log_posterior(
-    params: Float[Array, " p"], counts: Float[Array, "arm cat"], prior_sd: ArrayLike, concentration: ArrayLike
+    params: Float[Array, " p"],
+    counts: Float[Array, "arm cat"],
+    prior_sd: ArrayLike,
+    concentration: ArrayLike,
+    reference: str = "control",
 ) -> Float[Array, ""]:
-    """Unnormalised log-posterior at ``params = (alpha_1..alpha_{C-1}, beta_1..beta_{K-1})``."""
+    """Unnormalised log-posterior at ``params = (alpha_1..alpha_{C-1}, beta_1..beta_{K-1})``.
+
+    ``reference="control"`` puts the Dirichlet prior on the control arm's category probabilities;
+    ``"average"`` on those at the average linear predictor of the arms (``eta_k = beta_k - mean(beta)``), which
+    treats all arms alike (the log odds ratios ``beta_k`` keep their meaning).
+    """
     n_cat = counts.shape[-1]
     cut, beta = params[: n_cat - 1], params[n_cat - 1 :]
     eta = jnp.concatenate([jnp.zeros((1,), params.dtype), beta])
+    if reference == "average":
+        eta = eta - jnp.mean(eta)
     logp = _log_cell_probs(cut, eta)
     loglik = jnp.sum(jnp.where(counts > 0, counts * logp, 0.0))
-    log_prior_pi = jnp.sum((concentration - 1.0) * logp[0])
+    # Dirichlet prior on the category probabilities at the reference linear predictor (eta = 0 after centring)
+    log_prior_pi = jnp.sum((concentration - 1.0) * _log_cell_probs(cut, jnp.zeros((1,), params.dtype))[0])
     log_jac = jnp.sum(jax.nn.log_sigmoid(cut) + jax.nn.log_sigmoid(-cut))
     log_prior_beta = -0.5 * jnp.sum((beta / prior_sd) ** 2)
     out = loglik + log_prior_pi + log_jac + log_prior_beta
@@ -78,7 +91,7 @@ def _cut_from_free(free: Float[Array, " c1"]) -> Float[Array, " c1"]:
     return jnp.cumsum(jnp.concatenate([free[:1], jnp.exp(free[1:])]))
 
 
-def _fit_one(counts, prior_sd, concentration, n_iter):
+def _fit_one(counts, prior_sd, concentration, n_iter, reference="control"):
     n_arm, n_cat = counts.shape
     pooled = jnp.sum(counts, axis=0) + 0.5
     cum = jnp.cumsum(pooled)[:-1] / jnp.sum(pooled)
@@ -91,7 +104,7 @@ def _fit_one(counts, prior_sd, concentration, n_iter):
         # where the mode is interior even when categories are empty; Jacobian sum(u_2..u_{C-1}).
         u, beta = x[: n_cat - 1], x[n_cat - 1 :]
         params = jnp.concatenate([_cut_from_free(u), beta])
-        return proportional_odds_log_posterior(params, counts, prior_sd, concentration) + jnp.sum(u[1:])
+        return proportional_odds_log_posterior(params, counts, prior_sd, concentration, reference) + jnp.sum(u[1:])
 
     res = newton_maximize(log_post_free, x0, n_iter=n_iter)
     cov = jnp.linalg.inv(-res.hessian)
@@ -106,6 +119,7 @@ def proportional_odds_posterior(
     *,
     prior_sd: float = 10.0,
     concentration: float = 1.0,
+    reference: str = "average",
     n_iter: int = 30,
 ) -> OrdinalPosterior:
     """Laplace posterior of the proportional-odds treatment effects from category counts.
@@ -116,6 +130,10 @@ def proportional_odds_posterior(
         prior_sd: sd of the normal prior on each log odds ratio (a vague default; set it for the design).
         concentration: Dirichlet concentration (scalar or ``(C,)``, each >= 1) on the control category
             probabilities; 1 is uniform on the simplex.
+        reference: where the Dirichlet prior sits: ``"average"`` (default; the average of the arms' linear
+            predictors, symmetric in the arms) or ``"control"`` (the control arm, as REMAP-CAP). With many
+            categories the flat Dirichlet acts like pseudo-counts; on the control arm alone it biases the log-OR
+            (null simulation, 23 categories, 300 per arm: mean z = -0.39 with "control", 0.00 with "average").
         n_iter: Newton iterations (fixed, for jit).
 
     Returns:
@@ -129,10 +147,14 @@ def proportional_odds_posterior(
     c = as_float(counts)
     if c.ndim < 2 or c.shape[-2] < 2 or c.shape[-1] < 2:
         raise ConfigError("counts", f"must have shape (..., arms >= 2, categories >= 2), got {c.shape}")
-    return OrdinalPosterior(*_fit_batch(c, as_float(prior_sd), as_float(concentration), n_iter))
+    if reference not in ("control", "average"):
+        raise ConfigError("reference", f"must be 'control' or 'average', got {reference!r}")
+    return OrdinalPosterior(*_fit_batch(c, as_float(prior_sd), as_float(concentration), n_iter, reference))
 
 
-@functools.partial(jax.jit, static_argnames=("n_iter",))
-def _fit_batch(counts, prior_sd, concentration, n_iter):
-    fit = jnp.vectorize(lambda x: _fit_one(x, prior_sd, concentration, n_iter), signature="(k,c)->(m),(m),(m),(d),()")
+@functools.partial(jax.jit, static_argnames=("n_iter", "reference"))
+def _fit_batch(counts, prior_sd, concentration, n_iter, reference):
+    fit = jnp.vectorize(
+        lambda x: _fit_one(x, prior_sd, concentration, n_iter, reference), signature="(k,c)->(m),(m),(m),(d),()"
+    )
     return fit(counts)
