@@ -25,7 +25,7 @@ class NewtonResult(NamedTuple):
     converged: Bool[Array, ""]
 
 
-def newton_maximize(fun, x0: Float[Array, " p"], *, n_iter: int = 30, n_halvings: int = 12, gtol: float = 1e-6):
+def newton_maximize(fun, x0: Float[Array, " p"], *, n_iter: int = 30, n_halvings: int = 12, gtol: float = 1e-8):
     """Maximise ``fun`` (scalar function of a vector) by damped Newton steps.
 
     Args:
@@ -33,7 +33,7 @@ def newton_maximize(fun, x0: Float[Array, " p"], *, n_iter: int = 30, n_halvings
         x0: start.
         n_iter: fixed number of Newton iterations (``lax.fori_loop``).
         n_halvings: number of step sizes tried per iteration.
-        gtol: gradient-norm (infinity norm) threshold for ``converged``.
+        gtol: ``converged`` when the largest absolute gradient is below ``gtol * max(1, |fun|)``.
 
     Returns:
         `NewtonResult`.
@@ -60,4 +60,6 @@ def newton_maximize(fun, x0: Float[Array, " p"], *, n_iter: int = 30, n_halvings
 
     x, fx = jax.lax.fori_loop(0, n_iter, body, (x0, fun(x0)))
     g = grad(x)
-    return NewtonResult(x, hess(x), fx, jnp.all(jnp.isfinite(g)) & (jnp.max(jnp.abs(g)) < gtol))
+    return NewtonResult(
+        x, hess(x), fx, jnp.all(jnp.isfinite(g)) & (jnp.max(jnp.abs(g)) < gtol * jnp.maximum(1.0, jnp.abs(fx)))
+    )
