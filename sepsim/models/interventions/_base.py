@@ -22,7 +22,6 @@ __all__ = [
     "AbstractArm",
     "Placebo",
     "combine_effects",
-    "empty_times",
     "plasma_volume_l",
 ]
 
@@ -31,10 +30,6 @@ _UNIT_TO_NG_PER_ML = {"g": 1e6, "mg": 1e3, "ug": 1.0, "kIU": 1.0}  # amount-unit
 
 def _f(x) -> Array:
     return jnp.asarray(x, dtype=jnp.result_type(float))
-
-
-def empty_times() -> Float[Array, " 0"]:
-    return jnp.zeros((0,), dtype=jnp.result_type(float))
 
 
 def plasma_volume_l(covariates: Covariates) -> Float[Array, ""]:

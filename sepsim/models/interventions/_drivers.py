@@ -108,9 +108,9 @@ _W = dict(
 class EndotoxemiaDriver(eqx.Module):
     """Windoloski 2024 human LPS model; states ``[E, MR, MA, TNF, IL6, IL8, IL10]`` (E in ng/kg, cytokines pg/mL).
 
-    LPS (``dose_ng_kg``) is given at ``t_lps`` h as an exact bolus: ``E(t) = dose exp(-kE' (t - t_lps))`` is not
-    used because neutralisation/device removal change ``kE'``; instead ``E`` starts at 0 and receives a 6-min
-    zero-order input (listed in :meth:`jump_times`). IL-1b is not modelled (reported as 0).
+    LPS (``dose_ng_kg``) enters ``E`` as a 6-min zero-order input starting at ``t_lps`` h (both ends listed in
+    :meth:`jump_times`) instead of an initial condition, so that a device or neutralising drug can already be running
+    when it arrives. IL-1b is not modelled (reported as 0).
     """
 
     dose_ng_kg: float = 2.0
