@@ -61,7 +61,8 @@ def _crossing_day(lam: np.ndarray, draw: np.ndarray) -> np.ndarray:
     j = np.maximum(j, 1)
     rows = np.arange(lam.shape[0])
     lo, hi = lam[rows, j - 1], lam[rows, j]
-    frac = np.clip((draw - lo) / np.maximum(hi - lo, 1e-300), 0.0, 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # failed solves carry NaN; flagged by solver_ok
+        frac = np.clip((draw - lo) / np.maximum(hi - lo, 1e-300), 0.0, 1.0)
     return np.where(hit, (j - 1) + frac, np.inf)
 
 

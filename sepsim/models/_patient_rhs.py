@@ -82,7 +82,7 @@ def production_loss(t: Any, x: Any, p: Any, eff: Any, xp: Any = jnp) -> tuple[li
     cl = eff.clearance
     damp = 1.0 - eff.inflammation_damping
     inh = 1.0 / (1.0 + (il10 / p.x_il10) ** 2)  # Reynolds f(V) = V / (1 + (CA/cinf)^2) with CA -> IL-10
-    il1_sig = (1.0 - eff.il1_block) * il1**3 / (il1**3 + p.k_il1_sig**3)  # IL-1R signal, Hill n = 3 [U]
+    il1_sig = (1.0 - eff.il1_block) * il1**4 / (il1**4 + p.k_il1_sig**4)  # IL-1R signal, Hill n = 4 [U]
     h = hla / H_REF
     competence = (1.0 + p.k_comp) * h / (h + p.k_comp)  # 1 at 20,000 AB/C
     abx = p.k_abx * 0.5 * (1.0 + xp.tanh(t - p.t_abx))  # smooth start over ~1 h
@@ -167,10 +167,27 @@ def patient_rhs(t: Float[Array, ""], y: Float[Array, " 14"], params: Any, effect
 
 
 def initial_state(params: Any) -> Float[Array, " 14"]:
-    """Solver state at infection onset (``T_START``): healthy steady state plus the inoculum ``p0``."""
+    """Solver state at infection onset (``T_START``): healthy steady state plus the inoculum ``p0``.
+
+    Endotoxin starts at its quasi-steady state for the inoculum (``e_base + s_e p0 / k_e``): it equilibrates
+    within ~1 h anyway, and starting at ``e_base`` would make the first log-space step needlessly stiff.
+    """
     p = params
     dt = jnp.result_type(p.p0)
-    x0 = [p.p0, p.e_base, p.m_base, p.w_tnf, p.w_il1, p.w_il6, p.w_il10, p.d_base, p.f0, p.h0, p.l0, p.o_base]
+    x0 = [
+        p.p0,
+        p.e_base + p.s_e * p.p0 / p.k_e,
+        p.m_base,
+        p.w_tnf,
+        p.w_il1,
+        p.w_il6,
+        p.w_il10,
+        p.d_base,
+        p.f0,
+        p.h0,
+        p.l0,
+        p.o_base,
+    ]
     x0 = jnp.stack([jnp.maximum(jnp.asarray(v, dt), 1e-6) for v in x0])
     return jnp.concatenate([jnp.log(x0), jnp.zeros(2, dt)])
 

@@ -42,7 +42,21 @@ def reference_solve(
     randomisation is a discontinuity). Returns (states [t, 14] in physical units, number of RHS evaluations).
     """
     p = numpy_params(params)
-    x0 = np.array([p.p0, p.e_base, p.m_base, p.w_tnf, p.w_il1, p.w_il6, p.w_il10, p.d_base, p.f0, p.h0, p.l0])
+    x0 = np.array(
+        [
+            p.p0,
+            p.e_base + p.s_e * p.p0 / p.k_e,
+            p.m_base,
+            p.w_tnf,
+            p.w_il1,
+            p.w_il6,
+            p.w_il10,
+            p.d_base,
+            p.f0,
+            p.h0,
+            p.l0,
+        ]
+    )
     x0 = np.maximum(np.concatenate([x0, [p.o_base]]), 1e-6)
     x0 = np.concatenate([x0, [0.0, 0.0]])
     kw = dict(method=method, rtol=rtol, atol=atol)

@@ -6,18 +6,12 @@ import numpy as np
 import pytest
 
 from sepsim.models import Placebo, classify_endotype, reference_params, solve_patient, to_physical
+from sepsim.models._behaviours import BEHAVIOURS
 from sepsim.models._effects import Covariates
 
 COV = Covariates(jnp.asarray(75.0), jnp.asarray(0.3), jnp.asarray(60.0), jnp.asarray(150.0))
 DAYS = np.array([0.0, 1.0, 3.0, 7.0, 14.0, 28.0])
-# Parameter sets (overrides of the reference patient, patient.yaml) for each behaviour.
-SETS = {
-    "health": {},
-    "septic_death": {"kpg": 0.6, "k_abx": 0.01},
-    "aseptic_death": {"a_il10": 8.0, "kdn": 0.8},
-    "mals": {"a_il1": 100.0},
-    "immunoparalysis": {"a_il10": 60.0, "kpg": 0.45, "k_abx": 0.03},
-}
+SETS = BEHAVIOURS
 P, D, F, H, L, LAM = 0, 7, 8, 9, 10, 12
 
 

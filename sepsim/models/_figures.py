@@ -1,0 +1,97 @@
+"""Figures of the patient model: ``python -m sepsim.models._figures OUTDIR``.
+
+* ``trajectories.png``: every state over 28 days for the five behaviours (``_behaviours.BEHAVIOURS``).
+* ``endotypes.png``: screening ferritin vs mHLA-DR of 10,000 virtual patients with the ImmunoSep cut-offs
+  (4420 ng/mL, 5000 AB/C).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import jax
+
+jax.config.update("jax_enable_x64", True)  # only when run as a script/figure job (module is not imported by the lib)
+
+import jax.numpy as jnp  # noqa: E402
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .._keys import stage_key  # noqa: E402
+from ._arms import Placebo  # noqa: E402
+from ._behaviours import BEHAVIOURS  # noqa: E402
+from ._cohort import simulate_cohort  # noqa: E402
+from ._effects import Covariates  # noqa: E402
+from ._outcomes import FERRITIN_MALS, HLA_DR_IP, simulate_outcomes  # noqa: E402
+from ._params import reference_params  # noqa: E402
+from ._patient_rhs import STATE_NAMES, STATE_UNITS, to_physical  # noqa: E402
+from ._solve import solve_patient  # noqa: E402
+
+__all__ = ["plot_trajectories", "plot_endotypes", "main"]
+
+
+def plot_trajectories(path: Path) -> None:
+    cov = Covariates(jnp.asarray(75.0), jnp.asarray(0.3), jnp.asarray(60.0), jnp.asarray(150.0))
+    ts = jnp.linspace(-47.0, 28 * 24.0, 400)
+    fig, axes = plt.subplots(4, 4, figsize=(16, 13))
+    for name, over in BEHAVIOURS.items():
+        x = np.asarray(to_physical(solve_patient(reference_params(**over), cov, Placebo(), ts).ys))
+        for i, ax in enumerate(axes.flat[:14]):
+            ax.plot(np.asarray(ts) / 24.0, x[:, i], label=name)
+    labels = [*(f"{n} [{u}]" for n, u in zip(STATE_NAMES, STATE_UNITS, strict=True))]
+    labels += ["cumulative death hazard", "cumulative infection hazard"]
+    for i, ax in enumerate(axes.flat[:14]):
+        ax.set_title(labels[i], fontsize=9)
+        ax.axvline(0.0, color="grey", lw=0.5)
+        if i in (0, 1, 3, 4, 5, 6, 7, 8, 12, 13):
+            ax.set_yscale("symlog", linthresh={0: 1e-3, 1: 1e-3, 7: 1e-2, 12: 1e-2, 13: 1e-2}.get(i, 1.0))
+        ax.set_xlabel("days since randomisation")
+    axes.flat[8].axhline(FERRITIN_MALS, color="k", ls="--", lw=0.8)
+    axes.flat[9].axhline(HLA_DR_IP, color="k", ls="--", lw=0.8)
+    for ax in axes.flat[14:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle("Virtual patient: five behaviours (placebo, infection onset at day -2)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def plot_endotypes(path: Path, n: int = 10_000) -> dict[str, float]:
+    cohort = simulate_cohort(n, key=stage_key(2024, "cohort"))
+    out = simulate_outcomes(cohort, [Placebo()], key=stage_key(2024, "outcomes"), chunk_size=2500)
+    fer, hla, endo = out.screen_ferritin.values, out.screen_hla_dr.values, out.endotype.values
+    fig, ax = plt.subplots(figsize=(7, 6))
+    colours = {"MALS": "tab:red", "immunoparalysis": "tab:blue", "unclassified": "tab:grey"}
+    shares = {}
+    for e, c in colours.items():
+        m = endo == e
+        shares[e] = float(m.mean())
+        ax.scatter(hla[m], fer[m], s=2, alpha=0.4, color=c, label=f"{e} ({100 * m.mean():.1f}%)")
+    ax.axhline(FERRITIN_MALS, color="k", ls="--", lw=1)
+    ax.axvline(HLA_DR_IP, color="k", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("mHLA-DR at screening [AB/C] (flow cytometry, with assay error)")
+    ax.set_ylabel("ferritin at screening [ng/mL] (with assay error)")
+    ax.set_title(f"ImmunoSep endotypes of {n} virtual patients (IS-02: MALS ~7%, SII ~34%)")
+    ax.legend(markerscale=5)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return shares
+
+
+def main(outdir: str) -> None:
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    plot_trajectories(out / "trajectories.png")
+    print(plot_endotypes(out / "endotypes.png"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "docs/figures/patient")
