@@ -33,7 +33,8 @@ def newton_maximize(fun, x0: Float[Array, " p"], *, n_iter: int = 30, n_halvings
         x0: start.
         n_iter: fixed number of Newton iterations (``lax.fori_loop``).
         n_halvings: number of step sizes tried per iteration.
-        gtol: ``converged`` when the largest absolute gradient is below ``gtol * max(1, |fun|)``.
+        gtol: ``converged`` when the largest absolute gradient is below ``gtol * max(1, |fun|)`` (at least
+            ``sqrt(eps)`` of the dtype).
 
     Returns:
         `NewtonResult`.
@@ -60,6 +61,7 @@ def newton_maximize(fun, x0: Float[Array, " p"], *, n_iter: int = 30, n_halvings
 
     x, fx = jax.lax.fori_loop(0, n_iter, body, (x0, fun(x0)))
     g = grad(x)
+    tol = max(gtol, float(jnp.finfo(x0.dtype).eps) ** 0.5)  # float32: about 3e-4
     return NewtonResult(
-        x, hess(x), fx, jnp.all(jnp.isfinite(g)) & (jnp.max(jnp.abs(g)) < gtol * jnp.maximum(1.0, jnp.abs(fx)))
+        x, hess(x), fx, jnp.all(jnp.isfinite(g)) & (jnp.max(jnp.abs(g)) < tol * jnp.maximum(1.0, jnp.abs(fx)))
     )
