@@ -3,9 +3,8 @@
 A driver owns a few states standing in for the patient and turns the arm's :class:`Effects` back into dynamics:
 
 * :class:`PrescribedMediators`: no states; plasma mediators are a given function of time.
-* :class:`TurnoverDriver`: the phenomenological monocyte HLA-DR / lymphocyte turnover the patient model uses
-  (``dH/dt = k_H (H_target (1 + hla_dr_stim) - H)``; ``dL/dt = k_L (L_target (1 + lymph_prolif) - (1 -
-  lymph_apoptosis_block) L)``), with constant targets: enough to check the PD calibration targets.
+* :class:`TurnoverDriver`: the patient model's phenomenological monocyte HLA-DR / lymphocyte turnover with its
+  inflammation-dependent terms frozen (see the class): enough to check the PD calibration targets.
 * :class:`EndotoxemiaDriver`: the human 2 ng/kg LPS model of Windoloski et al. 2024 (7 states, fitted mean-bolus
   parameters, mechanistic_models.md s1.4), with device clearances acting on endotoxin, TNF, IL-6 and IL-10 and
   ``endotoxin_neutralisation`` adding to endotoxin decay. Used for the CytoSorb human-endotoxemia target.
@@ -59,17 +58,25 @@ class PrescribedMediators(eqx.Module):
 class TurnoverDriver(eqx.Module):
     """HLA-DR (AB/C) and lymphocytes (10^3/uL) relaxing to targets modified by the arm's effects.
 
+    Same form and rates as the patient model's modules 10-11 (``sepsim/models/_patient_rhs.py``, ``params/
+    patient.yaml``) with the inflammation-dependent terms frozen:
+    ``dH/dt = k_H (H_target (1 + hla_dr_stim) - H)`` and
+    ``dL/dt = k_L (L0 (1 + lymph_prolif) - (1 + (1 - lymph_apoptosis_block) a) L)`` with the apoptosis drive
+    ``a = L0 / l_target - 1`` chosen so that the untreated steady state is ``l_target``.
+
     Attributes:
         h_target: untreated monocyte HLA-DR set point, AB/C (e.g. 2666 for Payen 2019, 5609 for Meisel 2009).
-        k_h: HLA-DR relaxation rate, 1/h (1/24: time constant ~1 day, s6).
-        l_target: untreated lymphocyte set point, 10^3/uL (0.7 at sepsis onset, s2).
-        k_l: lymphocyte turnover, 1/h (ln 2 / 7 d [U]; increases persist weeks after IL-7, IL-01).
+        k_h: HLA-DR relaxation rate, 1/h (patient.yaml ``k_hla`` = 0.06: tau ~17 h).
+        l_target: untreated lymphocyte steady state, 10^3/uL (0.7 at sepsis onset, Drewry 2014).
+        l0: healthy lymphocyte level, 10^3/uL (patient.yaml ``l0`` = 1.8).
+        k_l: lymphocyte relaxation rate, 1/h (patient.yaml ``k_lym`` = 0.05).
     """
 
     h_target: float = 5000.0
-    k_h: float = 1.0 / 24.0
+    k_h: float = 0.06
     l_target: float = 0.7
-    k_l: float = 0.6931 / (7 * 24.0)
+    l0: float = 1.8
+    k_l: float = 0.05
     mediators_fn: Callable[[Array], Mediators] = eqx.field(static=True, default=lambda t: constant_mediators())
 
     def init(self) -> Float[Array, " 2"]:
@@ -80,8 +87,10 @@ class TurnoverDriver(eqx.Module):
 
     def rhs(self, t, y, effects: Effects) -> Float[Array, " 2"]:
         h, lym = y[0], y[1]
+        apop = self.l0 / self.l_target - 1.0
         dh = self.k_h * (self.h_target * (1.0 + effects.hla_dr_stim) - h)
-        dl = self.k_l * (self.l_target * (1.0 + effects.lymph_prolif) - (1.0 - effects.lymph_apoptosis_block) * lym)
+        loss = 1.0 + (1.0 - effects.lymph_apoptosis_block) * apop
+        dl = self.k_l * (self.l0 * (1.0 + effects.lymph_prolif) - loss * lym)
         return jnp.stack([dh, dl])
 
 
