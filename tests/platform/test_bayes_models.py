@@ -148,9 +148,10 @@ def test_proportional_odds_mirror_symmetry_and_batching():
     # batch elements are fitted independently
     swapped = f(jnp.asarray(counts[[1, 0, 2, 3, 4, 5]]))
     np.testing.assert_allclose(np.asarray(swapped.log_or_mean)[[1, 0]], post.log_or_mean[:2], rtol=1e-10)
-    both = proportional_odds_posterior(jnp.array([[[30.0, 15, 5], [5, 15, 30]], [[10.0, 20, 10], [10, 20, 10]]]))
-    assert both.prob_or_gt_1[0, 0] > 0.999  # a clear effect
-    np.testing.assert_allclose(both.prob_or_gt_1[1], 0.5, atol=1e-10)  # identical arms, symmetric prior
+    # (2, 3) tables share the compiled fit of the other tests
+    assert proportional_odds_posterior(jnp.array([[30.0, 15, 5], [5, 15, 30]])).prob_or_gt_1[0] > 0.999
+    null = proportional_odds_posterior(jnp.array([[10.0, 20, 10], [10, 20, 10]]))
+    np.testing.assert_allclose(null.prob_or_gt_1, 0.5, atol=1e-10)  # identical arms, symmetric prior
 
 
 def test_proportional_odds_average_reference_is_symmetric_in_arms():
