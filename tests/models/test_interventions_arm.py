@@ -131,3 +131,31 @@ def test_rhs_vmaps_over_patients_and_jits_once():
     dz2, _ = f(jnp.asarray(30.0), z, covs)
     assert dz.shape == z.shape and eff.clearance.il6.shape == (4,) and bool(jnp.all(jnp.isfinite(dz2)))
     assert float(eff.clearance.il6[0]) > float(eff.clearance.il6[-1])  # smaller plasma volume -> larger 1/h
+
+
+_F32_SCRIPT = """
+import json, jax
+jax.config.update('jax_numpy_dtype_promotion', 'strict')
+import jax.numpy as jnp
+from sepsim.models._effects import Covariates
+from sepsim.models.interventions import arm_from_config
+from sepsim.models.interventions._drivers import simulate
+cov = Covariates(*(jnp.asarray(x, jnp.float32) for x in (70.0, 0.3, 80.0, 150.0)))
+arm = arm_from_config({'therapies': ['anakinra', 'vancomycin'], 'adsorber': 'cytosorb'})
+tr = simulate(arm, cov, jnp.linspace(0.0, 30.0, 4, dtype=jnp.float32), rtol=1e-6, atol=1e-6)
+print(json.dumps({'dtype': str(tr.z.dtype), 'z': [float(x) for x in tr.z[-1]]}))
+"""
+
+
+@pytest.mark.slow  # fresh interpreter + compile, ~15 s
+def test_float32_matches_float64():
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _F32_SCRIPT], capture_output=True, text=True, check=True, timeout=300)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["dtype"] == "float32"
+    arm = arm_from_config({"therapies": ["anakinra", "vancomycin"], "adsorber": "cytosorb"})
+    ref = simulate(arm, COV, jnp.linspace(0.0, 30.0, 4), rtol=1e-10, atol=1e-10).z[-1]
+    np.testing.assert_allclose(res["z"], np.asarray(ref), rtol=2e-3, atol=1e-3)
