@@ -41,14 +41,16 @@ def plot_trajectories(path: Path) -> None:
     for name, over in BEHAVIOURS.items():
         x = np.asarray(to_physical(solve_patient(reference_params(**over), cov, Placebo(), ts).ys))
         for i, ax in enumerate(axes.flat[:14]):
-            ax.plot(np.asarray(ts) / 24.0, x[:, i], label=name)
+            ax.plot(np.asarray(ts) / 24.0, np.maximum(x[:, i], 1e-6) if i < 12 else x[:, i], label=name)
     labels = [*(f"{n} [{u}]" for n, u in zip(STATE_NAMES, STATE_UNITS, strict=True))]
     labels += ["cumulative death hazard", "cumulative infection hazard"]
     for i, ax in enumerate(axes.flat[:14]):
         ax.set_title(labels[i], fontsize=9)
         ax.axvline(0.0, color="grey", lw=0.5)
-        if i in (0, 1, 3, 4, 5, 6, 7, 8, 12, 13):
-            ax.set_yscale("symlog", linthresh={0: 1e-3, 1: 1e-3, 7: 1e-2, 12: 1e-2, 13: 1e-2}.get(i, 1.0))
+        if i in (0, 1, 3, 4, 5, 6, 7, 8):
+            ax.set_yscale("log")  # positive states (pathogen floored at 1e-6 for display)
+        elif i >= 12:
+            ax.set_yscale("symlog", linthresh=1e-2)
         ax.set_xlabel("days since randomisation")
     axes.flat[8].axhline(FERRITIN_MALS, color="k", ls="--", lw=0.8)
     axes.flat[9].axhline(HLA_DR_IP, color="k", ls="--", lw=0.8)

@@ -1,0 +1,184 @@
+"""Clinical read-outs: effects wiring, common random numbers, death/responder/endotype logic, parameter file."""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from sepsim._errors import ConfigError
+from sepsim._keys import stage_key
+from sepsim.models import (
+    ConstantEffectArm,
+    Effects,
+    Placebo,
+    load_parameter_specs,
+    patient_rhs,
+    reference_params,
+    simulate_cohort,
+    simulate_outcomes,
+    to_physical,
+)
+from sepsim.models._effects import Clearances
+from sepsim.models._outcomes import _crossing_day
+from sepsim.models._patient_rhs import N_PHYSIOLOGICAL, STATE_NAMES
+
+
+def _septic_state():
+    """A physical state in the middle of a septic course (all mediators elevated)."""
+    x = np.array([5.0, 0.5, 0.6, 40.0, 10.0, 300.0, 30.0, 2.0, 800.0, 6000.0, 0.7, 9.0])
+    return jnp.concatenate([jnp.log(jnp.asarray(x)), jnp.zeros(2)])
+
+
+# Effects field -> states whose derivative it must change (where it acts, see _patient_rhs docstring).
+WIRING = {
+    "clearance.endotoxin": ["endotoxin"],
+    "clearance.tnf": ["tnf"],
+    "clearance.il1b": ["il1b"],
+    "clearance.il6": ["il6"],
+    "clearance.il10": ["il10"],
+    "il1_block": ["macrophages", "il6", "ferritin"],
+    "hla_dr_stim": ["hla_dr"],
+    "lymph_prolif": ["lymphocytes"],
+    "lymph_apoptosis_block": ["lymphocytes"],
+    "pathogen_kill": ["pathogen"],
+    "endotoxin_neutralisation": ["endotoxin"],
+    "inflammation_damping": ["macrophages", "tnf", "il1b", "il6"],
+}
+
+
+def _effects_with(field, value):
+    eff = Effects.none()
+    if field.startswith("clearance."):
+        name = field.split(".")[1]
+        return eff._replace(clearance=eff.clearance._replace(**{name: jnp.asarray(value)}))
+    return eff._replace(**{field: jnp.asarray(value)})
+
+
+def test_every_effects_field_is_consumed():
+    assert set(WIRING) == {f"clearance.{f}" for f in Clearances._fields} | (set(Effects._fields) - {"clearance"})
+    p, y = reference_params(), _septic_state()
+    base = np.asarray(patient_rhs(jnp.asarray(10.0), y, p, Effects.none()))
+    for field, states in WIRING.items():
+        d = np.asarray(patient_rhs(jnp.asarray(10.0), y, p, _effects_with(field, 0.5))) - base
+        changed = {STATE_NAMES[i] for i in np.nonzero(np.abs(d[:N_PHYSIOLOGICAL]) > 1e-12)[0]}
+        assert set(states) <= changed, (field, changed)
+        # direction: every effect is beneficial for its own target (removes mediator / pathogen, restores cells)
+        sign = {"hla_dr_stim": 1, "lymph_prolif": 1, "lymph_apoptosis_block": 1}.get(field, -1)
+        assert np.all(sign * d[[STATE_NAMES.index(s) for s in states]] > 0), field
+
+
+def test_effects_inactive_before_randomisation():
+    from sepsim.models import combined_rhs
+    from sepsim.models._effects import Covariates
+
+    cov = Covariates(jnp.asarray(75.0), jnp.asarray(0.3), jnp.asarray(60.0), jnp.asarray(150.0))
+    arm = ConstantEffectArm("kill", pathogen_kill=1.0, start=-10.0)
+    p, y = reference_params(), _septic_state()
+    before = combined_rhs(jnp.asarray(-1.0), y, p, cov, arm)
+    np.testing.assert_allclose(before, combined_rhs(jnp.asarray(-1.0), y, p, cov, Placebo()))
+    after = combined_rhs(jnp.asarray(1.0), y, p, cov, arm)
+    assert after[0] < combined_rhs(jnp.asarray(1.0), y, p, cov, Placebo())[0] - 0.99
+
+
+def test_hazards_accumulate_only_after_randomisation():
+    p, y = reference_params(), _septic_state()
+    assert np.all(np.asarray(patient_rhs(jnp.asarray(-1.0), y, p, Effects.none()))[N_PHYSIOLOGICAL:] == 0.0)
+    assert np.all(np.asarray(patient_rhs(jnp.asarray(1.0), y, p, Effects.none()))[N_PHYSIOLOGICAL:] > 0.0)
+
+
+def test_crossing_day_interpolates():
+    lam = np.array([[0.0, 1.0, 2.0, 3.0], [0.0, 0.1, 0.2, 0.3]])
+    np.testing.assert_allclose(_crossing_day(lam, np.array([1.5, 1.0])), [1.5, np.inf])
+
+
+@pytest.fixture(scope="module")
+def two_arms():
+    cohort = simulate_cohort(48, key=stage_key(21, "cohort"))
+    arms = [
+        Placebo(),
+        Placebo(name="placebo_twin"),
+        ConstantEffectArm("zero_effects"),
+        ConstantEffectArm("kill", pathogen_kill=2.0),
+    ]
+    return cohort, simulate_outcomes(cohort, arms, key=stage_key(21, "outcomes"), progress=False)
+
+
+def test_common_random_numbers(two_arms):
+    """An arm with zero effects reproduces placebo exactly (same deaths, infections, SOFA noise)."""
+    _, out = two_arms
+    a, b = out.sel(arm="placebo"), out.sel(arm="placebo_twin")
+    for v in ("death_day", "infection_day", "responder"):
+        np.testing.assert_array_equal(a[v].values, b[v].values)
+    np.testing.assert_array_equal(a.sofa.values, b.sofa.values)
+    # an arm with zero effects but its own jump times differs only by solver round-off
+    z = out.sel(arm="zero_effects")
+    np.testing.assert_allclose(z.death_day.values, a.death_day.values, rtol=1e-3)
+    # extra pathogen kill lowers the hazard: with CRN (almost) nobody dies earlier, and fewer die by day 28
+    kill = out.sel(arm="kill")
+    assert (kill.death_day.values < a.death_day.values - 1e-3).mean() <= 0.05
+    assert kill.dead_28d.values.sum() <= a.dead_28d.values.sum()
+
+
+def test_outcome_dataset_contract(two_arms):
+    cohort, out = two_arms
+    assert (out.sizes["patient"], out.sizes["arm"], out.sizes["day"]) == (48, 4, 29)
+    for v in ("sofa", "alive", "state_ferritin"):
+        assert out[v].dims == ("patient", "arm", "day")
+    for v in ("death_day", "dead_28d", "responder", "secondary_infection", "solver_ok", "sofa_day9"):
+        assert out[v].dims == ("patient", "arm")
+    for v in ("endotype", "screen_ferritin", "screen_hla_dr", "screen_il6", "screen_lymphocytes"):
+        assert out[v].dims == ("patient",)
+    sofa = out.sofa.values
+    assert np.nanmin(sofa) >= 0 and np.nanmax(sofa) <= 24 and np.all(np.nan_to_num(sofa) % 1 == 0)
+    # SOFA is NaN exactly after death; dead_28d agrees with death_day
+    dead = out.death_day.values
+    np.testing.assert_array_equal(np.isnan(sofa), np.arange(29)[None, None, :] >= dead[:, :, None])
+    np.testing.assert_array_equal(out.dead_28d.values, dead <= 28)
+    # responder: alive at day 9 and mean SOFA(2..9) <= SOFA(0) - 1.4
+    drop = sofa[:, :, :1] - sofa[:, :, 2:10]
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows (death before day 2)
+        expected = (dead > 9) & (np.nanmean(drop, axis=2) >= 1.4)
+    np.testing.assert_array_equal(out.responder.values, expected)
+    # the ImmunoSep rule applied to the measured screening values
+    fer, hla = out.screen_ferritin.values, out.screen_hla_dr.values
+    rule = np.where(fer > 4420, "MALS", np.where(hla < 5000, "immunoparalysis", "unclassified"))
+    np.testing.assert_array_equal(out.endotype.values, rule)
+    # assay error: lognormal around the true value with the stated CV (48 draws: |mean log ratio| < 4 SE)
+    ratio = np.log(out.screen_hla_dr.values / out.true_hla_dr.values)
+    assert abs(ratio.mean()) < 4 * 0.15 / np.sqrt(48) and 0.07 < ratio.std() < 0.25
+
+
+def test_parameter_file_complete():
+    specs = load_parameter_specs()
+    assert len({s.name for s in specs}) == len(specs)
+    for s in specs:
+        assert s.unit and s.source and s.low <= s.value <= s.high, s.name
+    assert {s.name for s in specs if s.sample} >= {"kpg", "a_il1", "a_il10", "kdn", "h0", "l0", "f0"}
+
+
+def test_cohort_within_ranges_and_errors():
+    c = simulate_cohort(500, key=stage_key(4, "cohort"))
+    for s in load_parameter_specs():
+        if s.sample:
+            v = c[s.name].values
+            assert v.min() >= s.low and v.max() <= s.high, s.name
+    assert np.all(c.crn_death.values > 0)
+    # Exp(1) draws: mean 1 within 4 SE
+    assert abs(c.crn_death.values.mean() - 1.0) < 4 / np.sqrt(500)
+    with pytest.raises(ConfigError):
+        simulate_cohort(0, key=stage_key(4, "cohort"))
+    with pytest.raises(ConfigError):
+        from sepsim.models import CohortConfig
+
+        simulate_cohort(3, key=stage_key(4, "cohort"), config=CohortConfig(fixed={"nope": 1.0}))
+    with pytest.raises(ConfigError):
+        simulate_outcomes(c, [], key=stage_key(4, "o"))
+
+
+def test_to_physical_roundtrip():
+    y = _septic_state()
+    np.testing.assert_allclose(np.asarray(to_physical(y))[:N_PHYSIOLOGICAL], np.exp(np.asarray(y))[:N_PHYSIOLOGICAL])
+    assert jax.numpy.all(jnp.isfinite(y))
