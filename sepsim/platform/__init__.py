@@ -24,6 +24,7 @@ from ._design import ScenarioConfig as ScenarioConfig
 from ._design import StoppingConfig as StoppingConfig
 from ._design import TrialDesign as TrialDesign
 from ._design import design_from_dict as design_from_dict
+from ._design import design_schema as design_schema
 from ._outcomes import PotentialOutcomes as PotentialOutcomes
 from ._outcomes import binary_scenario as binary_scenario
 from ._outcomes import from_dataset as from_dataset
@@ -57,6 +58,7 @@ __all__ = [
     "binary_scenario",
     "calibrate_threshold",
     "design_from_dict",
+    "design_schema",
     "from_dataset",
     "make_allocation_rule",
     "prob_all_equivalent_draws",

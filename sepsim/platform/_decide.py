@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
@@ -40,15 +41,18 @@ class UnitState(NamedTuple):
 def _no_control(plan: Plan, thr, analysis, ctx, act, dec, p):
     k = act.shape[-1]
     if plan.inferiority is not None:
-        for _ in range(k - 1):
+
+        def drop_inferior(_, c):
+            act, dec, p = c
             drop = act & (p < thr["inferiority"])
-            dec = jnp.where(drop, 2, dec)
             act = act & ~drop
-            p = analysis.p_best(ctx, act)
+            return act, jnp.where(drop, 2, dec), analysis.p_best(ctx, act)
+
+        act, dec, p = jax.lax.fori_loop(0, k - 1, drop_inferior, (act, dec, p))
     best = jnp.argmax(jnp.where(act, p, -1.0)).astype(jnp.int32)
     stop = jnp.asarray(False)
-    outcome = jnp.asarray(0)
-    superior = jnp.asarray(-1)
+    outcome = jnp.asarray(0, dtype=jnp.int32)
+    superior = jnp.asarray(-1, dtype=jnp.int32)
     if plan.superiority is not None:
         is_sup = jnp.any(act) & (p[best] > thr["superiority"])
         dec = jnp.where(is_sup & (jnp.arange(k, dtype=jnp.int32) == best), 1, dec)
@@ -62,45 +66,53 @@ def _no_control(plan: Plan, thr, analysis, ctx, act, dec, p):
     return act, dec, stop, outcome, superior, p
 
 
+class _ControlLoop(NamedTuple):
+    act: Array
+    dec: Array
+    ctrl: Array
+    pb: Array
+    pe: Array
+    pf: Array
+    run: Array
+    eq_stop: Array
+    fut_stop: Array
+    brk: Array
+    superior: Array
+
+
 def _with_control(plan: Plan, thr, analysis, ctx, act, dec, ctrl):
     k = act.shape[-1]
     ar = jnp.arange(k, dtype=jnp.int32)
-    pb, pe, pf = analysis.vs_control(ctx, act, ctrl)
-    run = jnp.asarray(True)
-    eq_stop = jnp.asarray(False)
-    fut_stop = jnp.asarray(False)
-    brk = jnp.asarray(False)
-    superior = jnp.asarray(-1)
-    for _ in range(k):
+    false = jnp.asarray(False)
+
+    def one_round(_, c: _ControlLoop) -> _ControlLoop:
+        act, dec, ctrl, run = c.act, c.dec, c.ctrl, c.run
         others = act & (ar != ctrl)
         if plan.inferiority is not None:
-            inf = run & others & (pb < thr["inferiority"])
+            inf = run & others & (c.pb < thr["inferiority"])
             dec = jnp.where(inf, 2, dec)
             act = act & ~inf
             others = others & ~inf
         if plan.superiority is not None:
-            sup_mask = others & (pb > thr["superiority"])
+            sup_mask = others & (c.pb > thr["superiority"])
             any_sup = run & jnp.any(sup_mask)
-            new_c = jnp.argmax(jnp.where(sup_mask, pb, -1.0)).astype(jnp.int32)
+            new_c = jnp.argmax(jnp.where(sup_mask, c.pb, -1.0)).astype(jnp.int32)
         else:
-            any_sup = jnp.asarray(False)
-            new_c = ctrl
-        old_c = ctrl
-        dec = jnp.where(any_sup & (ar == old_c), 2, dec)
-        act = act & ~(any_sup & (ar == old_c))
+            any_sup, new_c = false, ctrl
+        # a superior arm becomes the new control; the old control is dropped as inferior
+        dec = jnp.where(any_sup & (ar == ctrl), 2, dec)
+        act = act & ~(any_sup & (ar == ctrl))
         ctrl = jnp.where(any_sup, new_c, ctrl)
         rest = run & ~any_sup
-        others = act & (ar != ctrl)
+        eq_stop, fut_stop = c.eq_stop, c.fut_stop
+        eqv = jnp.zeros_like(act)
         if plan.equivalence_prob is not None:
-            eqv = rest & others & (pe > thr["equivalence_prob"])
+            eqv = rest & act & (ar != ctrl) & (c.pe > thr["equivalence_prob"])
             dec = jnp.where(eqv, 4, dec)
             act = act & ~eqv
             eq_stop = eq_stop | (rest & jnp.any(eqv) & (jnp.sum(act) == 1))
-        else:
-            eqv = jnp.zeros_like(act)
         if plan.futility_prob is not None:
-            others = act & (ar != ctrl)
-            fut = rest & others & (pf > thr["futility_prob"]) & ~eqv
+            fut = rest & act & (ar != ctrl) & (c.pf > thr["futility_prob"]) & ~eqv
             dec = jnp.where(fut, 3, dec)
             act = act & ~fut
             fut_stop = fut_stop | (rest & ~eq_stop & jnp.any(fut) & (jnp.sum(act) == 1))
@@ -108,14 +120,18 @@ def _with_control(plan: Plan, thr, analysis, ctx, act, dec, ctrl):
         last_arm = jnp.argmax(act).astype(jnp.int32)
         won = last & ~(eq_stop | fut_stop)
         dec = jnp.where(won & (ar == last_arm), 1, dec)
-        superior = jnp.where(won, last_arm, superior)
-        brk = brk | last
+        superior = jnp.where(won, last_arm, c.superior)
         run = run & any_sup & ~last
-        if _ < k - 1:  # a new control: compare with it (the grid or draws are reused)
-            nb, ne, nf = analysis.vs_control(ctx, act, ctrl)
-            pb, pe, pf = jnp.where(run, nb, pb), jnp.where(run, ne, pe), jnp.where(run, nf, pf)
-    outcome = jnp.where(brk, jnp.where(eq_stop, 2, jnp.where(fut_stop, 3, 1)), 0)
-    return act, dec, brk, outcome, superior, ctrl
+        # with a new control, compare again (the grid or draws are reused)
+        nb, ne, nf = analysis.vs_control(ctx, act, ctrl)
+        pb, pe, pf = (jnp.where(run, n, o) for n, o in ((nb, c.pb), (ne, c.pe), (nf, c.pf)))
+        return _ControlLoop(act, dec, ctrl, pb, pe, pf, run, eq_stop, fut_stop, c.brk | last, superior)
+
+    pb, pe, pf = analysis.vs_control(ctx, act, ctrl)
+    init = _ControlLoop(act, dec, ctrl, pb, pe, pf, jnp.asarray(True), false, false, false, jnp.asarray(-1, jnp.int32))
+    c = jax.lax.fori_loop(0, k, one_round, init)
+    outcome = jnp.where(c.brk, jnp.where(c.eq_stop, 2, jnp.where(c.fut_stop, 3, 1)), 0)
+    return c.act, c.dec, c.brk, outcome, c.superior, c.ctrl
 
 
 def decide_unit(

@@ -25,6 +25,7 @@ __all__ = [
     "ScenarioConfig",
     "TrialDesign",
     "design_from_dict",
+    "design_schema",
     "design_to_json",
     "ALLOCATION_RULES",
 ]
@@ -346,6 +347,25 @@ def _build(cls, d: Any, prefix: str):
 def design_from_dict(d: Any) -> TrialDesign:
     """Build a :class:`TrialDesign` from a plain dict (or OmegaConf node) and validate it."""
     return _build(TrialDesign, d, "design").validate()
+
+
+def design_schema() -> Any:
+    """``OmegaConf.structured(TrialDesign)`` with the read-only flag that frozen dataclasses set removed, so
+    hydra/OmegaConf can merge user values into it (types are still checked)."""
+    from omegaconf import DictConfig, OmegaConf
+
+    cfg = OmegaConf.structured(TrialDesign)
+
+    def unlock(node):
+        OmegaConf.set_readonly(node, None)
+        for k in node:
+            child = node._get_node(k)
+            if isinstance(child, DictConfig):
+                unlock(child)
+
+    unlock(cfg)
+    OmegaConf.set_readonly(cfg, False)
+    return cfg
 
 
 def design_to_json(design: TrialDesign) -> str:

@@ -44,6 +44,8 @@ def _words(plan: Plan) -> dict[str, int]:
 
 def _window(n_max: int, lo, hi, width: int):
     lo, hi = jnp.asarray(lo, dtype=jnp.int32), jnp.asarray(hi, dtype=jnp.int32)
+    # keep XLA from constant-folding the (large, static) first window at compile time
+    lo, hi = jax.lax.optimization_barrier((lo, hi))
     start = jnp.clip(lo, 0, n_max - width)
     idx = start + jnp.arange(width, dtype=jnp.int32)
     return start, idx, (idx >= lo) & (idx < hi)
@@ -104,10 +106,10 @@ def simulate_trial(
             mix = mix0[None, :] + (mix1 - mix0)[None, :] * t[:, None]
             mix = jnp.where(carry["open_strata"][None, :], mix, 0.0)
             cdf = jnp.cumsum(mix, axis=1)
-            u_s = (w[:, words["stratum"]].astype(fdt) + 0.5) * _U32 * cdf[:, -1:]
+            u_s = ((w[:, words["stratum"]].astype(fdt) + 0.5) * _U32)[:, None] * cdf[:, -1:]
             strat = jnp.minimum(jnp.sum(u_s > cdf, axis=1), s_n - 1).astype(jnp.int32)
             cnt = tables["counts"][strat]
-            j = jnp.minimum((u_pat * cnt).astype(jnp.int32), cnt - 1)
+            j = jnp.minimum((u_pat * cnt.astype(fdt)).astype(jnp.int32), cnt - 1)
             pid = tables["order"][tables["offsets"][strat] + j]
         else:
             pid = jnp.minimum((u_pat * plan.n_table).astype(jnp.int32), plan.n_table - 1)
@@ -115,10 +117,11 @@ def simulate_trial(
         probs = carry["alloc"].T[strat]  # (W, A)
         if plan.block_factor > 0:
             oh = jax.nn.one_hot(strat, s_n, dtype=jnp.int32) * m[:, None].astype(jnp.int32)
-            rank = (jnp.sum((jnp.cumsum(oh, axis=0) - oh) * oh, axis=1) + carry["block_count"][strat]).astype(jnp.int32)
+            before = jnp.sum((jnp.cumsum(oh, axis=0, dtype=jnp.int32) - oh) * oh, axis=1, dtype=jnp.int32)
+            rank = before + carry["block_count"][strat]
             open_as = probs > 0
             ratio_pat = ratio_counts[None, :]
-            size = jnp.maximum(jnp.sum(jnp.where(open_as, ratio_pat, 0), axis=1), 1).astype(jnp.int32)
+            size = jnp.maximum(jnp.sum(jnp.where(open_as, ratio_pat, 0), axis=1, dtype=jnp.int32), 1)
             block_id = rank // size
 
             def one(s, e, b, op, pos):
@@ -126,7 +129,7 @@ def simulate_trial(
                 return block_assign(ratio_counts, op, pos, key=kb, max_block=plan.max_block)
 
             arm = jax.vmap(one)(strat, carry["block_epoch"][strat], block_id, open_as, rank)
-            carry = dict(carry, block_count=carry["block_count"] + jnp.sum(oh, axis=0).astype(jnp.int32))
+            carry = dict(carry, block_count=carry["block_count"] + jnp.sum(oh, axis=0, dtype=jnp.int32))
         else:
             cdf = jnp.cumsum(probs, axis=1)
             arm = jnp.minimum(jnp.sum(u_assign[:, None] * cdf[:, -1:] > cdf, axis=1), a_n - 1).astype(jnp.int32)
@@ -286,6 +289,7 @@ def simulate_trial(
         stratum_stopped = un2.stopped if plan.per_stratum else jnp.broadcast_to(un2.stopped[0], (s_n,))
         done = c["done"] | jnp.all(un2.stopped)
         was_done = c["done"]
+        final_look = k == l_n - 1  # nobody is randomised after the last look
         # blocks restart when a stratum's set of open arms changes
         changed = jnp.any(active_sa != (c["alloc"] > 0), axis=0)
         c2 = dict(
@@ -300,9 +304,9 @@ def simulate_trial(
         out = dict(
             n=n_as,
             events=ev_as,
-            alloc_prob=jnp.where(was_done | done, 0.0, alloc_sa),
+            alloc_prob=jnp.where(was_done | done | final_look, 0.0, alloc_sa),
             p_best_unit=jnp.where(in_play, pb_u, jnp.nan),
-            active=jnp.where(was_done | done, False, active_sa),
+            active=jnp.where(was_done | done | final_look, False, active_sa),
             n_randomised=c["n_rand"],
         )
         out["p_best_unit"] = jnp.where(was_done, jnp.nan, out["p_best_unit"])
