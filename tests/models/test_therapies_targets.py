@@ -5,6 +5,7 @@ PD targets that need the patient's HLA-DR or lymphocyte dynamics use the documen
 (k_hla 0.06/h, k_lym 0.05/h, l0 1.8) and the inflammation terms frozen at the untreated steady state.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from scipy import stats
 from sepsim.models._effects import Covariates
 from sepsim.models.interventions import GMCSF, AntiPD1, InterferonGamma, Interleukin7, ThymosinAlpha1
 from sepsim.models.interventions._drivers import TurnoverDriver, along, constant_mediators, simulate
+from sepsim.models.interventions._pk import one_compartment_reference
 
 COV = Covariates(*(jnp.asarray(x) for x in (70.0, 0.30, 80.0, 150.0)))
 
@@ -25,10 +27,16 @@ def _conc(therapy, tr):
     return np.asarray(along(lambda t, z: therapy.concentration(z, COV), tr))
 
 
+def _conc_closed_form(therapy, ts):
+    """ng/mL from the one-compartment superposition (checked against the ODE in test_interventions_pk.py)."""
+    p = therapy.pk_params(COV)
+    amount = one_compartment_reference(ts, therapy.schedule(), p, float(therapy.dose_scale(COV)))
+    return np.asarray(jax.vmap(lambda a: therapy.concentration(jnp.reshape(a, (1,)), COV))(amount))
+
+
 def test_ifn_gamma_label_cmax():
     drug = InterferonGamma(dose_ug=86.5, n_doses=1)  # 50 ug/m2 x 1.73 m2
-    ts = jnp.linspace(0.0, 24.0, 241)
-    cmax = _conc(drug, simulate(drug, COV, ts)).max() * 1000.0  # pg/mL
+    cmax = _conc_closed_form(drug, jnp.linspace(0.0, 24.0, 241)).max() * 1000.0  # pg/mL
     report("IFN-g SC 50 ug/m2 Cmax (pg/mL), Actimmune label", 631, cmax, "(536, 726) = +-15%")
     assert 536 < cmax < 726
 
@@ -58,8 +66,7 @@ def test_gm_csf_meisel_normalisation():
 
 def test_gm_csf_sc_exposure():
     drug = GMCSF(dose_ug_per_kg=10.0, n_doses=1)
-    ts = jnp.linspace(0.0, 24.0, 97)
-    c = _conc(drug, simulate(drug, COV, ts))
+    c = _conc_closed_form(drug, jnp.linspace(0.0, 24.0, 97))
     report("GM-CSF SC 10 ug/kg: conc at 12 h (ng/mL)", "> 1", c[48], "> 1")
     assert c[48] > 1.0
 
@@ -85,8 +92,8 @@ def test_il7_lymphocytes_iris7_im_and_iv():
 
 def test_il7_iv_vs_im_blood_levels():
     ts = jnp.linspace(0.0, 84.0, 337)
-    c_iv = _conc(Interleukin7(route="iv", n_doses=1), simulate(Interleukin7(route="iv", n_doses=1), COV, ts)).max()
-    c_im = _conc(Interleukin7(route="im", n_doses=1), simulate(Interleukin7(route="im", n_doses=1), COV, ts)).max()
+    c_iv = _conc_closed_form(Interleukin7(route="iv", n_doses=1), ts).max()
+    c_im = _conc_closed_form(Interleukin7(route="im", n_doses=1), ts).max()
     report("CYT107 IV / IM peak blood concentration", "~100", c_iv / c_im, "(30, 300)")
     assert 30 < c_iv / c_im < 300
 
