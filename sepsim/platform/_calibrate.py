@@ -18,7 +18,7 @@ from .._errors import ConfigError
 from .._keys import index_keys
 from ._design import TrialDesign, design_from_dict
 from ._outcomes import PotentialOutcomes
-from ._run import make_trial_function
+from ._run import default_chunk, make_trial_function
 
 __all__ = ["CalibrationResult", "calibrate_threshold"]
 
@@ -67,7 +67,7 @@ def calibrate_threshold(
     if not 0.0 <= lo < hi <= 1.0:
         raise ConfigError("search", "must be (lo, hi) with 0 <= lo < hi <= 1")
     fn, _ = make_trial_function(design, outcomes)
-    chunk = int(chunk_size or min(n_trials, 2000))
+    chunk = int(chunk_size or default_chunk(design, n_trials))
     key_chunks = [index_keys(key, s, chunk) for s in range(0, n_trials, chunk)]
     history: list[tuple[float, float]] = []
 

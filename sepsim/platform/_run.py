@@ -48,15 +48,8 @@ def make_trial_function(design: TrialDesign, outcomes: PotentialOutcomes):
     tables = plan_tables(design, outcomes)
     rule = make_allocation_rule(design.allocation, plan.n_arms)
     analysis = _analysis(design, plan)
-    one = functools.partial(simulate_trial, plan, rule, analysis)
+    fn, traces = _compiled(plan, rule, analysis)
     default = design_thresholds(design)
-
-    traces = [0]
-
-    @jax.jit
-    def fn(tables, keys, thr):
-        traces[0] += 1  # runs only while tracing: counts compilations
-        return jax.vmap(lambda k: one(tables, k, thr))(keys)
 
     def call(keys, thresholds=None):
         thr = dict(default, **(thresholds or {}))
@@ -67,12 +60,36 @@ def make_trial_function(design: TrialDesign, outcomes: PotentialOutcomes):
     return call, plan
 
 
+@functools.lru_cache(maxsize=32)
+def _compiled(plan: Plan, rule, analysis):
+    """One jitted, vmapped trial function per (plan, rule, analysis): designs that differ only in names or in
+    threshold values share it (and its compilations)."""
+    one = functools.partial(simulate_trial, plan, rule, analysis)
+    traces = [0]
+
+    @jax.jit
+    def fn(tables, keys, thr):
+        traces[0] += 1  # runs only while tracing: counts compilations
+        return jax.vmap(lambda k: one(tables, k, thr))(keys)
+
+    return fn, traces
+
+
 def design_thresholds(design: TrialDesign) -> dict[str, float]:
     """Numeric thresholds of the stopping rules the design switches on (passed to the jitted trial function as
     traced values, so changing them does not recompile)."""
     st = design.stopping
     names = ("superiority", "inferiority", "equivalence_prob", "futility_prob")
     return {n: float(getattr(st, n)) for n in names if getattr(st, n) is not None}
+
+
+def default_chunk(design: TrialDesign, n_trials: int) -> int:
+    """Trials per batch: 2000 with quadrature; with posterior draws, few enough that one look's draws
+    (chunk x n_draws x arms) stay near 100 MB."""
+    if design.analysis.method == "draws":
+        per_trial = design.analysis.n_draws * len(design.arms) * 8 * 4
+        return max(1, min(n_trials, 2000, int(1e8 // per_trial)))
+    return min(n_trials, 2000)
 
 
 def _as_design(design: Any) -> TrialDesign:
@@ -101,7 +118,7 @@ def run_trials(
         design: a :class:`TrialDesign` or a plain dict for :func:`design_from_dict`.
         n_trials: number of trial replicates.
         key: root key of the trial stage (e.g. ``stage_key(seed, "trials")``).
-        chunk_size: trials per compiled batch (default: all, at most 2000).
+        chunk_size: trials per compiled batch (default :func:`default_chunk`).
         start: global index of the first trial (for sharded or resumed runs).
         progress: show a tqdm bar (default: when stderr is a terminal).
         seed: stored in the ``seed`` attribute.
@@ -112,7 +129,7 @@ def run_trials(
     design = _as_design(design)
     if not isinstance(n_trials, int) or n_trials < 1:
         raise ConfigError("n_trials", f"must be a positive integer, got {n_trials!r}")
-    chunk = int(chunk_size or min(n_trials, 2000))
+    chunk = int(chunk_size or default_chunk(design, n_trials))
     if chunk < 1:
         raise ConfigError("chunk_size", "must be a positive integer")
     fn, plan = make_trial_function(design, outcomes)
