@@ -25,6 +25,7 @@ from ._design import StoppingConfig as StoppingConfig
 from ._design import TrialDesign as TrialDesign
 from ._design import design_from_dict as design_from_dict
 from ._design import design_schema as design_schema
+from ._operating import operating_characteristics as operating_characteristics
 from ._outcomes import PotentialOutcomes as PotentialOutcomes
 from ._outcomes import binary_scenario as binary_scenario
 from ._outcomes import from_dataset as from_dataset
@@ -35,6 +36,7 @@ from ._posterior_binary import prob_best_quadrature as prob_best_quadrature
 from ._posterior_binary import prob_greater_exact as prob_greater_exact
 from ._posterior_binary import prob_vs_control_quadrature as prob_vs_control_quadrature
 from ._run import run_trials as run_trials
+from .analyses import group_sequential_bounds as group_sequential_bounds
 
 __all__ = [
     "AbstractAllocationRule",
@@ -60,7 +62,9 @@ __all__ = [
     "design_from_dict",
     "design_schema",
     "from_dataset",
+    "group_sequential_bounds",
     "make_allocation_rule",
+    "operating_characteristics",
     "prob_all_equivalent_draws",
     "prob_all_equivalent_quadrature",
     "prob_best_draws",

@@ -96,14 +96,14 @@ def binary_scenario(
     if len(arms) != n_a or len(strata) != n_s:
         raise ConfigError("scenario.arms", f"need {n_a} arm names and {n_s} stratum names")
     k_u, k_s = jax.random.split(key)
-    u = jax.random.uniform(k_u, (n_patients,), dtype=jnp.float64)
+    u = jax.random.uniform(k_u, (n_patients,), dtype=jnp.result_type(float))
     if n_s == 1:
         s = jnp.zeros((n_patients,), dtype=jnp.int32)
     else:
         p = np.full(n_s, 1.0 / n_s) if stratum_probs is None else np.asarray(stratum_probs, dtype=np.float64)
         s = jax.random.choice(k_s, n_s, (n_patients,), p=jnp.asarray(p / p.sum())).astype(jnp.int32)
     rj = jnp.asarray(r)
-    y = (u[:, None] < rj[s]).astype(jnp.float64)
+    y = (u[:, None] < rj[s]).astype(u.dtype)
     return PotentialOutcomes(outcome=y, stratum=s, arms=tuple(arms), strata=tuple(strata), latent_u=u, rates=rj)
 
 
