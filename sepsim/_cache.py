@@ -17,7 +17,7 @@ from typing import Any
 import xarray as xr
 
 from . import __version__
-from ._io import atomic_to_netcdf
+from ._io import atomic_to_netcdf, open_artifact
 
 __all__ = ["cache_key", "cached_stage"]
 
@@ -42,8 +42,7 @@ def cached_stage(
     path = Path(cache_dir) / f"{stage}-{cache_key(stage, config)}.nc"
     if path.exists():
         log.info("stage %s: reusing cached artifact %s", stage, path)
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
-            return ds.load(), True
+        return open_artifact(path), True
     ds = compute()
     atomic_to_netcdf(ds, path)
     log.info("stage %s: computed and cached as %s", stage, path)

@@ -122,3 +122,15 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def open_artifact(path: str | os.PathLike[str]) -> Any:
+    """Read a netCDF artifact written by :func:`atomic_to_netcdf` fully into memory, exactly as it was written.
+
+    CF time decoding is off: a variable whose ``units`` merely reads like a time ("days since randomisation")
+    comes back as the numbers that were stored, not as dates or timedeltas.
+    """
+    import xarray as xr
+
+    with xr.open_dataset(path, engine="h5netcdf", decode_times=False, decode_timedelta=False) as ds:
+        return ds.load()

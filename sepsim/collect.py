@@ -14,7 +14,7 @@ import xarray as xr
 import yaml
 
 from ._errors import DataFileError
-from ._io import atomic_to_netcdf
+from ._io import atomic_to_netcdf, open_artifact
 
 __all__ = ["collect", "read_overrides"]
 
@@ -57,9 +57,7 @@ def collect(
         path = run_dir / artifact
         if not path.is_file():
             raise DataFileError(str(path), "missing: did this run finish? (rerun the sweep; finished runs are reused)")
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
-            ds = ds.load()
-        ds = ds.drop_attrs() if hasattr(ds, "drop_attrs") else ds
+        ds = open_artifact(path).drop_attrs()
         parts.append(ds.expand_dims({k: [ov.get(k)] for k in swept}))
     merged = xr.combine_by_coords(parts, combine_attrs="drop") if swept else parts[0]
     merged.attrs.update(n_runs=len(run_dirs), swept=",".join(swept), source=str(root))

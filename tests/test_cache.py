@@ -33,3 +33,12 @@ def test_second_call_reuses_and_says_so(tmp_path, caplog):
 def test_no_cache_dir_always_computes(tmp_path):
     ds, reused = cached_stage("cohort", {}, lambda: xr.Dataset(), cache_dir=None)
     assert not reused
+
+
+def test_artifact_roundtrips_exactly_even_with_time_like_units(tmp_path):
+    """A ``units`` attribute like "days since randomisation" must not be decoded into dates on reuse."""
+    ds = xr.Dataset({"death_day": ("patient", np.array([3.5, np.inf]), {"units": "days since randomisation"})})
+    first, _ = cached_stage("outcomes", {"k": 1}, lambda: ds, cache_dir=tmp_path)
+    again, reused = cached_stage("outcomes", {"k": 1}, lambda: ds, cache_dir=tmp_path)
+    assert reused
+    xr.testing.assert_identical(again, ds)
