@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+EXPERIMENT ?= immunosep
 
 .PHONY: run test test-slow lint bench clean-cache
 
@@ -15,7 +16,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/sepsim $(ARGS)
+	$(BIN)/sepsim experiment=$(EXPERIMENT) $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
