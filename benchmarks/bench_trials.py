@@ -4,7 +4,7 @@ Design: 3 arms, event rates 0.25 (null), RAR proportional to P(best) with minimu
 patients with outcomes (400..2000 randomised), superiority 0.9814318 / inferiority 0.0185682, equivalence
 P(all within 0.05) > 0.9. Rows:
 
-- ``sepsim quadrature``: the engine as used (P(best) by quadrature, 129 nodes).
+- ``sepsim quadrature``: the engine as used (P(best) by quadrature, 97 nodes).
 - ``sepsim draws``: the engine with adaptr's probability computation (5000 Beta draws per arm per look).
 - ``numpy adaptr``: a plain NumPy port of adaptr's ``run_trial`` loop (5000 draws per arm per look), one trial at a
   time, the baseline (published: 1000 trials in 33.1 s on 2 R workers, about 30 trials/s).

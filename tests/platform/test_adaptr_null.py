@@ -76,7 +76,7 @@ def test_thresholds_do_not_recompile():
 def test_adaptr_null_draws_like_adaptr():
     """The same with adaptr's own method (5000 posterior draws per arm per look)."""
     design = dict(ADAPTR, analysis=dict(method="draws", n_draws=5000))
-    ds = run_trials(_null(), design, n_trials=2000, key=stage_key(3, "trials"))
+    ds = run_trials(_null(), design, n_trials=1000, key=stage_key(3, "trials"))
     _check_published(ds)
 
 

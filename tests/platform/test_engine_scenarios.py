@@ -1,0 +1,62 @@
+"""Scenarios the engine must be able to show: RAR's bias under a time trend (Korn & Freidlin, Clin Trials
+2022;19:158; Proschan & Evans, CID 2020) and a drifting endotype mix."""
+
+import numpy as np
+import pytest
+
+from sepsim._keys import stage_key
+from sepsim.platform import binary_scenario, run_trials
+
+BASE = dict(
+    arms=["A", "B"],
+    look_n=[100, 200, 300, 400, 500, 600, 700, 800],
+    higher_is_better=True,
+    stopping=dict(superiority=0.99, inferiority=0.01),
+    scenario=dict(time_trend_logit=2.0),
+)
+
+
+@pytest.mark.slow
+def test_time_trend_biases_rar_but_not_fixed_allocation():
+    out = binary_scenario([0.2, 0.2], 50_000, key=stage_key(1, "cohort"))
+    n = 3000
+    fixed = run_trials(out, dict(BASE, allocation=dict(rule="fixed")), n_trials=n, key=stage_key(2, "trials"))
+    rar = run_trials(out, dict(BASE, allocation=dict(rule="thompson")), n_trials=n, key=stage_key(2, "trials"))
+
+    def pooled_bias(ds):
+        # estimate of the arm that received more patients minus that of the other: 0 without bias
+        est, nf = ds.estimate.values[..., 0], ds.n_final.values[..., 0]
+        more = np.argmax(nf, axis=1)
+        d = est[np.arange(len(more)), more] - est[np.arange(len(more)), 1 - more]
+        return d.mean(), d.std() / np.sqrt(len(d))
+
+    b_fix, se_fix = pooled_bias(fixed)
+    b_rar, se_rar = pooled_bias(rar)
+    # with fixed 1:1 allocation both arms see the same calendar mix of patients: no bias
+    assert abs(b_fix) < 4 * se_fix + 1e-3
+    # under RAR the arm that ends up with more patients got them late, when rates were higher: biased upwards
+    assert b_rar > b_fix + 4 * np.hypot(se_rar, se_fix)
+    # and the type-I error of the superiority rule is inflated relative to fixed allocation
+    p_fix = np.mean(fixed.trial_outcome.values == 1)
+    p_rar = np.mean(rar.trial_outcome.values == 1)
+    assert p_rar > p_fix
+
+
+@pytest.mark.slow
+def test_endotype_drift():
+    out = binary_scenario(
+        [[0.3, 0.3], [0.3, 0.3]], 20_000, key=stage_key(3, "cohort"), strata=["MALS", "other"], stratum_probs=[0.5, 0.5]
+    )
+    d = dict(
+        arms=["A", "B"],
+        look_n=[200, 400],
+        strata=["MALS", "other"],
+        allocation=dict(rule="fixed"),
+        stopping=dict(superiority=None, inferiority=None),
+        scenario=dict(stratum_mix_start=[0.1, 0.9], stratum_mix_end=[0.9, 0.1]),
+    )
+    ds = run_trials(out, d, n_trials=200, key=stage_key(4, "trials"))
+    n = ds.n.values.sum(axis=2)  # (trial, look, stratum)
+    first = n[:, 0, 0] / n[:, 0].sum(-1)  # MALS share of the first 200 patients: mix 0.1 -> 0.5, mean 0.3
+    second = (n[:, 1, 0] - n[:, 0, 0]) / (n[:, 1].sum(-1) - n[:, 0].sum(-1))  # next 200: mean 0.7
+    assert abs(first.mean() - 0.3) < 0.02 and abs(second.mean() - 0.7) < 0.02
