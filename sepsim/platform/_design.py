@@ -22,6 +22,7 @@ __all__ = [
     "StoppingConfig",
     "AnalysisConfig",
     "EnrolmentConfig",
+    "EligibilityRule",
     "ScenarioConfig",
     "TrialDesign",
     "design_from_dict",
@@ -173,6 +174,25 @@ class AnalysisConfig:
             raise ConfigError(f"{prefix}.prior_a", "Beta prior shapes must be >= 1 (the quadrature needs them)")
 
 
+_OPS = (">=", ">", "<=", "<")
+
+
+@dataclass(frozen=True)
+class EligibilityRule:
+    """Screening rule on one biomarker, e.g. ``{biomarker: ferritin, op: ">", threshold: 4420}`` (ng/mL; the
+    MALS cut-off of Kyriazopoulou et al. 2017). A patient is eligible when every rule holds."""
+
+    biomarker: str = ""
+    op: str = ">="
+    threshold: float = 0.0
+
+    def validate(self, prefix: str) -> None:
+        if not self.biomarker:
+            raise ConfigError(f"{prefix}.biomarker", "must name a biomarker of the outcome table")
+        if self.op not in _OPS:
+            raise ConfigError(f"{prefix}.op", f"must be one of {list(_OPS)}, got {self.op!r}")
+
+
 @dataclass(frozen=True)
 class EnrolmentConfig:
     """Patient stream, accrual and follow-up.
@@ -183,12 +203,15 @@ class EnrolmentConfig:
             ``look_n[k]`` patients have completed follow-up, and ``randomised_n`` is what accrued by then.
         outcome_delay_days: follow-up time (days) from randomisation to a complete outcome (accrual mode only).
         dropout_prob: probability a randomised patient never yields an outcome (counted in n_total, not in n).
+        eligibility: screening rules on biomarkers; only patients meeting all of them enter the trial (the
+            stream draws from the eligible part of the table; ``screened_per_enrolled`` in the results).
     """
 
     randomised_n: Optional[list[int]] = None
     accrual_per_day: Optional[float] = None
     outcome_delay_days: float = 0.0
     dropout_prob: float = 0.0
+    eligibility: list[EligibilityRule] = field(default_factory=list)
 
     def validate(self, look_n: list[int], prefix: str = "design.enrolment") -> None:
         if self.randomised_n is not None:
@@ -209,6 +232,8 @@ class EnrolmentConfig:
             raise ConfigError(f"{prefix}.outcome_delay_days", "must be >= 0 days")
         if not 0.0 <= self.dropout_prob < 1.0:
             raise ConfigError(f"{prefix}.dropout_prob", "must be in [0, 1)")
+        for i, rule in enumerate(self.eligibility):
+            rule.validate(f"{prefix}.eligibility[{i}]")
 
 
 @dataclass(frozen=True)
@@ -323,7 +348,7 @@ _NESTED = {
 def _build(cls, d: Any, prefix: str):
     if dataclasses.is_dataclass(d):
         d = dataclasses.asdict(d)
-    if hasattr(d, "items") and not isinstance(d, dict):  # OmegaConf DictConfig
+    if hasattr(d, "items") and not isinstance(d, dict) and not dataclasses.is_dataclass(d):  # OmegaConf node
         from omegaconf import OmegaConf
 
         d = OmegaConf.to_container(d, resolve=True)
@@ -336,6 +361,13 @@ def _build(cls, d: Any, prefix: str):
             raise ConfigError(f"{prefix}.{k}", f"unknown key; allowed: {sorted(names)}")
         if cls is TrialDesign and k in _NESTED:
             v = _build(_NESTED[k], v if v is not None else {}, f"{prefix}.{k}")
+        elif cls is EnrolmentConfig and k == "eligibility":
+            if not isinstance(v, (list, tuple)):
+                raise ConfigError(f"{prefix}.{k}", "must be a list of {biomarker, op, threshold} rules")
+            v = [
+                r if isinstance(r, EligibilityRule) else _build(EligibilityRule, r, f"{prefix}.{k}[{i}]")
+                for i, r in enumerate(v)
+            ]
         elif isinstance(v, tuple):
             v = list(v)
         kwargs[k] = v

@@ -112,7 +112,7 @@ def simulate_trial(
             j = jnp.minimum((u_pat * cnt.astype(fdt)).astype(jnp.int32), cnt - 1)
             pid = tables["order"][tables["offsets"][strat] + j]
         else:
-            pid = jnp.minimum((u_pat * plan.n_table).astype(jnp.int32), plan.n_table - 1)
+            pid = tables["order"][jnp.minimum((u_pat * plan.n_table).astype(jnp.int32), plan.n_table - 1)]
             strat = tables["stratum"][pid]
         probs = carry["alloc"].T[strat]  # (W, A)
         if plan.block_factor > 0:

@@ -63,6 +63,24 @@ class Plan:
         return max(1, self.block_factor * int(sum(self.ratio)))
 
 
+def eligible_mask(design: TrialDesign, outcomes: PotentialOutcomes) -> np.ndarray:
+    """(patient,) bool: the table's patients who pass the design's screening rules."""
+    ok = np.ones(outcomes.n_patients, dtype=bool)
+    for i, rule in enumerate(design.enrolment.eligibility):
+        key = f"design.enrolment.eligibility[{i}].biomarker"
+        if outcomes.biomarkers is None or rule.biomarker not in outcomes.biomarker_names:
+            raise ConfigError(
+                key, f"{rule.biomarker!r} is not a biomarker of the table {list(outcomes.biomarker_names)}"
+            )
+        x = np.asarray(outcomes.biomarkers)[:, outcomes.biomarker_names.index(rule.biomarker)]
+        ok &= {">=": x >= rule.threshold, ">": x > rule.threshold, "<=": x <= rule.threshold, "<": x < rule.threshold}[
+            rule.op
+        ]
+    if not ok.any():
+        raise ConfigError("design.enrolment.eligibility", "no patient of the table is eligible")
+    return ok
+
+
 def _look_bins(look_n: tuple[int, ...], rand_n: tuple[int, ...] | None) -> tuple[int, int]:
     """How many consecutive looks the patients of one randomisation window can first be counted at (window 0,
     later windows). In accrual mode the windows are random: every look."""
@@ -101,13 +119,15 @@ def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
     start = tuple(design.arm_start_look or [0] * a_n)
     stop = tuple(design.arm_stop_look or [-1] * a_n)
     sc = design.scenario
-    mix0 = outcomes.stratum_mix()
+    elig_pat = eligible_mask(design, outcomes)
+    s_idx = np.asarray(outcomes.stratum)[elig_pat]
+    mix0 = np.bincount(s_idx, minlength=s_n) / s_idx.shape[0]
     m_start = np.asarray(sc.stratum_mix_start if sc.stratum_mix_start is not None else mix0, dtype=np.float64)
     m_end = np.asarray(sc.stratum_mix_end if sc.stratum_mix_end is not None else mix0, dtype=np.float64)
     drift = sc.stratum_mix_start is not None
     if sc.time_trend_logit != 0.0 and (outcomes.latent_u is None or outcomes.rates is None):
         raise ConfigError("design.scenario.time_trend_logit", "needs outcomes from binary_scenario (latent uniforms)")
-    counts = np.bincount(np.asarray(outcomes.stratum), minlength=s_n)
+    counts = np.bincount(s_idx, minlength=s_n)
     stratified = s_n > 1 and (drift or design.stopping.per_stratum)
     if stratified and np.any((counts == 0) & ((m_start > 0) | (m_end > 0))):
         raise ConfigError("design.scenario.stratum_mix_start", "a stratum with weight > 0 has no patients")
@@ -145,17 +165,19 @@ def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
         equivalence_prob=st.equivalence_prob,
         futility_prob=st.futility_prob,
         concurrent=bool(design.concurrent_controls) and ctrl >= 0 and any(s > 0 for s in start),
-        big_table=outcomes.n_patients > 65536,
-        n_table=outcomes.n_patients,
+        big_table=int(elig_pat.sum()) > 65536,
+        n_table=int(elig_pat.sum()),
     )
 
 
 def plan_tables(design: TrialDesign, outcomes: PotentialOutcomes) -> dict[str, jnp.ndarray]:
-    """The outcome table as device arrays, columns in the design's arm order, patients grouped by stratum."""
+    """The outcome table as device arrays, columns in the design's arm order; ``order`` lists the eligible
+    patients grouped by stratum (``offsets``/``counts`` per stratum)."""
     cols = [outcomes.arms.index(a) for a in design.arms]
     s = np.asarray(outcomes.stratum)
-    order = np.argsort(s, kind="stable")
-    counts = np.bincount(s, minlength=len(outcomes.strata))
+    elig = np.flatnonzero(eligible_mask(design, outcomes))
+    order = elig[np.argsort(s[elig], kind="stable")]  # eligible patients, grouped by stratum
+    counts = np.bincount(s[elig], minlength=len(outcomes.strata))
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     t = {
         "outcome": jnp.asarray(outcomes.outcome)[:, jnp.asarray(cols)],

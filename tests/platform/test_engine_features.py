@@ -141,3 +141,63 @@ def test_from_dataset():
     with pytest.raises(ConfigError) as e:
         from_dataset(ds, endpoint="death_90d")
     assert e.value.key == "endpoint"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rule", ["thall_wathen", "trippa", "thompson"])
+def test_other_rules_and_rar_within_strata(rule):
+    out = binary_scenario(
+        [[0.3, 0.2, 0.3], [0.3, 0.3, 0.2]], 20_000, key=stage_key(5, "cohort"), strata=["MALS", "other"]
+    )
+    d = dict(
+        arms=["A", "B", "C"],
+        control="A",
+        look_n=[100, 200, 300, 400],
+        strata=["MALS", "other"],
+        allocation=dict(rule=rule, burn_in_n=150, within_strata=True, min_prob=0.1),
+        stopping=dict(superiority=0.99, inferiority=0.01),
+    )
+    ds = run_trials(out, d, n_trials=200, key=stage_key(6, "trials"))
+    alloc = ds.alloc_prob.values  # (trial, look, arm, stratum)
+    act = ds.active.values
+    sums = alloc.sum(axis=2)
+    assert np.all(np.isclose(sums, 1.0) | (sums == 0.0))
+    assert np.all(alloc[~act] == 0.0)
+    # burn-in: equal allocation after the first look (100 outcomes, fewer than burn_in_n = 150)
+    np.testing.assert_allclose(alloc[:, 0], 1 / 3, atol=1e-12)
+    # within strata: later allocations differ between the strata (each follows its own best arm)
+    later = alloc[:, 2]
+    assert np.mean(np.abs(later[:, :, 0] - later[:, :, 1]).sum(-1) > 0.05) > 0.5
+
+
+def test_screening_on_biomarkers():
+    # ferritin > 4420 ng/mL (the MALS cut-off) screens patients in; the ineligible ones (who would all have the
+    # event) must never enter, and the stream keeps the eligible mix
+    rng = np.random.default_rng(2)
+    n = 4000
+    ferritin = rng.lognormal(7.5, 1.2, size=n)
+    eligible = ferritin > 4420.0
+    y = np.where(eligible[:, None], rng.uniform(size=(n, 2)) < 0.3, 1.0)
+    ds = xr.Dataset(
+        {"death_28d": (("patient", "arm"), y.astype(float)), "ferritin": (("patient",), ferritin)},
+        coords={"arm": ["placebo", "anakinra"]},
+    )
+    po = from_dataset(ds, endpoint="death_28d", biomarkers=["ferritin"])
+    d = dict(
+        arms=["placebo", "anakinra"],
+        look_n=[50, 100],
+        allocation=dict(rule="fixed"),
+        enrolment=dict(eligibility=[dict(biomarker="ferritin", op=">", threshold=4420.0)]),
+    )
+    res = run_trials(po, d, n_trials=40, key=stage_key(7, "trials"))
+    rate = res.events_total.values.sum() / res.n_total.values.sum()
+    assert 0.2 < rate < 0.4  # ineligible patients (rate 1) never enrolled
+    assert res.attrs["screened_per_enrolled"] == pytest.approx(n / eligible.sum())
+    with pytest.raises(ConfigError) as e:
+        run_trials(
+            po,
+            dict(d, enrolment=dict(eligibility=[dict(biomarker="mhla_dr", op="<", threshold=5000.0)])),
+            n_trials=2,
+            key=stage_key(7, "trials"),
+        )
+    assert e.value.key == "design.enrolment.eligibility[0].biomarker"
