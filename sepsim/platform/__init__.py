@@ -19,6 +19,7 @@ from ._calibrate import CalibrationResult as CalibrationResult
 from ._calibrate import calibrate_threshold as calibrate_threshold
 from ._design import AllocationConfig as AllocationConfig
 from ._design import AnalysisConfig as AnalysisConfig
+from ._design import EligibilityRule as EligibilityRule
 from ._design import EnrolmentConfig as EnrolmentConfig
 from ._design import ScenarioConfig as ScenarioConfig
 from ._design import StoppingConfig as StoppingConfig
@@ -45,6 +46,7 @@ __all__ = [
     "AnalysisConfig",
     "BetaBinomialAnalysis",
     "CalibrationResult",
+    "EligibilityRule",
     "EnrolmentConfig",
     "FixedAllocation",
     "LookProbabilities",
