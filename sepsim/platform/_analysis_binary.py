@@ -56,6 +56,7 @@ class BetaBinomialAnalysis(eqx.Module):
     futility_margin: float = eqx.field(static=True, default=0.0)
     need_control: bool = eqx.field(static=True, default=False)
     need_all_equivalent: bool = eqx.field(static=True, default=False)
+    control_arm: int = eqx.field(static=True, default=-1)
 
     def posterior(self, n: Float[Array, " arm"], events: Float[Array, " arm"]):
         return self.prior_a + events, self.prior_b + (n - events)
@@ -112,26 +113,16 @@ class BetaBinomialAnalysis(eqx.Module):
         control = jnp.asarray(control).astype(jnp.int32)
         c = jnp.maximum(control, 0)
         if self.method == "quadrature":
-            if "a_c" in ctx:
-                pb, pe, pf = self._concurrent_quadrature(a, b, ctx["a_c"], ctx["b_c"])
-            else:
-                pb, pe, pf = prob_vs_control_quadrature(
-                    a,
-                    b,
-                    c,
-                    active,
-                    higher_is_better=hib,
-                    equivalence_margin=self.equivalence_margin,
-                    futility_margin=self.futility_margin,
-                    grid=ctx["grid"],
-                )
-        elif "draws_c" in ctx:
-            d, ctrl = ctx["draws"], ctx["draws_c"]
-            better = d > ctrl if hib else d < ctrl
-            equiv = jnp.abs(d - ctrl) < self.equivalence_margin
-            sign = -1.0 if hib else 1.0
-            fut = sign * (ctrl - d) < self.futility_margin
-            pb, pe, pf = (jnp.mean(x.astype(a.dtype), axis=0) for x in (better, equiv, fut))
+            pb, pe, pf = prob_vs_control_quadrature(
+                a,
+                b,
+                c,
+                active,
+                higher_is_better=hib,
+                equivalence_margin=self.equivalence_margin,
+                futility_margin=self.futility_margin,
+                grid=ctx["grid"],
+            )
         else:
             pb, pe, pf = prob_vs_control_draws(
                 a,
@@ -144,6 +135,10 @@ class BetaBinomialAnalysis(eqx.Module):
                 futility_margin=self.futility_margin,
                 draws=ctx["draws"],
             )
+        if "a_c" in ctx:  # concurrent controls: only while the design's own control arm is the control
+            cb, ce, cf = self._concurrent(ctx)
+            own = control == self.control_arm
+            pb, pe, pf = (jnp.where(own, x, y) for x, y in ((cb, pb), (ce, pe), (cf, pf)))
         keep = active & (jnp.arange(k, dtype=jnp.int32) != control) & (control >= 0)
         return tuple(jnp.where(keep, x, jnp.nan) for x in (pb, pe, pf))
 
@@ -157,6 +152,17 @@ class BetaBinomialAnalysis(eqx.Module):
             pb, pe, pf = self.vs_control(ctx, active, control)
         p_all = self.p_all_equivalent(ctx, active) if self.need_all_equivalent else jnp.asarray(jnp.nan, a.dtype)
         return LookProbabilities(self.p_best(ctx, active), pb, pe, pf, p_all)
+
+    def _concurrent(self, ctx):
+        """Each arm against its own (concurrent) control data."""
+        if self.method == "quadrature":
+            return self._concurrent_quadrature(ctx["a"], ctx["b"], ctx["a_c"], ctx["b_c"])
+        d, ctrl = ctx["draws"], ctx["draws_c"]
+        better = d > ctrl if self.higher_is_better else d < ctrl
+        equiv = jnp.abs(d - ctrl) < self.equivalence_margin
+        sign = -1.0 if self.higher_is_better else 1.0
+        fut = sign * (ctrl - d) < self.futility_margin
+        return tuple(jnp.mean(x.astype(d.dtype), axis=0) for x in (better, equiv, fut))
 
     def _concurrent_quadrature(self, a, b, a_c, b_c):
         """Each arm against its own (concurrent) control posterior: one two-arm grid per arm."""

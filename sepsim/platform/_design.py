@@ -274,7 +274,8 @@ class TrialDesign:
             ImmunoSep: MALS -> [placebo, anakinra]); default all arms everywhere.
         arm_start_look: per arm, the look after which it opens (0 = from the first patient); platform entry.
         arm_stop_look: per arm, the look after which it closes (-1 = never).
-        concurrent_controls: compare each arm only with control patients randomised while it was open.
+        concurrent_controls: compare each arm only with control patients randomised while it was open (applies
+            while the design's control is the control; after an arm replaces it, comparisons use all data).
     """
 
     arms: list[str] = field(default_factory=lambda: ["A", "B"])

@@ -38,6 +38,7 @@ def _analysis(design: TrialDesign, plan: Plan) -> BetaBinomialAnalysis:
         futility_margin=float(st.futility_margin or 0.0),
         need_control=plan.control >= 0 or design.allocation.rule == "trippa",
         need_all_equivalent=plan.control < 0 and st.equivalence_prob is not None,
+        control_arm=plan.control,
     )
 
 

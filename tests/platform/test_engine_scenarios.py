@@ -60,3 +60,28 @@ def test_endotype_drift():
     first = n[:, 0, 0] / n[:, 0].sum(-1)  # MALS share of the first 200 patients: mix 0.1 -> 0.5, mean 0.3
     second = (n[:, 1, 0] - n[:, 0, 0]) / (n[:, 1].sum(-1) - n[:, 0].sum(-1))  # next 200: mean 0.7
     assert abs(first.mean() - 0.3) < 0.02 and abs(second.mean() - 0.7) < 0.02
+
+
+@pytest.mark.slow
+def test_concurrent_controls_protect_a_late_arm_from_a_time_trend():
+    # null scenario, mortality rising over the trial; the late arm sees only late (sicker) patients. Compared with
+    # all controls it looks harmful; compared with concurrent controls it does not.
+    out = binary_scenario([0.2, 0.2, 0.2], 50_000, key=stage_key(5, "cohort"), arms=["control", "A", "late"])
+    d = dict(
+        arms=["control", "A", "late"],
+        control="control",
+        look_n=[200, 400, 600, 800, 1000],
+        higher_is_better=False,
+        arm_start_look=[0, 0, 2],
+        allocation=dict(rule="fixed"),
+        stopping=dict(superiority=None, inferiority=0.05),
+        scenario=dict(time_trend_logit=2.0),
+    )
+    n = 1000
+    conc = run_trials(out, dict(d, concurrent_controls=True), n_trials=n, key=stage_key(6, "trials"))
+    allc = run_trials(out, dict(d, concurrent_controls=False), n_trials=n, key=stage_key(6, "trials"))
+    p_conc = np.mean(conc.arm_decision.sel(arm="late").values[:, 0] == 2)
+    p_all = np.mean(allc.arm_decision.sel(arm="late").values[:, 0] == 2)
+    se = np.sqrt((p_conc * (1 - p_conc) + p_all * (1 - p_all)) / n)
+    assert p_all > p_conc + 4 * se
+    assert p_conc < 0.15  # about the nominal rate of a 0.05 inferiority rule over three looks
