@@ -11,11 +11,8 @@ import sys
 from pathlib import Path
 
 import jax
-
-jax.config.update("jax_enable_x64", True)  # only when run as a script/figure job (module is not imported by the lib)
-
-import jax.numpy as jnp  # noqa: E402
-import matplotlib  # noqa: E402
+import jax.numpy as jnp
+import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -89,6 +86,7 @@ def plot_endotypes(path: Path, n: int = 10_000) -> dict[str, float]:
 
 
 def main(outdir: str) -> None:
+    jax.config.update("jax_enable_x64", True)  # figures are made in float64, like the tests
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     plot_trajectories(out / "trajectories.png")

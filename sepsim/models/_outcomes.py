@@ -27,12 +27,11 @@ from jaxtyping import Array, Key
 from tqdm.auto import tqdm
 
 from .._errors import ConfigError
-from .._keys import index_keys
 from ._cohort import BIOMARKERS, COVARIATE_NAMES
 from ._effects import Covariates
 from ._params import params_from_mapping
 from ._patient_rhs import N_PHYSIOLOGICAL, STATE_NAMES, STATE_UNITS
-from ._solve import DEFAULT_SOLVER, SolverConfig, make_batch_solver
+from ._solve import DEFAULT_SOLVER, SolverConfig, make_batch_solver, shard_patients
 
 __all__ = ["simulate_outcomes", "ASSAY_CV", "SOFA_NOISE_SD", "classify_endotype", "ENDOTYPES"]
 
@@ -66,6 +65,19 @@ def _crossing_day(lam: np.ndarray, draw: np.ndarray) -> np.ndarray:
     return np.where(hit, (j - 1) + frac, np.inf)
 
 
+def _sofa_noise(key: Key[Array, ""], patients: np.ndarray, n_days: int) -> np.ndarray:
+    """Standard-normal SOFA observation noise per (global patient index, day): the same draw for a patient-day
+    whatever the arm, chunking, cohort subset or horizon (``fold_in(fold_in(key, patient), day)``)."""
+    idx = jnp.asarray(patients, dtype=jnp.uint32)
+    days = jnp.arange(n_days, dtype=jnp.uint32)
+
+    def one(i: Any) -> Any:
+        k = jax.random.fold_in(key, i)
+        return jax.vmap(lambda d: jax.random.normal(jax.random.fold_in(k, d), ()))(days)
+
+    return np.asarray(jax.vmap(one)(idx))
+
+
 def _chunk_inputs(cohort: xr.Dataset, idx: slice, pad_to: int, days: int) -> tuple[Any, Covariates, Any]:
     sub = cohort.isel(patient=idx)
     n = sub.sizes["patient"]
@@ -90,7 +102,7 @@ def simulate_outcomes(
     *,
     key: Key[Array, ""],
     days: int = 28,
-    chunk_size: int = 2000,
+    chunk_size: int = 1000,
     solver: SolverConfig = DEFAULT_SOLVER,
     progress: bool = True,
 ) -> xr.Dataset:
@@ -99,7 +111,7 @@ def simulate_outcomes(
     Args:
         cohort: output of :func:`simulate_cohort`.
         arms: objects with ``init_state``, ``rhs``, ``jump_times`` (and optionally ``name``); see ``_arms.py``.
-        key: outcome-stage key (SOFA observation noise, per patient via ``index_keys``; shared by all arms).
+        key: outcome-stage key (SOFA observation noise per global patient index and day; shared by all arms).
         days: horizon, 28 or 90 days (any 10 <= days <= 180 accepted).
         chunk_size: patients per compiled batch; results do not depend on it.
         solver: static solver settings.
@@ -119,7 +131,8 @@ def simulate_outcomes(
     if chunk_size < 1:
         raise ConfigError("outcomes.chunk_size", "must be >= 1")
     n = cohort.sizes["patient"]
-    chunk = min(chunk_size, n)
+    n_dev = len(jax.devices())
+    chunk = -(-min(chunk_size, n) // n_dev) * n_dev  # padded to a multiple of the local device count
     names = [str(getattr(a, "name", f"arm{i}")) for i, a in enumerate(arms)]
     if len(set(names)) != len(names):
         raise ConfigError("outcomes.arms", f"arm names must be unique, got {names}")
@@ -131,13 +144,11 @@ def simulate_outcomes(
     solvers = [make_batch_solver(a, solver) for a in arms]
     starts = list(range(0, n, chunk))
     bar = tqdm(total=len(starts) * n_arm, desc="patients x arms", disable=not progress, unit="chunk")
-    g0 = int(cohort["patient"].values[0])
-    noise_keys = index_keys(key, g0, n)
-    sofa_z = np.asarray(jax.vmap(lambda k: jax.random.normal(k, (nd,)))(noise_keys))
+    sofa_z = _sofa_noise(key, cohort["patient"].values, nd)
     for s0 in starts:
         sl = slice(s0, min(s0 + chunk, n))
         m = sl.stop - sl.start
-        params, cov, ts = _chunk_inputs(cohort, sl, chunk, days)
+        params, cov, ts = shard_patients(_chunk_inputs(cohort, sl, chunk, days))
         for a, solve in enumerate(solvers):
             sol = solve(params, cov, ts)
             ys = np.asarray(sol.ys)[:m]

@@ -17,13 +17,15 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Float, Int
 
 from ._arms import combined_rhs
 from ._effects import Covariates
 from ._patient_rhs import T_START, initial_state
 
-__all__ = ["SolverConfig", "DEFAULT_SOLVER", "PatientSolution", "solve_patient", "make_batch_solver"]
+__all__ = ["SolverConfig", "DEFAULT_SOLVER", "PatientSolution", "solve_patient", "make_batch_solver", "shard_patients"]
 
 
 class SolverConfig(NamedTuple):
@@ -105,3 +107,16 @@ def make_batch_solver(arm: Any, config: SolverConfig = DEFAULT_SOLVER, *, max_tr
     if max_traces is not None:
         batch = eqx.debug.assert_max_traces(batch, max_traces=max_traces)
     return eqx.filter_jit(batch)
+
+
+def shard_patients(tree: Any) -> Any:
+    """Place a batch (leading patient axis) across all local devices, e.g. the CPU cores exposed by
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=N``. The batch size must be a multiple of the device
+    count. With one device this is a no-op. Per-patient results do not change: every patient's step-size
+    control is independent under ``vmap``.
+    """
+    devices = jax.devices()
+    if len(devices) == 1:
+        return tree
+    sharding = NamedSharding(Mesh(np.array(devices), ("patient",)), PartitionSpec("patient"))
+    return jax.device_put(tree, sharding)
