@@ -16,6 +16,7 @@ Observation models (all draws are common random numbers, shared by every arm):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -210,4 +211,11 @@ def _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps,
             data[c] = ("patient", cohort[c].values)
     coords = {"patient": cohort["patient"].values, "arm": names, "day": day}
     failures = int((~ok).sum())
+    if failures:
+        warnings.warn(
+            f"simulate_outcomes: {failures} of {ok.size} patient-arm solves failed; flagged in `solver_ok`, "
+            "their states are NaN/inf and their outcomes must not be used",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return xr.Dataset(data, coords=coords, attrs={"solver_failures": failures, "days": days})
