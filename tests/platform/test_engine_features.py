@@ -164,7 +164,9 @@ def test_other_rules_and_rar_within_strata(rule):
     assert np.all(np.isclose(sums, 1.0) | (sums == 0.0))
     assert np.all(alloc[~act] == 0.0)
     # burn-in: equal allocation after the first look (100 outcomes, fewer than burn_in_n = 150)
-    np.testing.assert_allclose(alloc[:, 0], 1 / 3, atol=1e-12)
+    all_on = act[:, 0].all(axis=(1, 2))
+    assert all_on.mean() > 0.8
+    np.testing.assert_allclose(alloc[all_on, 0], 1 / 3, atol=1e-12)
     # within strata: later allocations differ between the strata (each follows its own best arm)
     later = alloc[:, 2]
     assert np.mean(np.abs(later[:, :, 0] - later[:, :, 1]).sum(-1) > 0.05) > 0.5
