@@ -85,3 +85,20 @@ def test_unknown_arm_key_is_named():
 def test_unknown_therapy_is_named_with_its_arm():
     msg = _error_for(["outcomes=mechanistic", "+arms.a={therapies:[aspirin]}"])
     assert msg.startswith("arms.a.therapies[0].name") and "aspirin" in msg and "anakinra" in msg  # lists allowed
+
+
+THERAPIES = sorted(p.stem for p in (ROOT / "conf" / "therapy").glob("*.yaml"))
+ADSORBERS = sorted(p.stem for p in (ROOT / "conf" / "adsorber").glob("*.yaml"))
+
+
+def test_every_therapy_and_adsorber_option_builds_an_arm():
+    """Each `therapy=` and `adsorber=` choice is a valid arm (validation builds it through the interventions)."""
+    assert len(THERAPIES) >= 13 and len(ADSORBERS) >= 8
+    for choice in [f"therapy={t}" for t in THERAPIES] + [f"adsorber={a}" for a in ADSORBERS]:
+        cfg = validate(compose_config(["experiment=add_on", choice]))
+        assert cfg.arms.active is not None
+
+
+def test_device_setting_is_checked_by_key():
+    msg = _error_for(["experiment=add_on", "adsorber=cytosorb", "adsorber.device.qb_ml_min=-5"])
+    assert msg.startswith("arms.active.adsorber.qb_ml_min")

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "AdsorberChoice",
     "ArmConfig",
     "EndpointConfig",
     "PopulationConfig",
     "RunConfig",
     "RuntimeConfig",
     "ScenarioConfig",
+    "TherapyChoice",
 ]
 
 
@@ -57,6 +59,22 @@ class ArmConfig:
 
 
 @dataclass
+class TherapyChoice:
+    """The ``therapy=`` group: a named regimen (one or several therapies) that studies put into an arm."""
+
+    name: str = "none"
+    therapies: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class AdsorberChoice:
+    """The ``adsorber=`` group: a named extracorporeal device setting (``device: null`` for none)."""
+
+    name: str = "none"
+    device: Any | None = None
+
+
+@dataclass
 class EndpointConfig:
     """Which clinical read-out the trial analyses (stage 3 output variable)."""
 
@@ -91,6 +109,8 @@ class RunConfig:
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     population: PopulationConfig = field(default_factory=PopulationConfig)
     arms: dict[str, Any] = field(default_factory=dict)  # name -> ArmConfig (checked entry by entry by validate)
+    therapy: TherapyChoice = field(default_factory=TherapyChoice)
+    adsorber: AdsorberChoice = field(default_factory=AdsorberChoice)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     design: Any = field(default_factory=dict)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)

@@ -127,4 +127,4 @@ def _check_arms(run: DictConfig, design: Any) -> None:
 
 def _arm_spec(arm: DictConfig) -> dict[str, Any]:
     spec = OmegaConf.to_container(arm, resolve=True)
-    return {k: v for k, v in spec.items() if v not in (None, [])}
+    return {k: v for k, v in spec.items() if v not in (None, [], {})}
