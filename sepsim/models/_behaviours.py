@@ -15,6 +15,6 @@ BEHAVIOURS: dict[str, dict[str, float]] = {
     "health": {"h0": 26000.0},  # reference patient with robust HLA-DR expression (unclassified at screening)
     "septic_death": {"kpg": 0.6, "k_abx": 0.01},
     "aseptic_death": {"a_il10": 8.0, "kdn": 0.8},
-    "mals": {"a_il1": 100.0},
+    "mals": {"a_il1": 250.0},
     "immunoparalysis": {"a_il10": 60.0, "kpg": 0.45, "k_abx": 0.03},
 }

@@ -70,6 +70,21 @@ N_PHYSIOLOGICAL = len(STATE_NAMES)
 N_STATES = N_PHYSIOLOGICAL + 2  # + cumulative death hazard, cumulative secondary-infection hazard
 T_START = -48.0  # h; infection onset, 48 h before randomisation (t = 0) [U]
 H_REF = 20000.0  # AB/C; reference HLA-DR for monocyte competence (brief 2: >= 15,000 immunocompetent)
+L_REF = 1.8  # 10^3/uL; reference lymphocyte count for lymphocyte help (normal adult ALC, patient.yaml l0)
+
+
+def competence(hla: Any, lym: Any, p: Any) -> Any:
+    """Pathogen-killing competence of the phagocytes, 1 at H_REF and L_REF (dimensionless).
+
+    ``c(H) g(L)``: monocyte HLA-DR as the index of monocyte function, ``c(H) = (1 + K^2) h^2 / (h^2 + K^2)``,
+    ``h = H/H_REF``, ``K = k_comp`` (Hill n = 2; low mHLA-DR = immunoparalysis with impaired monocyte function,
+    restored by IFN-g, Docke 1997, Meisel 2009, brief 6 rows 3 and 10), and lymphocyte (Th1) help
+    ``g(L) = (1 + k_lh) l / (l + k_lh)``, ``l = L/L_REF`` (lymphopenia -> persistent infection, Drewry 2014).
+    """
+    h2 = (hla / H_REF) ** 2
+    c_h = (1.0 + p.k_comp**2) * h2 / (h2 + p.k_comp**2)
+    lr = lym / L_REF
+    return c_h * (1.0 + p.k_lh) * lr / (lr + p.k_lh)
 
 
 def production_loss(t: Any, x: Any, p: Any, eff: Any, xp: Any = jnp) -> tuple[list, list]:
@@ -83,13 +98,12 @@ def production_loss(t: Any, x: Any, p: Any, eff: Any, xp: Any = jnp) -> tuple[li
     damp = 1.0 - eff.inflammation_damping
     inh = 1.0 / (1.0 + (il10 / p.x_il10) ** 2)  # Reynolds f(V) = V / (1 + (CA/cinf)^2) with CA -> IL-10
     il1_sig = (1.0 - eff.il1_block) * il1**4 / (il1**4 + p.k_il1_sig**4)  # IL-1R signal, Hill n = 4 [U]
-    h = hla / H_REF
-    competence = (1.0 + p.k_comp) * h / (h + p.k_comp)  # 1 at 20,000 AB/C
+    comp = competence(hla, lym, p)  # 1 at 20,000 AB/C and ALC 1.8
     abx = p.k_abx * 0.5 * (1.0 + xp.tanh(t - p.t_abx))  # smooth start over ~1 h
 
     # 1 pathogen (Reynolds 2006): logistic growth - local kill - phagocyte kill - antibiotics - drugs
     kill_local = p.kpm * p.sm / (p.mum + p.kmp * pth)
-    kill_m = p.kpn * competence * m * inh
+    kill_m = p.kpn * comp * m  # IL-10 acts on killing through HLA-DR (monocyte deactivation), not twice
     p_loss = kill_local + kill_m + abx + eff.pathogen_kill - p.kpg * (1.0 - pth / p.pinf)
     # 2 endotoxin / PAMP
     e_prod = p.s_e * pth + p.k_e * p.e_base
@@ -102,7 +116,9 @@ def production_loss(t: Any, x: Any, p: Any, eff: Any, xp: Any = jnp) -> tuple[li
     tnf_prod = p.k_tnf * p.w_tnf + damp * inh * p.a_tnf * m
     tnf_loss = p.k_tnf + cl.tnf
     # 5 IL-1b (TNF-amplified)
-    il1_prod = p.k_il1 * p.w_il1 + damp * inh * p.a_il1 * m * (1.0 + tnf / (tnf + p.x_il1_tnf))
+    # inflammasome two-signal model: pro-IL-1b synthesis needs TLR priming by PAMP (floor w_prime without PAMP)
+    prime = p.w_prime + (1.0 - p.w_prime) * e / (e + p.x_prime)
+    il1_prod = p.k_il1 * p.w_il1 + damp * inh * p.a_il1 * prime * m * (1.0 + tnf / (tnf + p.x_il1_tnf))
     il1_loss = p.k_il1 + cl.il1b
     # 6 IL-6 (IL-1- and TNF-amplified)
     il6_prod = p.k_il6 * p.w_il6 + damp * inh * p.a_il6 * m * (1.0 + 2.0 * il1_sig + tnf / (tnf + p.x_il6_tnf))
@@ -127,7 +143,7 @@ def production_loss(t: Any, x: Any, p: Any, eff: Any, xp: Any = jnp) -> tuple[li
     lym_loss = p.k_lym * (1.0 + (1.0 - eff.lymph_apoptosis_block) * apop)
     # 12 organ dysfunction (SOFA-equivalent): relaxes to a Hill function of damage + pathogen burden
     xo = d + p.w_org_p * pth
-    org_target = p.o_base + (24.0 - p.o_base) * xo / (xo + p.x_org)
+    org_target = p.o_base + (p.o_max - p.o_base) * xo / (xo + p.x_org)
     org_prod = p.k_org * org_target
     org_loss = p.k_org
     prod = [0.0 * pth, e_prod, m_prod, tnf_prod, il1_prod, il6_prod, il10_prod, d_prod, fer_prod, hla_prod]
@@ -140,15 +156,16 @@ def production_loss(t: Any, x: Any, p: Any, eff: Any, xp: Any = jnp) -> tuple[li
 def hazards(x: Any, p: Any, xp: Any = jnp) -> tuple[Any, Any]:
     """Death and ICU-acquired-infection hazards, 1/h, from physical states ``x``.
 
-    Death: ``h0 exp(beta (O - 9) + beta_age (age - 70)/10) (1 + gamma P/(P + 1))`` (brief 5: beta = ln 1.35).
-    Infection: ``h_inf0 (1 + c_H / (1 + (H/8000)^4) + c_L / (1 + (L/0.6)^4))``.
+    Infection: ``h_inf = h_inf0 (1 + c_H / (1 + (H/8000)^4) + c_L / (1 + (L/0.6)^4))``.
+    Death: ``h0 exp(beta (O - 9) + beta_age (age - 70)/10) (1 + gamma P/(P + 1)) + q_inf h_inf`` (brief 5:
+    beta = ln 1.35; ``q_inf``: deaths attributable to an ICU-acquired infection per infection).
     """
     pth, hla, lym, org = x[0], x[9], x[10], x[11]
     h_death = (p.h_death0 / 24.0) * xp.exp(p.beta_sofa * (org - 9.0) + p.beta_age * (p.age - 70.0) / 10.0)
-    h_death = h_death * (1.0 + p.gamma_p * pth / (pth + 1.0))
     h_inf = (p.h_inf0 / 24.0) * (
         1.0 + p.c_inf_hla / (1.0 + (hla / p.x_inf_hla) ** 4) + p.c_inf_lym / (1.0 + (lym / p.x_inf_lym) ** 4)
     )
+    h_death = h_death * (1.0 + p.gamma_p * pth / (pth + 1.0)) + p.q_inf * h_inf
     return h_death, h_inf
 
 

@@ -21,7 +21,7 @@ from sepsim.models._effects import Covariates
 from sepsim.models._reference import reference_solve
 
 COV = Covariates(jnp.asarray(75.0), jnp.asarray(0.3), jnp.asarray(60.0), jnp.asarray(150.0))
-PANEL = [{}, {"kpg": 0.6, "k_abx": 0.01}, {"a_il10": 8.0, "kdn": 0.8}, {"a_il1": 100.0}, {"a_il10": 60.0}]
+PANEL = [{}, {"kpg": 0.6, "k_abx": 0.01}, {"a_il10": 8.0, "kdn": 0.8}, {"a_il1": 250.0}, {"a_il10": 60.0}]
 # Below this physical value a state is biologically zero (e.g. 1e-9 x 10^6 pathogens/mL = 1 per litre); relative
 # error is measured against max(|reference|, floor) so that a cleared pathogen decaying to 1e-100 is not compared.
 FLOOR = 1e-9
