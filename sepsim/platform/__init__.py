@@ -1,6 +1,7 @@
 """Trial engine: designs, allocation rules, analyses, stopping rules, operating characteristics.
 
-Public surface: build a :class:`PotentialOutcomes` table (:func:`binary_scenario`, :func:`from_dataset`), describe a
+Public surface: build a :class:`PotentialOutcomes` table (:func:`binary_scenario`, :func:`normal_scenario`,
+:func:`from_dataset`), describe a
 :class:`TrialDesign` (or a dict for :func:`design_from_dict`), and call :func:`run_trials`.
 """
 
@@ -15,6 +16,9 @@ from ._alloc_thompson import ThompsonAllocation as ThompsonAllocation
 from ._alloc_trippa import TrippaAllocation as TrippaAllocation
 from ._analysis_binary import BetaBinomialAnalysis as BetaBinomialAnalysis
 from ._analysis_binary import LookProbabilities as LookProbabilities
+from ._analysis_frequentist import FrequentistAnalysis as FrequentistAnalysis
+from ._analysis_frequentist import efficacy_bounds as efficacy_bounds
+from ._analysis_normal import NormalAnalysis as NormalAnalysis
 from ._calibrate import CalibrationResult as CalibrationResult
 from ._calibrate import calibrate_threshold as calibrate_threshold
 from ._design import AllocationConfig as AllocationConfig
@@ -30,6 +34,7 @@ from ._operating import operating_characteristics as operating_characteristics
 from ._outcomes import PotentialOutcomes as PotentialOutcomes
 from ._outcomes import binary_scenario as binary_scenario
 from ._outcomes import from_dataset as from_dataset
+from ._outcomes import normal_scenario as normal_scenario
 from ._posterior_binary import prob_all_equivalent_draws as prob_all_equivalent_draws
 from ._posterior_binary import prob_all_equivalent_quadrature as prob_all_equivalent_quadrature
 from ._posterior_binary import prob_best_draws as prob_best_draws
@@ -49,7 +54,9 @@ __all__ = [
     "EligibilityRule",
     "EnrolmentConfig",
     "FixedAllocation",
+    "FrequentistAnalysis",
     "LookProbabilities",
+    "NormalAnalysis",
     "PotentialOutcomes",
     "ScenarioConfig",
     "SqrtControlAllocation",
@@ -63,9 +70,11 @@ __all__ = [
     "calibrate_threshold",
     "design_from_dict",
     "design_schema",
+    "efficacy_bounds",
     "from_dataset",
     "group_sequential_bounds",
     "make_allocation_rule",
+    "normal_scenario",
     "operating_characteristics",
     "prob_all_equivalent_draws",
     "prob_all_equivalent_quadrature",

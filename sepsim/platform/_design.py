@@ -29,6 +29,7 @@ __all__ = [
     "design_schema",
     "design_to_json",
     "ALLOCATION_RULES",
+    "ANALYSIS_METHODS",
 ]
 
 ALLOCATION_RULES = ("fixed", "thompson", "thall_wathen", "trippa", "sqrt_control")
@@ -130,7 +131,7 @@ class StoppingConfig:
     futility_margin: Optional[float] = None
     per_stratum: bool = False
 
-    def validate(self, has_control: bool, prefix: str = "design.stopping") -> None:
+    def validate(self, has_control: bool, prefix: str = "design.stopping", probability_scale: bool = True) -> None:
         for name in ("superiority", "inferiority", "equivalence_prob", "futility_prob"):
             _prob(f"{prefix}.{name}", getattr(self, name))
         if (self.equivalence_prob is None) != (self.equivalence_margin is None):
@@ -141,37 +142,87 @@ class StoppingConfig:
             raise ConfigError(f"{prefix}.futility_prob", "futility needs a control arm (adaptr semantics)")
         for name in ("equivalence_margin", "futility_margin"):
             v = getattr(self, name)
-            if v is not None and not 0.0 <= v < 1.0:
-                raise ConfigError(f"{prefix}.{name}", f"must be in [0, 1) on the probability scale, got {v!r}")
+            if v is not None and not 0.0 <= v < (1.0 if probability_scale else math.inf):
+                scale = "in [0, 1) on the probability scale" if probability_scale else ">= 0 on the outcome scale"
+                raise ConfigError(f"{prefix}.{name}", f"must be {scale}, got {v!r}")
+
+
+ANALYSIS_METHODS = ("quadrature", "draws", "frequentist")
+ANALYSIS_MODELS = ("beta_binomial", "normal")
+FREQUENTIST_TESTS = ("z", "chisq", "fisher", "cmh")
+SPENDING = ("obf", "pocock", "ld_obf", "ld_pocock", "hsd")
 
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """Posterior computation for binary outcomes (Beta prior, binomial likelihood).
+    """The analysis at each look: Bayesian posterior probabilities or frequentist group-sequential tests.
 
     Attributes:
-        method: "quadrature" (deterministic, fast) or "draws" (adaptr's posterior draws).
+        method: "quadrature" (deterministic, fast), "draws" (adaptr's posterior draws; beta_binomial only) or
+            "frequentist" (group-sequential tests of each arm against the control; see README_engine.md).
+        model: outcome model: "beta_binomial" (binary outcome, Beta prior) or "normal" (continuous outcome,
+            normal likelihood with a common unknown variance, normal-inverse-gamma prior; Gelman et al. 2013, 3.3).
         n_draws: posterior draws per arm per look for "draws" (adaptr default 5000).
         n_grid: quadrature nodes (97: max error about 1e-4 in P(best), 3e-5 in P(all equivalent), some 20 times
             below the Monte-Carlo SD of adaptr's 5000 draws near its thresholds; 129: 3e-5; error ~ n_grid^-4).
         prior_a, prior_b: Beta prior (>= 1; adaptr's default Beta(1, 1)).
+        prior_mean, prior_kappa, prior_shape, prior_rate: normal model prior ``mu_j | sigma^2 ~ N(prior_mean,
+            sigma^2 / prior_kappa)``, ``sigma^2 ~ InvGamma(prior_shape, prior_rate)`` (defaults nearly flat).
+        test: frequentist test: "z" (pooled two-proportion z; difference of means for the normal model), "chisq"
+            (signed root of Pearson's X^2), "fisher" (one-sided exact conditional test), "cmh"
+            (Cochran–Mantel–Haenszel stratified over the design's strata).
+        alpha: one-sided family-wise type-I error, split equally (Bonferroni) across the non-control arms of an
+            analysis unit.
+        spending: efficacy boundary: "obf", "pocock" (classical), "ld_obf", "ld_pocock" (Lan–DeMets), "hsd"
+            (Hwang–Shih–DeCani with ``gamma``), at information fractions ``look_n / look_n[-1]``.
+        gamma: Hwang–Shih–DeCani parameter (only with "hsd").
+        futility_z: optional non-binding futility bounds, one z per look (``-.inf`` or a very low value for none):
+            an arm whose z falls to or below it is dropped as futile.
     """
 
     method: str = "quadrature"
+    model: str = "beta_binomial"
     n_draws: int = 5000
     n_grid: int = 97
     prior_a: float = 1.0
     prior_b: float = 1.0
+    prior_mean: float = 0.0
+    prior_kappa: float = 1e-3
+    prior_shape: float = 1e-3
+    prior_rate: float = 1e-3
+    test: str = "z"
+    alpha: float = 0.025
+    spending: str = "obf"
+    gamma: Optional[float] = None
+    futility_z: Optional[list[float]] = None
 
     def validate(self, prefix: str = "design.analysis") -> None:
-        if self.method not in ("quadrature", "draws"):
-            raise ConfigError(f"{prefix}.method", f"must be 'quadrature' or 'draws', got {self.method!r}")
+        if self.method not in ANALYSIS_METHODS:
+            raise ConfigError(f"{prefix}.method", f"must be one of {list(ANALYSIS_METHODS)}, got {self.method!r}")
+        if self.model not in ANALYSIS_MODELS:
+            raise ConfigError(f"{prefix}.model", f"must be one of {list(ANALYSIS_MODELS)}, got {self.model!r}")
+        if self.model == "normal" and self.method == "draws":
+            raise ConfigError(f"{prefix}.method", "the normal model uses 'quadrature' or 'frequentist', not 'draws'")
         if self.n_draws < 10:
             raise ConfigError(f"{prefix}.n_draws", "must be >= 10")
         if self.n_grid < 17:
             raise ConfigError(f"{prefix}.n_grid", "must be >= 17")
         if self.prior_a < 1.0 or self.prior_b < 1.0:
             raise ConfigError(f"{prefix}.prior_a", "Beta prior shapes must be >= 1 (the quadrature needs them)")
+        for name in ("prior_kappa", "prior_shape", "prior_rate"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not v > 0:
+                raise ConfigError(f"{prefix}.{name}", f"must be > 0, got {v!r}")
+        if self.test not in FREQUENTIST_TESTS:
+            raise ConfigError(f"{prefix}.test", f"must be one of {list(FREQUENTIST_TESTS)}, got {self.test!r}")
+        if self.model == "normal" and self.test != "z":
+            raise ConfigError(f"{prefix}.test", "the normal model's frequentist test is 'z' (difference of means)")
+        if not isinstance(self.alpha, (int, float)) or not 0.0 < self.alpha < 0.5:
+            raise ConfigError(f"{prefix}.alpha", f"must be a one-sided level in (0, 0.5), got {self.alpha!r}")
+        if self.spending not in SPENDING:
+            raise ConfigError(f"{prefix}.spending", f"must be one of {list(SPENDING)}, got {self.spending!r}")
+        if self.spending == "hsd" and (self.gamma is None or not math.isfinite(self.gamma)):
+            raise ConfigError(f"{prefix}.gamma", "spending 'hsd' needs a finite gamma (e.g. -4 ~ O'Brien-Fleming)")
 
 
 _OPS = (">=", ">", "<=", "<")
@@ -328,13 +379,42 @@ class TrialDesign:
                 raise ConfigError(f"{p}.arm_start_look", "the control arm must open at look 0")
         has_control = self.control is not None
         self.allocation.validate(len(self.arms), has_control)
-        self.stopping.validate(has_control)
+        self.stopping.validate(has_control, probability_scale=self.analysis.model != "normal")
         self.analysis.validate()
         self.enrolment.validate(ln)
         self.scenario.validate(len(self.strata) if self.strata else 1)
         if self.stopping.per_stratum and self.strata is None:
             raise ConfigError(f"{p}.stopping.per_stratum", "needs design.strata")
+        self._validate_analysis(n_looks)
         return self
+
+    def _validate_analysis(self, n_looks: int) -> None:
+        an, st, p = self.analysis, self.stopping, "design.analysis"
+        if an.method == "frequentist":
+            if self.control is None:
+                raise ConfigError(f"{p}.method", "'frequentist' tests each arm against a control: set design.control")
+            if self.allocation.rule != "fixed":
+                raise ConfigError("design.allocation.rule", "the frequentist analysis needs rule 'fixed'")
+            if st.equivalence_prob is not None or st.futility_prob is not None:
+                raise ConfigError(
+                    "design.stopping.futility_prob",
+                    "Bayesian equivalence/futility rules do not apply to 'frequentist'; use design.analysis.futility_z",
+                )
+            if an.futility_z is not None and len(an.futility_z) != n_looks:
+                raise ConfigError(f"{p}.futility_z", f"needs one z value per look ({n_looks})")
+            if an.test == "cmh" and self.stopping.per_stratum:
+                raise ConfigError(
+                    f"{p}.test", "'cmh' pools strata; with stopping.per_stratum use 'z', 'chisq' or 'fisher'"
+                )
+        elif an.futility_z is not None:
+            raise ConfigError(f"{p}.futility_z", "applies to method 'frequentist' only")
+        if an.model == "normal":
+            if self.control is None and st.equivalence_prob is not None:
+                raise ConfigError(
+                    "design.stopping.equivalence_prob", "the normal model needs a control for equivalence"
+                )
+            if self.allocation.rule == "trippa" or self.scenario.time_trend_logit != 0.0:
+                raise ConfigError(f"{p}.model", "the normal model supports neither 'trippa' nor time_trend_logit")
 
 
 _NESTED = {

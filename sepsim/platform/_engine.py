@@ -21,6 +21,7 @@ from ._alloc_fixed import FixedAllocation, block_assign
 from ._alloc_trippa import TrippaAllocation
 from ._analysis_binary import BetaBinomialAnalysis
 from ._decide import UnitState, decide_unit
+from ._decide_frequentist import decide_frequentist
 from ._plan import Plan
 
 __all__ = ["simulate_trial"]
@@ -86,6 +87,8 @@ def simulate_trial(
         look_time = jnp.full((l_n,), jnp.nan, dtype=fdt)
 
     has_schedule = any(x > 0 for x in plan.start_window) or any(x >= 0 for x in plan.stop_look)
+    freq = bool(getattr(analysis, "frequentist", False))
+    needs_sq = bool(getattr(analysis, "needs_sq", False))  # continuous outcomes: sums of squares too
     needs_p_better = isinstance(rule, TrippaAllocation)
 
     def sched_open(window):
@@ -114,10 +117,16 @@ def simulate_trial(
         else:
             pid = tables["order"][jnp.minimum((u_pat * plan.n_table).astype(jnp.int32), plan.n_table - 1)]
             strat = tables["stratum"][pid]
-        probs = carry["alloc"].T[strat]  # (W, A)
+        # barrier: the first window's allocation is a compile-time constant, and XLA would otherwise constant-fold
+        # the block bookkeeping over (trials, window, arms) at compile time (seconds per compilation)
+        probs = jax.lax.optimization_barrier(carry["alloc"]).T[strat]  # (W, A)
         if plan.block_factor > 0:
             oh = jax.nn.one_hot(strat, s_n, dtype=jnp.int32) * m[:, None].astype(jnp.int32)
-            before = jnp.sum((jnp.cumsum(oh, axis=0, dtype=jnp.int32) - oh) * oh, axis=1, dtype=jnp.int32)
+            if s_n == 1:  # rank among the window's patients (avoids XLA constant-folding a large cumsum)
+                mi = m.astype(jnp.int32)
+                before = jnp.cumsum(mi, dtype=jnp.int32) - mi
+            else:
+                before = jnp.sum((jnp.cumsum(oh, axis=0, dtype=jnp.int32) - oh) * oh, axis=1, dtype=jnp.int32)
             rank = before + carry["block_count"][strat]
             open_as = probs > 0
             ratio_pat = ratio_counts[None, :]
@@ -168,6 +177,8 @@ def simulate_trial(
             pend_n=carry["pend_n"] + binned(oh_d),
             pend_ev=carry["pend_ev"] + binned(oh_d * y[:, None]),
         )
+        if needs_sq:
+            out["pend_sq"] = carry["pend_sq"] + binned(oh_d * (y * y)[:, None])
         if plan.concurrent:
             # control patients randomised while each arm was open (window >= the arm's first window)
             conc = (window >= start_window).astype(fdt)  # (A,)
@@ -217,6 +228,8 @@ def simulate_trial(
         done=jnp.asarray(False),
         n_rand=rand_n[0],
     )
+    if needs_sq:
+        carry["pend_sq"] = zeros_las
     carry = randomise(carry, 0, rand_n[0], plan.w_r0, 0, plan.bins0)
 
     looks = jnp.arange(l_n, dtype=jnp.int32)
@@ -225,8 +238,10 @@ def simulate_trial(
         """Cumulative (arm, stratum) counts of outcomes complete by look ``k``."""
         return jnp.sum(jnp.where((looks <= k)[:, None, None], pending, 0.0), axis=0)
 
+    count_names = ("pend_n", "pend_ev", "pend_cc", "pend_evcc") + (("pend_sq",) if needs_sq else ())
+
     def unit_counts(c, k):
-        cs = [seen(c[name], k) for name in ("pend_n", "pend_ev", "pend_cc", "pend_evcc")]
+        cs = [seen(c[name], k) for name in count_names]
         if plan.per_stratum:
             return cs, [x.T for x in cs]  # (U=S, A)
         return cs, [x.sum(1)[None] for x in cs]
@@ -237,16 +252,31 @@ def simulate_trial(
     def step(c, k):
         un: UnitState = c["units"]
         kk = jax.random.fold_in(k_look, k)
-        (n_as, ev_as, _, _), (n_u, ev_u, ncc_u, evcc_u) = unit_counts(c, k)
+        (n_as, ev_as, _, _, *sq_as), (n_u, ev_u, ncc_u, evcc_u, *sq_u) = unit_counts(c, k)
+        sq_u = sq_u[0] if needs_sq else jnp.zeros_like(n_u)
+        sq_as = sq_as[0] if needs_sq else jnp.zeros_like(n_as)
         elig_u = unit_eligible()
         in_play = elig_u & sched_open(k)[None, :] & (un.decision == 0) & ~un.stopped[:, None]
         nxt_open = sched_open(k + 1)
         grid_arms = in_play | (elig_u & nxt_open[None, :] & (un.decision == 0) & ~un.stopped[:, None])
 
-        def unit(n, ev, ncc, evcc, act, garms, st, key):
+        def unit_frequentist(n, ev, sq, ncc, evcc, act, garms, st, key, ns, evs, u):
+            extra = dict(n_control=ncc, total_control=evcc) if plan.concurrent else {}
+            z = analysis.statistics(n, ev, total_sq=sq, n_strata=ns, total_strata=evs, **extra)
+            st2, act2 = decide_frequentist(plan, analysis, z, act, st, k, u, thresholds)
+            if has_schedule:
+                act_next = garms & nxt_open & (st2.decision == 0) & ~st2.stopped
+            else:
+                act_next = act2
+            zero = jnp.zeros_like(n)
+            return st2, act_next, z, allocate(zero, zero, act_next, st2.control, n, n), zero, zero
+
+        def unit(n, ev, sq, ncc, evcc, act, garms, st, key, ns, evs, u):
             extra = {}
             if plan.concurrent:
                 extra = dict(n_control=ncc, events_control=evcc)
+            if needs_sq:
+                extra["total_sq"] = sq
             ctx = analysis.prepare(n, ev, garms, key=key, **extra)
             st2, act2, pb_first, pb_final = decide_unit(plan, analysis, ctx, act, st, k, thresholds)
             if has_schedule:  # arms that open for the next window join; arms the schedule closes leave
@@ -259,8 +289,12 @@ def simulate_trial(
             return st2, act_next, pb_first, alloc, pb_final, p_better
 
         keys = jax.vmap(lambda i: jax.random.fold_in(kk, i))(jnp.arange(u_n, dtype=jnp.int32))
-        un2, act_u, pb_u, alloc_u, pbest_u, pbetter_u = jax.vmap(unit)(
-            n_u, ev_u, ncc_u, evcc_u, in_play, grid_arms, un, keys
+        if plan.per_stratum:  # per-stratum tables of each unit (for CMH): the unit's own stratum
+            ns_u, evs_u = n_u[:, None, :], ev_u[:, None, :]
+        else:
+            ns_u, evs_u = n_as.T[None], ev_as.T[None]
+        un2, act_u, pb_u, alloc_u, pbest_u, pbetter_u = jax.vmap(unit_frequentist if freq else unit)(
+            n_u, ev_u, sq_u, ncc_u, evcc_u, in_play, grid_arms, un, keys, ns_u, evs_u, jnp.arange(u_n)
         )
         # per-stratum activity and allocation
         if plan.per_stratum:
@@ -268,17 +302,17 @@ def simulate_trial(
             alloc_sa = alloc_u.T
         else:
             active_sa = (act_u[0][None, :] & eligible).T
-            if plan.within_strata:
-                n_s, ev_s = n_as.T, ev_as.T
+            if plan.within_strata and not freq:
+                n_s, ev_s, sq_s = n_as.T, ev_as.T, sq_as.T
 
-                def strat_alloc(n, ev, act, key):
-                    ctx = analysis.prepare(n, ev, act, key=key)
+                def strat_alloc(n, ev, sq, act, key):
+                    ctx = analysis.prepare(n, ev, act, key=key, **({"total_sq": sq} if needs_sq else {}))
                     pb = analysis.p_best(ctx, act)
                     p_better = analysis.vs_control(ctx, act, un2.control[0])[0] if needs_p_better else pb
                     return allocate(pb, p_better, act, un2.control[0], n, n_u[0])
 
                 skeys = jax.vmap(lambda i: jax.random.fold_in(kk, u_n + i))(jnp.arange(s_n, dtype=jnp.int32))
-                alloc_sa = jax.vmap(strat_alloc)(n_s, ev_s, active_sa.T, skeys).T
+                alloc_sa = jax.vmap(strat_alloc)(n_s, ev_s, sq_s, active_sa.T, skeys).T
             else:
 
                 def strat_alloc(act):

@@ -16,7 +16,7 @@ from jaxtyping import Array, Float, Int, Key
 
 from .._errors import ConfigError
 
-__all__ = ["PotentialOutcomes", "binary_scenario", "from_dataset"]
+__all__ = ["PotentialOutcomes", "binary_scenario", "normal_scenario", "from_dataset"]
 
 
 class PotentialOutcomes(eqx.Module):
@@ -31,7 +31,7 @@ class PotentialOutcomes(eqx.Module):
         biomarker_names: names of the biomarker columns (static).
         latent_u: optional (patient,) uniforms behind a parametric binary scenario (outcome = u < rate); lets the
             engine apply a time trend to the rates with the same common random numbers.
-        rates: optional (stratum, arm) true event rates of a parametric scenario.
+        rates: optional (stratum, arm) true event rates (binary) or true means (normal) of a parametric scenario.
     """
 
     outcome: Float[Array, "patient arm"]
@@ -105,6 +105,52 @@ def binary_scenario(
     rj = jnp.asarray(r)
     y = (u[:, None] < rj[s]).astype(u.dtype)
     return PotentialOutcomes(outcome=y, stratum=s, arms=tuple(arms), strata=tuple(strata), latent_u=u, rates=rj)
+
+
+def normal_scenario(
+    means: Any,
+    sd: Any,
+    n_patients: int,
+    *,
+    key: Key[Array, ""],
+    arms: list[str] | None = None,
+    strata: list[str] | None = None,
+    stratum_probs: list[float] | None = None,
+) -> PotentialOutcomes:
+    """A parametric continuous scenario (e.g. change in SOFA score) with common random numbers.
+
+    Each patient gets one standard normal ``z``, shared by all arms: the outcome under arm ``a`` is
+    ``means[stratum, a] + sd[a] * z``, so arms differ only by their treatment effect on the same patients.
+
+    Args:
+        means: (arm,) or (stratum, arm) true mean outcomes.
+        sd: outcome standard deviation, a scalar or one per arm (> 0).
+        n_patients: table size.
+        key: PRNG key.
+        arms: arm names (default "A", "B", ...).
+        strata: stratum names (default "all" or "S0", "S1", ...).
+        stratum_probs: stratum mix (default equal).
+    """
+    m = np.atleast_2d(np.asarray(means, dtype=np.float64))
+    n_s, n_a = m.shape
+    s_d = np.broadcast_to(np.asarray(sd, dtype=np.float64), (n_a,))
+    if not np.all(np.isfinite(m)) or not np.all(s_d > 0):
+        raise ConfigError("scenario.means", "means must be finite and sd > 0 (a scalar or one per arm)")
+    arms = list(arms) if arms is not None else [chr(ord("A") + i) for i in range(n_a)]
+    if strata is None:
+        strata = ["all"] if n_s == 1 else [f"S{i}" for i in range(n_s)]
+    if len(arms) != n_a or len(strata) != n_s:
+        raise ConfigError("scenario.arms", f"need {n_a} arm names and {n_s} stratum names")
+    k_z, k_s = jax.random.split(key)
+    z = jax.random.normal(k_z, (n_patients,), dtype=jnp.result_type(float))
+    if n_s == 1:
+        s = jnp.zeros((n_patients,), dtype=jnp.int32)
+    else:
+        p = np.full(n_s, 1.0 / n_s) if stratum_probs is None else np.asarray(stratum_probs, dtype=np.float64)
+        s = jax.random.choice(k_s, n_s, (n_patients,), p=jnp.asarray(p / p.sum())).astype(jnp.int32)
+    mj = jnp.asarray(m, dtype=z.dtype)
+    y = mj[s] + jnp.asarray(s_d, dtype=z.dtype)[None, :] * z[:, None]
+    return PotentialOutcomes(outcome=y, stratum=s, arms=tuple(arms), strata=tuple(strata), rates=mj)
 
 
 def from_dataset(

@@ -133,6 +133,12 @@ def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
         raise ConfigError("design.scenario.stratum_mix_start", "a stratum with weight > 0 has no patients")
     st = design.stopping
     ctrl = design.arms.index(design.control) if design.control is not None else -1
+    concurrent = bool(design.concurrent_controls) and ctrl >= 0 and any(s > 0 for s in start)
+    an = design.analysis
+    if concurrent and (an.model == "normal" or (an.method == "frequentist" and an.test == "cmh")):
+        raise ConfigError(
+            "design.concurrent_controls", "not supported with the normal model or the 'cmh' test: set it to false"
+        )
     return Plan(
         n_arms=a_n,
         n_strata=s_n,
@@ -164,7 +170,7 @@ def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
         inferiority=st.inferiority,
         equivalence_prob=st.equivalence_prob,
         futility_prob=st.futility_prob,
-        concurrent=bool(design.concurrent_controls) and ctrl >= 0 and any(s > 0 for s in start),
+        concurrent=concurrent,
         big_table=int(elig_pat.sum()) > 65536,
         n_table=int(elig_pat.sum()),
     )

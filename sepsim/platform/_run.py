@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from typing import Any
 
@@ -17,6 +18,8 @@ from .._errors import ConfigError
 from .._keys import index_keys
 from ._alloc_factory import make_allocation_rule
 from ._analysis_binary import BetaBinomialAnalysis
+from ._analysis_frequentist import FrequentistAnalysis, efficacy_bounds
+from ._analysis_normal import NormalAnalysis
 from ._design import TrialDesign, design_from_dict, design_to_json
 from ._engine import simulate_trial
 from ._outcomes import PotentialOutcomes
@@ -25,8 +28,20 @@ from ._plan import Plan, make_plan, plan_tables
 __all__ = ["run_trials", "make_trial_function"]
 
 
-def _analysis(design: TrialDesign, plan: Plan) -> BetaBinomialAnalysis:
+def _analysis(design: TrialDesign, plan: Plan):
     an, st = design.analysis, design.stopping
+    if an.method == "frequentist":
+        return _frequentist(design, plan)
+    if an.model == "normal":
+        return NormalAnalysis(
+            higher_is_better=bool(design.higher_is_better),
+            prior_mean=float(an.prior_mean),
+            prior_kappa=float(an.prior_kappa),
+            prior_shape=float(an.prior_shape),
+            prior_rate=float(an.prior_rate),
+            equivalence_margin=float(st.equivalence_margin or 0.0),
+            futility_margin=float(st.futility_margin or 0.0),
+        )
     return BetaBinomialAnalysis(
         higher_is_better=bool(design.higher_is_better),
         method=an.method,
@@ -42,6 +57,33 @@ def _analysis(design: TrialDesign, plan: Plan) -> BetaBinomialAnalysis:
     )
 
 
+def _frequentist(design: TrialDesign, plan: Plan) -> FrequentistAnalysis:
+    an = design.analysis
+    return FrequentistAnalysis(
+        higher_is_better=bool(design.higher_is_better),
+        test=an.test,
+        model=an.model,
+        n_max=int(plan.n_max),
+        control_arm=plan.control,
+        has_futility=an.futility_z is not None,
+    )
+
+
+def frequentist_bounds(design: TrialDesign, plan: Plan) -> dict[str, np.ndarray]:
+    """Efficacy boundaries ``(unit, look)`` (Bonferroni over each unit's non-control arms: per stratum with
+    ``stopping.per_stratum``, else over the design's arms) and futility bounds ``(look,)``."""
+    an = design.analysis
+    elig = np.asarray(plan.eligible)  # (S, A)
+    others = np.arange(plan.n_arms) != plan.control
+    if plan.per_stratum:
+        m = tuple(int(np.sum(row & others)) for row in elig)
+    else:
+        m = (int(np.sum(elig.any(axis=0) & others)),)
+    bounds = efficacy_bounds(plan.look_n, m, alpha=float(an.alpha), spending=an.spending, gamma=an.gamma)
+    fut = an.futility_z if an.futility_z is not None else [-np.inf] * plan.n_looks
+    return {"efficacy_z": np.asarray(bounds, dtype=np.float64), "futility_z": np.asarray(fut, dtype=np.float64)}
+
+
 def make_trial_function(design: TrialDesign, outcomes: PotentialOutcomes):
     """``(fn, plan)`` where ``fn(keys, thresholds=None)`` simulates one trial per key (jitted, vmapped over the
     keys); ``thresholds`` overrides stopping thresholds by name (see :func:`design_thresholds`)."""
@@ -51,6 +93,8 @@ def make_trial_function(design: TrialDesign, outcomes: PotentialOutcomes):
     analysis = _analysis(design, plan)
     fn, traces = _compiled(plan, rule, analysis)
     default = design_thresholds(design)
+    if isinstance(analysis, FrequentistAnalysis):  # boundaries are traced too: designs differing in them share code
+        default.update(frequentist_bounds(design, plan))
 
     def call(keys, thresholds=None):
         thr = dict(default, **(thresholds or {}))
@@ -214,6 +258,16 @@ def _to_dataset(res, design: TrialDesign, plan: Plan, outcomes: PotentialOutcome
         ds["stratum_outcome"] = (("trial", "stratum"), un.outcome.astype(np.int64))
         ds["stratum_stop_look"] = (("trial", "stratum"), un.stop_look.astype(np.int64))
         ds["stratum_superior_arm"] = (("trial", "stratum"), un.superior.astype(np.int64))
+    if design.analysis.method == "frequentist":  # the unit slot holds z statistics, not P(best)
+        z = pl["p_best_unit"]
+        if plan.per_stratum:
+            ds["z_statistic"] = (tls, np.transpose(z, (0, 1, 3, 2)).astype(np.float64))
+        else:
+            ds["z_statistic"] = (("trial", "look", "arm"), z[:, :, 0, :].astype(np.float64))
+        ds["p_best"] = (("trial", "look", "arm"), np.full(pl["n"].shape[:3], np.nan))
+        if plan.per_stratum:
+            ds["p_best_stratum"] = (tls, np.full(pl["n"].shape, np.nan))
+        ds.attrs["efficacy_z"] = json.dumps(frequentist_bounds(design, plan)["efficacy_z"].tolist())
     return ds
 
 
