@@ -43,20 +43,21 @@ class Placebo(eqx.Module):
 class ConstantEffectArm(eqx.Module):
     """A test arm: constant effects from ``start`` to ``stop`` h after randomisation (no PK, no arm states).
 
-    Example: ``ConstantEffectArm("il1_block_0.9", il1_block=0.9)``.
+    Example: ``ConstantEffectArm("il1_block_0.9", il1_block=0.9)``. The numeric fields are stored as arrays
+    (traced under jit), so arms that differ only in effect sizes or times share one compiled solver.
     """
 
     name: str = eqx.field(static=True)
-    il1_block: float = 0.0
-    hla_dr_stim: float = 0.0
-    lymph_prolif: float = 0.0
-    lymph_apoptosis_block: float = 0.0
-    pathogen_kill: float = 0.0
-    endotoxin_neutralisation: float = 0.0
-    inflammation_damping: float = 0.0
-    clearance_il6: float = 0.0
-    start: float = 0.0
-    stop: float = 24.0 * 15.0
+    il1_block: Any = eqx.field(default=0.0, converter=jnp.asarray)
+    hla_dr_stim: Any = eqx.field(default=0.0, converter=jnp.asarray)
+    lymph_prolif: Any = eqx.field(default=0.0, converter=jnp.asarray)
+    lymph_apoptosis_block: Any = eqx.field(default=0.0, converter=jnp.asarray)
+    pathogen_kill: Any = eqx.field(default=0.0, converter=jnp.asarray)
+    endotoxin_neutralisation: Any = eqx.field(default=0.0, converter=jnp.asarray)
+    inflammation_damping: Any = eqx.field(default=0.0, converter=jnp.asarray)
+    clearance_il6: Any = eqx.field(default=0.0, converter=jnp.asarray)
+    start: Any = eqx.field(default=0.0, converter=jnp.asarray)
+    stop: Any = eqx.field(default=24.0 * 15.0, converter=jnp.asarray)
 
     def init_state(self, covariates: Covariates) -> Float[Array, " 0"]:
         return jnp.zeros((0,), dtype=jnp.result_type(covariates.weight_kg))
@@ -65,21 +66,26 @@ class ConstantEffectArm(eqx.Module):
         dt = jnp.result_type(mediators.tnf)
         on = jnp.where((t >= self.start) & (t < self.stop), 1.0, 0.0).astype(dt)
         eff = _zero_effects(dt)
-        clr = eff.clearance._replace(il6=on * self.clearance_il6)
+        clr = eff.clearance._replace(il6=on * self.clearance_il6.astype(dt))
         eff = Effects(
             clr,
-            on * self.il1_block,
-            on * self.hla_dr_stim,
-            on * self.lymph_prolif,
-            on * self.lymph_apoptosis_block,
-            on * self.pathogen_kill,
-            on * self.endotoxin_neutralisation,
-            on * self.inflammation_damping,
+            *(
+                on * jnp.asarray(v).astype(dt)
+                for v in (
+                    self.il1_block,
+                    self.hla_dr_stim,
+                    self.lymph_prolif,
+                    self.lymph_apoptosis_block,
+                    self.pathogen_kill,
+                    self.endotoxin_neutralisation,
+                    self.inflammation_damping,
+                )
+            ),
         )
         return jnp.zeros_like(z), eff
 
     def jump_times(self) -> Float[Array, " 2"]:
-        return jnp.asarray([self.start, self.stop])
+        return jnp.stack([self.start, self.stop])
 
 
 def _zero_effects(dtype: Any) -> Effects:

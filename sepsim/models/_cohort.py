@@ -7,6 +7,7 @@ ranges (:func:`~sepsim.models._params.sample_parameters`). Every patient's draws
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -37,6 +38,12 @@ class CohortConfig(NamedTuple):
 
     fixed: Mapping[str, float] = {}
     screening_window_h: tuple[float, float] = (-24.0, 0.0)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _draw_batch(keys: Any, lo: float, hi: float) -> dict[str, Any]:
+    """All patients' draws; module-level jit so that repeated cohorts of one size reuse the compile."""
+    return jax.vmap(lambda k: _one_patient(k, lo, hi))(keys)
 
 
 def _one_patient(key: Key[Array, ""], lo: float, hi: float) -> dict[str, Any]:
@@ -82,7 +89,7 @@ def simulate_cohort(n: int, *, key: Key[Array, ""], config: CohortConfig | None 
     if not lo <= hi <= 0.0:
         raise ConfigError("cohort.screening_window_h", "need low <= high <= 0 (hours before randomisation)")
     keys = index_keys(key, start, n)
-    draws = jax.jit(jax.vmap(lambda k: _one_patient(k, lo, hi)))(keys)
+    draws = _draw_batch(keys, float(lo), float(hi))
     data: dict[str, Any] = {}
     for name in (*COVARIATE_NAMES, *sampled_names()):
         if name in config.fixed:

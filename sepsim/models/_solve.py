@@ -11,6 +11,9 @@ nothing: ``Tsit5`` with a PID controller is the default, ``Kvaerno5`` stays sele
 
 from __future__ import annotations
 
+import collections
+import dataclasses
+import functools
 from typing import Any, NamedTuple
 
 import diffrax
@@ -21,7 +24,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Float, Int
 
-from ._arms import combined_rhs
+from ._arms import ConstantEffectArm, Placebo, combined_rhs
 from ._effects import Covariates
 from ._patient_rhs import T_START, initial_state
 
@@ -36,6 +39,9 @@ class SolverConfig(NamedTuple):
     atol: float = 1e-8
     max_steps: int = 20_000
     dt0: float = 0.05  # h
+    pcoeff: float = 0.0  # PID controller coefficients (diffrax defaults 0, 1, 0 = integral controller)
+    icoeff: float = 1.0
+    dcoeff: float = 0.0
 
 
 DEFAULT_SOLVER = SolverConfig()
@@ -76,7 +82,14 @@ def solve_patient(
     shift = -T_START
     jumps = jnp.concatenate([jnp.zeros((1,), y0.dtype), jnp.asarray(arm.jump_times(), y0.dtype)]) + shift
     term = diffrax.ODETerm(lambda tau, yz, args: combined_rhs(tau - shift, yz, params, covariates, arm))
-    controller = diffrax.PIDController(rtol=config.rtol, atol=config.atol, jump_ts=jumps)
+    controller = diffrax.PIDController(
+        rtol=config.rtol,
+        atol=config.atol,
+        pcoeff=config.pcoeff,
+        icoeff=config.icoeff,
+        dcoeff=config.dcoeff,
+        jump_ts=jumps,
+    )
     sol = diffrax.diffeqsolve(
         term,
         _solver(config.solver),
@@ -94,19 +107,41 @@ def solve_patient(
     return PatientSolution(sol.ys, ok, code, sol.stats["num_accepted_steps"], sol.stats["num_rejected_steps"])
 
 
+TRACES: collections.Counter = collections.Counter()  # traces of the shared batch solver, by arm type name
+
+
+def _batch_impl(arm: Any, config: SolverConfig, params: Any, covariates: Covariates, ts: Any) -> PatientSolution:
+    TRACES[type(arm).__name__] += 1  # Python side effect: runs once per trace (= per compile), never per call
+    return jax.vmap(lambda p, c, t: solve_patient(p, c, arm, t, config))(params, covariates, ts)
+
+
+def _compile_key_arm(arm: Any) -> Any:
+    """The arm as passed to the compiled function: the test arms of ``_arms.py`` lose their display name (a static
+    field that would otherwise force one compile per name; the right-hand side never reads it)."""
+    if isinstance(arm, (Placebo, ConstantEffectArm)):
+        return dataclasses.replace(arm, name="")
+    return arm
+
+
+# One module-level compiled function shared by every caller: the cache key is (arm structure and static fields,
+# solver config, batch shapes/dtypes), so repeated simulate_outcomes calls, tests and benchmarks reuse compiles.
+_batch_shared = eqx.filter_jit(_batch_impl)
+
+
 def make_batch_solver(arm: Any, config: SolverConfig = DEFAULT_SOLVER, *, max_traces: int | None = None) -> Any:
     """A jitted function ``(params, covariates, ts) -> PatientSolution`` vmapped over a leading patient axis.
 
-    One compiled program per (arm, config, batch shape); a new batch of the same shape does not retrace
-    (``max_traces`` wraps the traced function in ``equinox.debug.assert_max_traces`` to prove it).
+    One compiled program per (arm structure and static fields, config, batch shape), shared across calls: a new
+    batch of the same shape, or a new solver for an equal arm, does not retrace (``TRACES`` counts traces).
+    Array-valued arm fields (e.g. the effect sizes of :class:`~sepsim.models._arms.ConstantEffectArm`) are
+    traced, so arms differing only in those share one compile. ``max_traces`` uses a private compiled function,
+    wrapped in ``equinox.debug.assert_max_traces``, to prove the absence of retracing.
     """
-
-    def batch(params: Any, covariates: Covariates, ts: Float[Array, "patient t"]) -> PatientSolution:
-        return jax.vmap(lambda p, c, t: solve_patient(p, c, arm, t, config))(params, covariates, ts)
-
-    if max_traces is not None:
-        batch = eqx.debug.assert_max_traces(batch, max_traces=max_traces)
-    return eqx.filter_jit(batch)
+    if max_traces is None:
+        fn = _batch_shared
+    else:
+        fn = eqx.filter_jit(eqx.debug.assert_max_traces(_batch_impl, max_traces=max_traces))
+    return functools.partial(fn, _compile_key_arm(arm), config)
 
 
 def shard_patients(tree: Any) -> Any:

@@ -1,5 +1,6 @@
 """Numerics of the patient model: scipy reference, explicit vs implicit, recompilation, positivity, failures."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -46,6 +47,7 @@ def test_matches_scipy_radau(over):
     assert rel.max() < 1e-4, rel.max(axis=0)
 
 
+@pytest.mark.slow  # Kvaerno5 compile ~10 s
 def test_explicit_vs_implicit():
     """Tsit5 needs no more accepted steps than Kvaerno5 and neither fails: the system is not stiff enough to
     pay for an implicit method (justifies the default, see _solve.py)."""
@@ -66,20 +68,28 @@ def _batch_inputs(cohort, days=28):
 
 
 def test_no_recompilation_for_new_batch():
-    solve = make_batch_solver(Placebo(), SolverConfig(), max_traces=1)
-    for seed in (1, 2):
-        c = simulate_cohort(8, key=stage_key(seed, "cohort"))
-        jax.block_until_ready(solve(*_batch_inputs(c)))  # a second trace would raise inside assert_max_traces
-    with pytest.raises(RuntimeError):  # the guard is live: a new shape must retrace and trip it
-        solve(*_batch_inputs(simulate_cohort(3, key=stage_key(1, "cohort"))))
+    from sepsim.models import _solve
+
+    solve = make_batch_solver(Placebo(), SolverConfig())
+    c = simulate_cohort(48, key=stage_key(1, "cohort"))
+    jax.block_until_ready(solve(*_batch_inputs(c)))  # compiled here, or already by another test of this shape
+    before = _solve.TRACES["Placebo"]
+    for seed in (2, 3):  # new batches, a new solver object and a differently named placebo: no retrace
+        again = make_batch_solver(Placebo(name=f"placebo{seed}"), SolverConfig())
+        jax.block_until_ready(again(*_batch_inputs(simulate_cohort(48, key=stage_key(seed, "cohort")))))
+    assert _solve.TRACES["Placebo"] == before
+    # the counter is live: a new batch shape is traced (lowered only, not compiled) and counted
+    _solve._batch_shared.lower(Placebo(), SolverConfig(), *_batch_inputs(simulate_cohort(3, key=stage_key(1, "c"))))
+    assert _solve.TRACES["Placebo"] == before + 1
+    # make_batch_solver(max_traces=1) guards a private compile: a second shape must raise
+    guarded = make_batch_solver(Placebo(), SolverConfig(), max_traces=1)
+    eqx.filter_eval_shape(guarded, *_batch_inputs(simulate_cohort(2, key=stage_key(1, "c"))))
+    with pytest.raises(RuntimeError):
+        eqx.filter_eval_shape(guarded, *_batch_inputs(simulate_cohort(3, key=stage_key(1, "c"))))
 
 
-def test_positivity_and_no_nan_2000():
-    """2,000 patients across the parameter ranges: every solve succeeds, no NaN, all states positive."""
-    c = simulate_cohort(2000, key=stage_key(7, "cohort"))
-    out = simulate_outcomes(c, [Placebo()], key=stage_key(7, "outcomes"), chunk_size=1000, progress=False)
+def _check_positive(out):
     assert out.attrs["solver_failures"] == int((~out.solver_ok).sum())
-    assert out.attrs["solver_failures"] <= 2  # counted and flagged, never dropped; ~0.05% seen
     ok = out.solver_ok.sel(arm="placebo").values
     for name in [v for v in out.data_vars if v.startswith("state_")]:
         v = out[name].sel(arm="placebo").values[ok]
@@ -88,7 +98,38 @@ def test_positivity_and_no_nan_2000():
             assert (v > 0).all(), name
 
 
+def test_positivity_and_no_nan():
+    """48 patients across the parameter ranges (the same batch shape as the outcome tests: one shared compile):
+    every solve succeeds, no NaN, all states positive."""
+    c = simulate_cohort(48, key=stage_key(7, "cohort"))
+    out = simulate_outcomes(c, [Placebo()], key=stage_key(7, "outcomes"), progress=False)
+    _check_positive(out)
+    assert out.attrs["solver_failures"] == 0
+
+
+@pytest.mark.slow
+def test_positivity_and_no_nan_2000():
+    """2,000 patients across the parameter ranges: every solve succeeds, no NaN, all states positive."""
+    c = simulate_cohort(2000, key=stage_key(7, "cohort"))
+    out = simulate_outcomes(c, [Placebo()], key=stage_key(7, "outcomes"), chunk_size=1000, progress=False)
+    _check_positive(out)
+    assert out.attrs["solver_failures"] <= 2  # counted and flagged, never dropped; ~0.05% seen
+
+
 def test_failures_are_flagged_not_dropped():
+    # 4 of 48 patients with an undefined growth rate: their solves fail (NaN steps until max_steps); the batch
+    # shape is the outcome tests' one (shared compile). The max_steps=10 version is marked slow (own compile).
+    c = simulate_cohort(48, key=stage_key(3, "cohort"))
+    c["kpg"] = c["kpg"].where(np.arange(48) >= 4)
+    with pytest.warns(RuntimeWarning, match="4 of 48 patient-arm solves failed"):
+        out = simulate_outcomes(c, [Placebo()], key=stage_key(3, "outcomes"), progress=False)
+    assert out.sizes["patient"] == 48
+    np.testing.assert_array_equal(out.solver_ok.values[:, 0], np.arange(48) >= 4)
+    assert out.attrs["solver_failures"] == 4
+
+
+@pytest.mark.slow
+def test_failures_are_flagged_not_dropped_max_steps():
     c = simulate_cohort(4, key=stage_key(3, "cohort"))
     with pytest.warns(RuntimeWarning, match="4 of 4 patient-arm solves failed"):
         out = simulate_outcomes(
@@ -99,15 +140,16 @@ def test_failures_are_flagged_not_dropped():
 
 
 def test_chunking_does_not_change_results():
-    c = simulate_cohort(10, key=stage_key(5, "cohort"))
-    arms = [ConstantEffectArm("block", il1_block=0.9)]
-    a = simulate_outcomes(c, arms, key=stage_key(5, "outcomes"), chunk_size=10, progress=False)
-    b = simulate_outcomes(c, arms, key=stage_key(5, "outcomes"), chunk_size=4, progress=False)
+    # 48 patients in one chunk (the outcome tests' compiled shape and arm) vs chunks of 20 (last one padded)
+    c = simulate_cohort(48, key=stage_key(5, "cohort"))
+    arms = [ConstantEffectArm("kill", pathogen_kill=0.5, il1_block=0.9)]
+    a = simulate_outcomes(c, arms, key=stage_key(5, "outcomes"), chunk_size=48, progress=False)
+    b = simulate_outcomes(c, arms, key=stage_key(5, "outcomes"), chunk_size=20, progress=False)
     for v in ("sofa", "death_day", "state_ferritin", "responder", "endotype"):
         np.testing.assert_array_equal(a[v].values, b[v].values)
     # cohort draws do not depend on the cohort size either
-    c2 = simulate_cohort(4, key=stage_key(5, "cohort"), start=6)
-    np.testing.assert_array_equal(c2["kpg"].values, c["kpg"].values[6:])
+    c2 = simulate_cohort(4, key=stage_key(5, "cohort"), start=44)
+    np.testing.assert_array_equal(c2["kpg"].values, c["kpg"].values[44:])
 
 
 @pytest.mark.slow
