@@ -90,7 +90,7 @@ def test_hla_dr_and_lymphocytes_reach_pathogen_control(courses):
     ifn = _arm_course(ConstantEffectArm("stim", hla_dr_stim=3.0, stop=24.0 * 30))
     assert np.all(ifn[1:, H] > 2.0 * base[1:, H])
     assert np.all(ifn[1:, P] < base[1:, P] - 0.5)  # days 1-28: lower pathogen plateau
-    assert np.all(ifn[1:, 11] < base[1:, 11]) and ifn[-1, LAM] < base[-1, LAM] - 0.2
+    assert np.all(ifn[1:, 11] < base[1:, 11]) and ifn[-1, LAM] < base[-1, LAM] - 0.05
     lym = _arm_course(ConstantEffectArm("stim", lymph_prolif=1.0, lymph_apoptosis_block=0.5, stop=24.0 * 30))
     assert np.all(lym[1:, P] < base[1:, P]) and lym[-1, LAM] < base[-1, LAM] - 0.05
     noop = _arm_course(ConstantEffectArm("stim", hla_dr_stim=0.0))
