@@ -63,6 +63,9 @@ def time_jax(n: int, repeats: int) -> float:
         jax.block_until_ready(outs)
         best = min(best, time.perf_counter() - t0)
     assert all(bool(o.ok.all()) for o in outs), "solver failure in benchmark cohort"
+    steps = np.concatenate([np.asarray(o.steps) for o in outs])
+    rejected = np.concatenate([np.asarray(o.rejected) for o in outs])
+    print(f"# n={n}: accepted steps mean {steps.mean():.0f} max {steps.max()}, rejected mean {rejected.mean():.0f}")
     return best
 
 
@@ -83,6 +86,7 @@ def main() -> None:
     ap.add_argument("--one-device", action="store_true", help="do not split the CPU into one XLA device per core")
     args = ap.parse_args()
     sizes = [100, 1000] if args.quick else [100, 1000, 10_000, 100_000]
+    print(f"# load average before: {os.getloadavg()[0]:.2f}")
     n_scipy = 20 if args.quick else 50
     scipy_per_patient = time_scipy(n_scipy)
     rows = []
@@ -118,6 +122,7 @@ def main() -> None:
             f"| {r['n_patients']} | {r['jax_seconds']:.2f} | {r['jax_courses_per_s']:.0f} | "
             f"{r['scipy_courses_per_s']:.1f} | {r['speedup']:.0f}x |"
         )
+    print(f"# load average after: {os.getloadavg()[0]:.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "rows": rows}, f, indent=2)
