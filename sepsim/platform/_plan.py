@@ -53,6 +53,7 @@ class Plan:
     concurrent: bool
     big_table: bool
     n_table: int
+    identity_order: bool = False  # every patient eligible and already grouped by stratum: order[i] == i
 
     @property
     def n_units(self) -> int:
@@ -173,6 +174,7 @@ def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
         concurrent=concurrent,
         big_table=int(elig_pat.sum()) > 65536,
         n_table=int(elig_pat.sum()),
+        identity_order=bool(elig_pat.all() and np.all(np.diff(np.asarray(outcomes.stratum)) >= 0)),
     )
 
 
