@@ -57,6 +57,8 @@ def calibrate_threshold(
     """
     design = design if isinstance(design, TrialDesign) else design_from_dict(design)
     design.validate()
+    if design.analysis.method == "frequentist":
+        raise ConfigError("design.analysis.method", "frequentist designs control alpha by their boundaries")
     if design.stopping.superiority is None:
         raise ConfigError("design.stopping.superiority", "must be set (any value) to be calibrated")
     if symmetric and design.stopping.inferiority is None:

@@ -186,7 +186,7 @@ def test_cmh_pools_strata():
     out = binary_scenario(
         [[0.2, 0.2], [0.5, 0.5]], 20_000, key=stage_key(5, "cohort"), arms=["ctl", "trt"], strata=["a", "b"]
     )
-    design = _two_arm("cmh", look_n=(200, 400))
+    design = _two_arm("cmh", look_n=(400,))
     design["strata"] = ["a", "b"]
     ds = run_trials(out, design, n_trials=300, key=stage_key(5, "trials"))
     n, ev = ds.n.isel(look=0).values, ds.events.isel(look=0).values  # (trial, arm, stratum)
@@ -251,3 +251,11 @@ def test_frequentist_config_errors(patch, key):
     with pytest.raises(ConfigError) as e:
         design_from_dict(d)
     assert e.value.key == key
+
+
+def test_calibration_refuses_frequentist_designs():
+    from sepsim.platform import calibrate_threshold
+
+    with pytest.raises(ConfigError) as e:
+        calibrate_threshold(_table(0.3, 0.3), _two_arm("z"), n_trials=10, key=stage_key(7, "trials"))
+    assert e.value.key == "design.analysis.method"
