@@ -27,7 +27,6 @@ from . import __version__
 from ._cache import cached_stage
 from ._io import atomic_to_netcdf, atomic_write_text
 from ._keys import stage_key
-from ._progress import use_bar
 from .config import build_arms
 
 __all__ = ["run_pipeline"]
@@ -86,7 +85,7 @@ def _outcomes_from_models(cfg: DictConfig) -> tuple[xr.Dataset, bool]:
             key=stage_key(cfg.seed, "dynamics"),
             days=int(pop.get("days", 28)),
             chunk_size=chunk,
-            progress=use_bar(cfg.runtime.progress),
+            progress=_PROGRESS[cfg.runtime.progress],
         )
 
     return cached_stage("outcomes", {**cohort_subtree, "arms": arms_cfg}, compute, cache_dir=_cache_dir(cfg))

@@ -25,9 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 from jaxtyping import Array, Key
-from tqdm.auto import tqdm
 
 from .._errors import ConfigError
+from .._progress import progress_bar, progress_mode
 from ._cohort import BIOMARKERS, COVARIATE_NAMES
 from ._effects import Covariates
 from ._params import params_from_mapping
@@ -105,7 +105,7 @@ def simulate_outcomes(
     days: int = 28,
     chunk_size: int = 1000,
     solver: SolverConfig = DEFAULT_SOLVER,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> xr.Dataset:
     """Simulate every patient of ``cohort`` under every arm.
 
@@ -116,7 +116,7 @@ def simulate_outcomes(
         days: horizon, 28 or 90 days (any 10 <= days <= 180 accepted).
         chunk_size: patients per compiled batch; results do not depend on it.
         solver: static solver settings.
-        progress: show a tqdm bar.
+        progress: True a bar, False plain log lines, None a bar only on a terminal (``sepsim._progress``).
 
     Returns:
         Dataset with dims (patient, arm, day): the 12 states at daily resolution (``state_<name>``), ``sofa``,
@@ -144,23 +144,22 @@ def simulate_outcomes(
     ok, steps = np.empty((n, n_arm), bool), np.empty((n, n_arm), np.int64)
     solvers = [make_batch_solver(a, solver) for a in arms]
     starts = list(range(0, n, chunk))
-    bar = tqdm(total=len(starts) * n_arm, desc="patients x arms", disable=not progress, unit="chunk")
     sofa_z = _sofa_noise(key, cohort["patient"].values, nd)
-    for s0 in starts:
-        sl = slice(s0, min(s0 + chunk, n))
-        m = sl.stop - sl.start
-        params, cov, ts = shard_patients(_chunk_inputs(cohort, sl, chunk, days))
-        for a, solve in enumerate(solvers):
-            sol = solve(params, cov, ts)
-            ys = np.asarray(sol.ys)[:m]
-            x = np.exp(ys[:, :, :N_PHYSIOLOGICAL])
-            states[:, sl, a, :] = np.moveaxis(x[:, 1:, :], 2, 0)
-            lam_d[sl, a], lam_i[sl, a] = ys[:, 1:, N_PHYSIOLOGICAL], ys[:, 1:, N_PHYSIOLOGICAL + 1]
-            ok[sl, a], steps[sl, a] = np.asarray(sol.ok)[:m], np.asarray(sol.steps)[:m]
-            if a == 0:  # screening precedes randomisation: identical in every arm
-                screen_true[sl] = np.stack([x[:, 0, _BIOMARKER_STATE[b]] for b in BIOMARKERS], 1)
-            bar.update(1)
-    bar.close()
+    with progress_bar(len(starts) * n_arm, desc="patients x arms", mode=progress_mode(progress)) as bar:
+        for s0 in starts:
+            sl = slice(s0, min(s0 + chunk, n))
+            m = sl.stop - sl.start
+            params, cov, ts = shard_patients(_chunk_inputs(cohort, sl, chunk, days))
+            for a, solve in enumerate(solvers):
+                sol = solve(params, cov, ts)
+                ys = np.asarray(sol.ys)[:m]
+                x = np.exp(ys[:, :, :N_PHYSIOLOGICAL])
+                states[:, sl, a, :] = np.moveaxis(x[:, 1:, :], 2, 0)
+                lam_d[sl, a], lam_i[sl, a] = ys[:, 1:, N_PHYSIOLOGICAL], ys[:, 1:, N_PHYSIOLOGICAL + 1]
+                ok[sl, a], steps[sl, a] = np.asarray(sol.ok)[:m], np.asarray(sol.steps)[:m]
+                if a == 0:  # screening precedes randomisation: identical in every arm
+                    screen_true[sl] = np.stack([x[:, 0, _BIOMARKER_STATE[b]] for b in BIOMARKERS], 1)
+                bar.update(1)
     return _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps, sofa_z)
 
 

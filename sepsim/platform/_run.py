@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from typing import Any
 
 import jax
@@ -12,10 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 from jaxtyping import Array, Key
-from tqdm.auto import tqdm
 
 from .._errors import ConfigError
 from .._keys import index_keys
+from .._progress import progress_bar, progress_mode
 from ._alloc_factory import make_allocation_rule
 from ._analysis_binary import BetaBinomialAnalysis
 from ._analysis_frequentist import FrequentistAnalysis, efficacy_bounds
@@ -165,7 +164,7 @@ def run_trials(
         key: root key of the trial stage (e.g. ``stage_key(seed, "trials")``).
         chunk_size: trials per compiled batch (default :func:`default_chunk`).
         start: global index of the first trial (for sharded or resumed runs).
-        progress: show a tqdm bar (default: when stderr is a terminal).
+        progress: True a bar, False plain log lines, None a bar only on a terminal (``sepsim._progress``).
         seed: stored in the ``seed`` attribute.
 
     Returns:
@@ -178,9 +177,8 @@ def run_trials(
     if chunk < 1:
         raise ConfigError("chunk_size", "must be a positive integer")
     fn, plan = make_trial_function(design, outcomes)
-    show = sys.stderr.isatty() if progress is None else progress
     parts = []
-    with tqdm(total=n_trials, disable=not show, desc="trials", unit="trial") as bar:
+    with progress_bar(n_trials, desc="trials", unit="trials", mode=progress_mode(progress)) as bar:
         for lo in range(0, n_trials, chunk):
             size = min(chunk, n_trials - lo)
             keys = index_keys(key, start + lo, chunk)  # full-size chunk: one compilation
