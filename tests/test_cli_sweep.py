@@ -12,7 +12,13 @@ import xarray as xr
 from sepsim.collect import collect
 
 # a small, fast study: the adaptr design cut to 3 looks, few trials
-SMALL = ["n_trials=40", "design.look_n=[100,200,300]", "scenario.n_patients=5000", "runtime.progress=log"]
+SMALL = [
+    "n_trials=40",
+    "design.look_n=[100,200,300]",
+    "design.enrolment.randomised_n=null",
+    "scenario.n_patients=5000",
+    "runtime.progress=log",
+]
 
 
 def _sepsim(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
