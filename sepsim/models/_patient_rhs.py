@@ -169,12 +169,19 @@ def hazards(x: Any, p: Any, xp: Any = jnp) -> tuple[Any, Any]:
     return h_death, h_inf
 
 
+_LOG_STATE_MIN, _LOG_STATE_MAX = -400.0, 40.0  # bounds on log-states inside the right-hand side (see patient_rhs)
+
+
 def patient_rhs(t: Float[Array, ""], y: Float[Array, " 14"], params: Any, effects: Effects) -> Float[Array, " 14"]:
     """Time derivative of the solver state ``y = (log x_1..x_12, Lambda_death, Lambda_infection)``; t in hours.
 
     Hazards accumulate only after randomisation (``t >= 0``; pass 0 in the step-size controller's jump_ts).
     """
-    x = jnp.exp(y[:N_PHYSIOLOGICAL])
+    # A rejected trial step can carry a log-state far out of range; bounding it keeps exp finite and non-zero, so
+    # production/x and the error estimate stay finite and the controller shrinks the step. Unbounded, an overflow or
+    # an underflow to 0 gave NaN step sizes right after adsorber cartridge changes (CytoSorb, oXiris, HVHF solves
+    # failed). The bounds never bind on a physical course: states stay within e^-400 .. e^40 (~1e-174 .. 2e17).
+    x = jnp.exp(jnp.clip(y[:N_PHYSIOLOGICAL], _LOG_STATE_MIN, _LOG_STATE_MAX))
     prod, loss = production_loss(t, x, params, effects)
     # pathogen in per-capita form (no production), so P may underflow to 0 in log-space without 0/0
     dlog = jnp.concatenate([-loss[0][None], jnp.stack(prod[1:]) / x[1:] - jnp.stack(loss[1:])])
