@@ -91,6 +91,17 @@ def _outcomes_from_models(cfg: DictConfig) -> tuple[xr.Dataset, bool]:
     return cached_stage("outcomes", {**cohort_subtree, "arms": arms_cfg}, compute, cache_dir=_cache_dir(cfg))
 
 
+def _solved(table: xr.Dataset) -> tuple[xr.Dataset, int]:
+    """Patients with a failed solve under any arm (``solver_ok``) leave the trials: counted and logged, not silently."""
+    if "solver_ok" not in table:
+        return table, 0
+    ok = np.asarray(table["solver_ok"].values).all(axis=tuple(range(1, table["solver_ok"].ndim)))
+    n_failed = int((~ok).sum())
+    if n_failed:
+        log.warning("%d of %d virtual patients had a failed solve and are excluded from the trials", n_failed, ok.size)
+    return table.isel(patient=np.flatnonzero(ok)), n_failed
+
+
 def _eligible(table: xr.Dataset, design: Any, stratum: str | None) -> xr.Dataset:
     """Screening: only patients whose stratum (endotype) the design enrols are randomised (ImmunoSep, IS-04)."""
     if stratum is None or design.strata is None:
@@ -115,6 +126,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     t0 = time.monotonic()
     design = design_from_dict(_plain(cfg.design))
     reused: dict[str, bool] = {}
+    solver_failures = 0
     if cfg.outcomes == "scenario":
         log.info("outcomes: parametric scenario %r, rates %s", cfg.scenario.name, list(cfg.scenario.rates))
         outcomes = _outcomes_from_scenario(cfg, design)
@@ -123,6 +135,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     else:
         log.info("outcomes: %d virtual patients x %d arms (mechanistic)", cfg.population.n_patients, len(cfg.arms))
         table, reused["outcomes"] = _outcomes_from_models(cfg)
+        table, solver_failures = _solved(table)
         table = _eligible(table, design, cfg.endpoint.stratum)
         outcomes = from_dataset(
             table, endpoint=cfg.endpoint.variable, stratum=cfg.endpoint.stratum, strata=design.strata
@@ -152,6 +165,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     extra = {
         "ran": f"{cfg.n_trials} trials of study '{cfg.name}' on {ran}",
         "reused_from_cache": reused,
+        "solver_failures": solver_failures,
         "timing_s": {"outcomes": round(t1 - t0, 3), "trials": round(t2 - t1, 3)},
         "versions": {"sepsim": __version__, "python": _stdlib_platform.python_version()},
     }
