@@ -42,12 +42,3 @@ def test_artifact_roundtrips_exactly_even_with_time_like_units(tmp_path):
     again, reused = cached_stage("outcomes", {"k": 1}, lambda: ds, cache_dir=tmp_path)
     assert reused
     xr.testing.assert_identical(again, ds)
-
-
-def test_failed_solves_are_counted_and_excluded():
-    from sepsim.pipeline import _solved
-
-    ok = np.array([[True, True], [True, False], [True, True]])
-    table = xr.Dataset({"solver_ok": (("patient", "arm"), ok), "y": (("patient", "arm"), np.ones((3, 2)))})
-    kept, n_failed = _solved(table)
-    assert n_failed == 1 and kept.sizes["patient"] == 2
