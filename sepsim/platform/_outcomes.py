@@ -64,6 +64,24 @@ class PotentialOutcomes(eqx.Module):
         return np.bincount(s, minlength=len(self.strata)) / s.shape[0]
 
 
+def _names(arms: list[str] | None, strata: list[str] | None, n_a: int, n_s: int) -> tuple[list[str], list[str]]:
+    """Arm and stratum names of a parametric table (defaults "A", "B", ... and "all" or "S0", "S1", ...)."""
+    arms = list(arms) if arms is not None else [chr(ord("A") + i) for i in range(n_a)]
+    if strata is None:
+        strata = ["all"] if n_s == 1 else [f"S{i}" for i in range(n_s)]
+    if len(arms) != n_a or len(strata) != n_s:
+        raise ConfigError("scenario.arms", f"need {n_a} arm names and {n_s} stratum names")
+    return arms, list(strata)
+
+
+def _draw_strata(key: Key[Array, ""], n_s: int, n_patients: int, stratum_probs: list[float] | None) -> Array:
+    """Each patient's stratum index, drawn from the stratum mix (equal by default)."""
+    if n_s == 1:
+        return jnp.zeros((n_patients,), dtype=jnp.int32)
+    p = np.full(n_s, 1.0 / n_s) if stratum_probs is None else np.asarray(stratum_probs, dtype=np.float64)
+    return jax.random.choice(key, n_s, (n_patients,), p=jnp.asarray(p / p.sum())).astype(jnp.int32)
+
+
 def binary_scenario(
     rates: Any,
     n_patients: int,
@@ -90,18 +108,10 @@ def binary_scenario(
     if r.ndim != 2 or np.any(r < 0) or np.any(r > 1):
         raise ConfigError("scenario.rates", "must be (arm,) or (stratum, arm) probabilities in [0, 1]")
     n_s, n_a = r.shape
-    arms = list(arms) if arms is not None else [chr(ord("A") + i) for i in range(n_a)]
-    if strata is None:
-        strata = ["all"] if n_s == 1 else [f"S{i}" for i in range(n_s)]
-    if len(arms) != n_a or len(strata) != n_s:
-        raise ConfigError("scenario.arms", f"need {n_a} arm names and {n_s} stratum names")
+    arms, strata = _names(arms, strata, n_a, n_s)
     k_u, k_s = jax.random.split(key)
     u = jax.random.uniform(k_u, (n_patients,), dtype=jnp.result_type(float))
-    if n_s == 1:
-        s = jnp.zeros((n_patients,), dtype=jnp.int32)
-    else:
-        p = np.full(n_s, 1.0 / n_s) if stratum_probs is None else np.asarray(stratum_probs, dtype=np.float64)
-        s = jax.random.choice(k_s, n_s, (n_patients,), p=jnp.asarray(p / p.sum())).astype(jnp.int32)
+    s = _draw_strata(k_s, n_s, n_patients, stratum_probs)
     rj = jnp.asarray(r)
     y = (u[:, None] < rj[s]).astype(u.dtype)
     return PotentialOutcomes(outcome=y, stratum=s, arms=tuple(arms), strata=tuple(strata), latent_u=u, rates=rj)
@@ -136,18 +146,10 @@ def normal_scenario(
     s_d = np.broadcast_to(np.asarray(sd, dtype=np.float64), (n_a,))
     if not np.all(np.isfinite(m)) or not np.all(s_d > 0):
         raise ConfigError("scenario.means", "means must be finite and sd > 0 (a scalar or one per arm)")
-    arms = list(arms) if arms is not None else [chr(ord("A") + i) for i in range(n_a)]
-    if strata is None:
-        strata = ["all"] if n_s == 1 else [f"S{i}" for i in range(n_s)]
-    if len(arms) != n_a or len(strata) != n_s:
-        raise ConfigError("scenario.arms", f"need {n_a} arm names and {n_s} stratum names")
+    arms, strata = _names(arms, strata, n_a, n_s)
     k_z, k_s = jax.random.split(key)
     z = jax.random.normal(k_z, (n_patients,), dtype=jnp.result_type(float))
-    if n_s == 1:
-        s = jnp.zeros((n_patients,), dtype=jnp.int32)
-    else:
-        p = np.full(n_s, 1.0 / n_s) if stratum_probs is None else np.asarray(stratum_probs, dtype=np.float64)
-        s = jax.random.choice(k_s, n_s, (n_patients,), p=jnp.asarray(p / p.sum())).astype(jnp.int32)
+    s = _draw_strata(k_s, n_s, n_patients, stratum_probs)
     mj = jnp.asarray(m, dtype=z.dtype)
     y = mj[s] + jnp.asarray(s_d, dtype=z.dtype)[None, :] * z[:, None]
     return PotentialOutcomes(outcome=y, stratum=s, arms=tuple(arms), strata=tuple(strata), rates=mj)
