@@ -67,7 +67,8 @@ def _outcomes_from_models(cfg: DictConfig) -> tuple[xr.Dataset, bool]:
     pop = _plain(cfg.population)
     arms_cfg = _plain(cfg.arms)
     chunk = cfg.runtime.chunk_size or 2000
-    cohort_subtree = {"population": pop, "seed": cfg.seed}
+    # precision changes the numbers, so it is part of every key; chunking and progress do not, so they are not
+    cohort_subtree = {"population": pop, "seed": cfg.seed, "precision": cfg.runtime.precision}
     cohort, _ = cached_stage(
         "cohort",
         cohort_subtree,
@@ -83,7 +84,7 @@ def _outcomes_from_models(cfg: DictConfig) -> tuple[xr.Dataset, bool]:
             cohort,
             arms,
             key=stage_key(cfg.seed, "dynamics"),
-            days=int(pop.get("days", 28)),
+            days=pop["days"],
             chunk_size=chunk,
             progress=_PROGRESS[cfg.runtime.progress],
         )
@@ -143,7 +144,13 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         source = {"population": _plain(cfg.population), "arms": _plain(cfg.arms), "endpoint": _plain(cfg.endpoint)}
         ran = f"{cfg.population.n_patients} virtual patients under arms {list(cfg.arms)} (mechanistic dynamics)"
     t1 = time.monotonic()
-    trials_subtree = {**source, "design": _plain(cfg.design), "n_trials": cfg.n_trials, "seed": cfg.seed}
+    trials_subtree = {
+        **source,
+        "design": _plain(cfg.design),
+        "n_trials": cfg.n_trials,
+        "seed": cfg.seed,
+        "precision": cfg.runtime.precision,
+    }
     results, reused["trials"] = cached_stage(
         "trials",
         trials_subtree,

@@ -45,6 +45,10 @@ def test_single_run_writes_the_run_directory_and_reuses_cache(tmp_path: Path):
         "trials": True
     }
     assert "reusing cached artifact" in (tmp_path / "run2" / "sepsim.log").read_text()
+    # precision changes the numbers: a float32 run must not reuse the float64 artifact
+    _sepsim([*SMALL, "hydra.run.dir=run3", "runtime.precision=float32"], tmp_path)
+    third = json.loads((tmp_path / "run3" / "summary.json").read_text())
+    assert third["extra"]["reused_from_cache"] == {"trials": False}
 
 
 @pytest.mark.parametrize("launcher", ["basic", "submitit_local"])

@@ -50,6 +50,7 @@ def _error_for(overrides: list[str]) -> str:
             "population.data_file: file not found: /no/x.csv",
         ),
         (["experiment=no_such_study"], "no_such_study"),
+        (["outcomes=mechanistic", "+arms.placebo={}", "population.days=5"], "population.days: must be an integer"),
         (["design.look_n=[400,300,2000]"], "design.look_n: must be a non-empty list of strictly increasing"),
         (["+design.stoping={superiority:0.9}"], "design.stoping: unknown key"),
         (["design.allocation.min_prob=0.5"], "design.allocation.min_prob: min_prob * n_arms must be <= 1"),

@@ -73,6 +73,8 @@ def _check_scenario(sc: DictConfig, n_arms: int | None) -> None:
 def _check_population(pop: DictConfig) -> None:
     _positive_int(pop.n_patients, "population.n_patients")
     _one_of(pop.source, "population.source", _POPULATION_SOURCES)
+    if not isinstance(pop.days, int) or not 10 <= pop.days <= 180:
+        raise ConfigError("population.days", f"must be an integer number of days in [10, 180], got {pop.days!r}")
     if pop.source == "data":
         if not pop.data_file:
             raise ConfigError("population.data_file", "required when population.source=data (a CSV file path)")
