@@ -12,7 +12,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from ._effects import Clearances, Effects
-from ._patient_rhs import N_PHYSIOLOGICAL, T_START, hazards, production_loss
+from ._patient_rhs import N_PHYSIOLOGICAL, T_START, hazards, initial_state, production_loss, to_physical
 
 __all__ = ["numpy_params", "numpy_rhs", "reference_solve", "ZERO_EFFECTS"]
 
@@ -42,23 +42,7 @@ def reference_solve(
     randomisation is a discontinuity). Returns (states [t, 14] in physical units, number of RHS evaluations).
     """
     p = numpy_params(params)
-    x0 = np.array(
-        [
-            p.p0,
-            p.e_base + p.s_e * p.p0 / p.k_e,
-            p.m_base,
-            p.w_tnf,
-            p.w_il1,
-            p.w_il6,
-            p.w_il10,
-            p.d_base,
-            p.f0,
-            p.h0,
-            p.l0,
-        ]
-    )
-    x0 = np.maximum(np.concatenate([x0, [p.o_base]]), 1e-6)
-    x0 = np.concatenate([x0, [0.0, 0.0]])
+    x0 = np.asarray(to_physical(initial_state(params)), dtype=np.float64)  # the model's own start, physical units
     kw = dict(method=method, rtol=rtol, atol=atol)
     a = solve_ivp(numpy_rhs, (T_START, 0.0), x0, args=(p, False), **kw)
     if not a.success:
