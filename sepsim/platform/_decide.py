@@ -8,7 +8,9 @@ Reproduces INCEPTdk/adaptr ``R/run_trial.R``:
 - common control: drop arms with P(better than control) < inferiority; if some arm's P(better) > superiority, the
   best of them becomes the new control and the old control is dropped as inferior, and the checks run again;
   otherwise drop arms equivalent to the control, then futile arms; when one arm is left the unit stops (superiority,
-  unless the others left for equivalence or futility).
+  unless the others left for equivalence or futility). With ``equivalence_only_first`` (``futility_only_first``)
+  those checks run only while the original control is the control (adaptr switches them off for good when a new
+  control is declared).
 
 Decision codes: 0 none, 1 superior, 2 inferior/dropped, 3 futile, 4 equivalent. Unit outcomes: 0 running/max,
 1 superiority, 2 equivalence, 3 futility.
@@ -104,15 +106,18 @@ def _with_control(plan: Plan, thr, analysis, ctx, act, dec, ctrl):
         act = act & ~(any_sup & (ar == ctrl))
         ctrl = jnp.where(any_sup, new_c, ctrl)
         rest = run & ~any_sup
+        first = ctrl == plan.control  # the original control (a dropped control never returns)
         eq_stop, fut_stop = c.eq_stop, c.fut_stop
         eqv = jnp.zeros_like(act)
         if plan.equivalence_prob is not None:
             eqv = rest & act & (ar != ctrl) & (c.pe > thr["equivalence_prob"])
+            eqv = eqv & first if plan.equivalence_only_first else eqv
             dec = jnp.where(eqv, 4, dec)
             act = act & ~eqv
             eq_stop = eq_stop | (rest & jnp.any(eqv) & (jnp.sum(act) == 1))
         if plan.futility_prob is not None:
             fut = rest & act & (ar != ctrl) & (c.pf > thr["futility_prob"]) & ~eqv
+            fut = fut & first if plan.futility_only_first else fut
             dec = jnp.where(fut, 3, dec)
             act = act & ~fut
             fut_stop = fut_stop | (rest & ~eq_stop & jnp.any(fut) & (jnp.sum(act) == 1))

@@ -121,6 +121,9 @@ class StoppingConfig:
         futility_prob, futility_margin: with a control: drop arms with P(not better than control by margin) above it.
         per_stratum: decisions (and stopping) separately within each stratum; a stratum whose decisions are
             complete stops enrolling (enrichment). Otherwise decisions use pooled data.
+        equivalence_only_first, futility_only_first: with a common control, assess equivalence (futility) only
+            against the original control: once an arm has been declared superior and become the new control,
+            these checks stop for the rest of the trial (adaptr ``setup_trial``; ``R/run_trial.R``).
     """
 
     superiority: Optional[float] = 0.99
@@ -130,8 +133,16 @@ class StoppingConfig:
     futility_prob: Optional[float] = None
     futility_margin: Optional[float] = None
     per_stratum: bool = False
+    equivalence_only_first: bool = False
+    futility_only_first: bool = False
 
     def validate(self, has_control: bool, prefix: str = "design.stopping", probability_scale: bool = True) -> None:
+        for name, rule in (("equivalence_only_first", "equivalence_prob"), ("futility_only_first", "futility_prob")):
+            v = getattr(self, name)
+            if not isinstance(v, bool):
+                raise ConfigError(f"{prefix}.{name}", f"must be true or false, got {v!r}")
+            if v and (not has_control or getattr(self, rule) is None):
+                raise ConfigError(f"{prefix}.{name}", f"needs a common control (design.control) and {rule}")
         for name in ("superiority", "inferiority", "equivalence_prob", "futility_prob"):
             _prob(f"{prefix}.{name}", getattr(self, name))
         if (self.equivalence_prob is None) != (self.equivalence_margin is None):

@@ -54,6 +54,8 @@ class Plan:
     big_table: bool
     n_table: int
     identity_order: bool = False  # every patient eligible and already grouped by stratum: order[i] == i
+    equivalence_only_first: bool = False  # equivalence/futility only against the original control (adaptr)
+    futility_only_first: bool = False
 
     @property
     def n_units(self) -> int:
@@ -171,6 +173,8 @@ def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
         inferiority=st.inferiority,
         equivalence_prob=st.equivalence_prob,
         futility_prob=st.futility_prob,
+        equivalence_only_first=bool(st.equivalence_only_first),
+        futility_only_first=bool(st.futility_only_first),
         concurrent=concurrent,
         big_table=int(elig_pat.sum()) > 65536,
         n_table=int(elig_pat.sum()),
