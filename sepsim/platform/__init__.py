@@ -35,6 +35,7 @@ from ._outcomes import PotentialOutcomes as PotentialOutcomes
 from ._outcomes import binary_scenario as binary_scenario
 from ._outcomes import from_dataset as from_dataset
 from ._outcomes import normal_scenario as normal_scenario
+from ._patient_log import patient_log as patient_log
 from ._posterior_binary import prob_all_equivalent_draws as prob_all_equivalent_draws
 from ._posterior_binary import prob_all_equivalent_quadrature as prob_all_equivalent_quadrature
 from ._posterior_binary import prob_best_draws as prob_best_draws
@@ -76,6 +77,7 @@ __all__ = [
     "make_allocation_rule",
     "normal_scenario",
     "operating_characteristics",
+    "patient_log",
     "prob_all_equivalent_draws",
     "prob_all_equivalent_quadrature",
     "prob_best_draws",

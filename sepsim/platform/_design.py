@@ -338,6 +338,14 @@ class TrialDesign:
         arm_stop_look: per arm, the look after which it closes (-1 = never).
         concurrent_controls: compare each arm only with control patients randomised while it was open (applies
             while the design's control is the control; after an arm replaces it, comparisons use all data).
+        arm_start_day: per arm, the calendar day (from the first patient's arrival clock, days) from which it may
+            receive patients; needs ``enrolment.accrual_per_day`` and a control open throughout. Within a
+            randomisation window each patient is randomised among the arms open at his arrival (probabilities
+            renormalised); concurrent controls are the control patients who arrived while the arm was open.
+        arm_stop_day: per arm, the day from which it receives nobody (negative = never).
+        max_active_arms: at most this many arms (control included) active at once; the others wait in listed
+            order and enter, from the next randomisation window, at the look at which an active arm leaves
+            (dropped for inferiority, futility or equivalence, or closed by ``arm_stop_*``).
     """
 
     arms: list[str] = field(default_factory=lambda: ["A", "B"])
@@ -349,6 +357,9 @@ class TrialDesign:
     arm_start_look: Optional[list[int]] = None
     arm_stop_look: Optional[list[int]] = None
     concurrent_controls: bool = True
+    arm_start_day: Optional[list[float]] = None
+    arm_stop_day: Optional[list[float]] = None
+    max_active_arms: Optional[int] = None
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
     stopping: StoppingConfig = field(default_factory=StoppingConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
@@ -397,7 +408,46 @@ class TrialDesign:
         if self.stopping.per_stratum and self.strata is None:
             raise ConfigError(f"{p}.stopping.per_stratum", "needs design.strata")
         self._validate_analysis(n_looks)
+        self._validate_arm_entry()
         return self
+
+    def _validate_arm_entry(self) -> None:
+        p, a_n = "design", len(self.arms)
+        for name in ("arm_start_day", "arm_stop_day"):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            if len(v) != a_n or any(not isinstance(x, (int, float)) or isinstance(x, bool) for x in v):
+                raise ConfigError(f"{p}.{name}", f"needs one day per arm ({a_n})")
+            if self.enrolment.accrual_per_day is None:
+                raise ConfigError(f"{p}.{name}", "calendar days need design.enrolment.accrual_per_day")
+            if self.control is None:
+                raise ConfigError(f"{p}.{name}", "calendar entry needs a control open throughout (design.control)")
+            if self.allocation.block_factor > 0:
+                raise ConfigError(f"{p}.{name}", "calendar entry does not support permuted blocks (block_factor)")
+        start, stop = self.arm_start_day, self.arm_stop_day
+        if start is not None and any(x < 0 for x in start):
+            raise ConfigError(f"{p}.arm_start_day", "days must be >= 0")
+        if start is not None and self.arm_start_look is not None:
+            raise ConfigError(f"{p}.arm_start_day", "give arm_start_day or arm_start_look, not both")
+        if stop is not None and self.arm_stop_look is not None:
+            raise ConfigError(f"{p}.arm_stop_day", "give arm_stop_day or arm_stop_look, not both")
+        if self.control is not None and (start is not None or stop is not None):
+            c = self.arms.index(self.control)
+            if (start is not None and start[c] != 0) or (stop is not None and stop[c] >= 0):
+                raise ConfigError(f"{p}.arm_start_day", "the control must be open from day 0 and never close")
+        if stop is not None:
+            s0 = start or [0.0] * a_n
+            if any(b >= 0 and b <= a for a, b in zip(s0, stop, strict=True)):
+                raise ConfigError(f"{p}.arm_stop_day", "each stop day must be after the arm's start day (or < 0)")
+        m = self.max_active_arms
+        if m is not None:
+            if not isinstance(m, int) or isinstance(m, bool) or not 2 <= m <= a_n:
+                raise ConfigError(f"{p}.max_active_arms", f"must be an integer in [2, {a_n}], got {m!r}")
+            if self.arm_start_look is not None or start is not None:
+                raise ConfigError(f"{p}.max_active_arms", "arms enter by rule or by schedule (arm_start_*), not both")
+            if self.stopping.per_stratum or self.stratum_arms is not None:
+                raise ConfigError(f"{p}.max_active_arms", "not supported with per-stratum decisions or stratum_arms")
 
     def _validate_analysis(self, n_looks: int) -> None:
         an, st, p = self.analysis, self.stopping, "design.analysis"

@@ -20,6 +20,7 @@ from ._alloc_base import AbstractAllocationRule, AllocationInputs
 from ._alloc_fixed import FixedAllocation, block_assign
 from ._alloc_trippa import TrippaAllocation
 from ._analysis_binary import BetaBinomialAnalysis
+from ._arm_schedule import admit_waiting, open_at_day, restrict_to_open, window_days, window_open_by_day
 from ._decide import UnitState, decide_unit
 from ._decide_frequentist import decide_frequentist
 from ._plan import Plan
@@ -86,14 +87,22 @@ def simulate_trial(
         rand_n = jnp.asarray(plan.rand_n, dtype=jnp.int32)
         look_time = jnp.full((l_n,), jnp.nan, dtype=fdt)
 
-    has_schedule = any(x > 0 for x in plan.start_window) or any(x >= 0 for x in plan.stop_look)
+    calendar = plan.start_day is not None  # arms open and close at calendar days (see _arm_schedule)
+    has_schedule = any(x > 0 for x in plan.start_window) or any(x >= 0 for x in plan.stop_look) or calendar
+    if calendar:
+        t_first, t_last = window_days(arrival, rand_n)
     freq = bool(getattr(analysis, "frequentist", False))
     needs_sq = bool(getattr(analysis, "needs_sq", False))  # continuous outcomes: sums of squares too
     needs_p_better = isinstance(rule, TrippaAllocation)
 
-    def sched_open(window):
-        """Arms open (by the platform schedule) in randomisation window ``window``."""
-        return (start_window <= window) & ((stop_look < 0) | (stop_look >= window))
+    def sched_open(window, start_w):
+        """Arms open (by the platform schedule) in randomisation window ``window``; ``start_w``: each arm's first
+        window (carried: with ``max_active_arms`` arms enter by rule)."""
+        is_open = (start_w <= window) & ((stop_look < 0) | (stop_look >= window))
+        if calendar:
+            j = jnp.clip(window, 0, l_n - 1)
+            is_open = is_open & window_open_by_day(plan, t_first[j], t_last[j])
+        return is_open
 
     # ---- randomisation of one window -------------------------------------------------------------------------------
     def randomise(carry, lo, hi, width, window, n_bins):
@@ -122,6 +131,9 @@ def simulate_trial(
         # barrier: the first window's allocation is a compile-time constant, and XLA would otherwise constant-fold
         # the block bookkeeping over (trials, window, arms) at compile time (seconds per compilation)
         probs = jax.lax.optimization_barrier(carry["alloc"]).T[strat]  # (W, A)
+        if calendar:  # each patient only among the arms open at his arrival
+            open_pat = open_at_day(plan, arrival[idx])
+            probs = restrict_to_open(probs, open_pat)
         if plan.block_factor > 0:
             oh = jax.nn.one_hot(strat, s_n, dtype=jnp.int32) * m[:, None].astype(jnp.int32)
             if s_n == 1:  # rank among the window's patients (avoids XLA constant-folding a large cumsum)
@@ -182,13 +194,22 @@ def simulate_trial(
         if needs_sq:
             out["pend_sq"] = carry["pend_sq"] + binned(oh_d * (y * y)[:, None])
         if plan.concurrent:
-            # control patients randomised while each arm was open (window >= the arm's first window)
-            conc = (window >= start_window).astype(fdt)  # (A,)
+            # control patients randomised while each arm was open (window >= the arm's first window; by calendar:
+            # arrived while the arm was open)
+            conc = open_pat if calendar else jnp.broadcast_to(window >= carry["start_w"], (width, a_n))
             is_c = (arm == plan.control).astype(fdt)
-            cc = binned(oh_d * is_c[:, None])[:, plan.control, :]  # (L, S)
-            ccy = binned(oh_d * (is_c * y)[:, None])[:, plan.control, :]
-            out["pend_cc"] = carry["pend_cc"] + cc[:, None, :] * conc[None, :, None]
-            out["pend_evcc"] = carry["pend_evcc"] + ccy[:, None, :] * conc[None, :, None]
+            oh_s = jax.nn.one_hot(strat, s_n, dtype=fdt)
+
+            def binned_cc(weights):  # (W, D) -> (L, A, S): control patients counted for each arm
+                per_bin = jnp.einsum("wd,wa,ws->das", weights * is_c[:, None], conc.astype(fdt), oh_s)
+                return (place.T @ per_bin.reshape(n_bins, a_n * s_n)).reshape(l_n, a_n, s_n)
+
+            out["pend_cc"] = carry["pend_cc"] + binned_cc(oh_d)
+            out["pend_evcc"] = carry["pend_evcc"] + binned_cc(oh_d * y[:, None])
+        if plan.record_patients:
+            for name, v in (("pat_arm", arm), ("pat_y", has_y)):
+                old = jax.lax.dynamic_slice(carry[name], (start,), (width,))
+                out[name] = jax.lax.dynamic_update_slice(carry[name], jnp.where(m, v, old), (start,))
         return out
 
     # ---- allocation ------------------------------------------------------------------------------------------------
@@ -201,7 +222,7 @@ def simulate_trial(
         return jnp.where(jnp.sum(n_unit) < plan.burn_in_n, fixed_rule(inp), adaptive)
 
     # ---- initial state ---------------------------------------------------------------------------------------------
-    open0 = sched_open(0)
+    open0 = sched_open(0, start_window)
     act0 = eligible & open0[None, :]  # (S, A)
     dummy = jnp.zeros((a_n,), dtype=fdt)
     init_alloc = jax.vmap(
@@ -229,7 +250,11 @@ def simulate_trial(
         units=units,
         done=jnp.asarray(False),
         n_rand=rand_n[0],
+        start_w=start_window,
     )
+    if plan.record_patients:
+        carry["pat_arm"] = jnp.full((n_max,), -1, dtype=jnp.int32)
+        carry["pat_y"] = jnp.zeros((n_max,), dtype=bool)
     if needs_sq:
         carry["pend_sq"] = zeros_las
     carry = randomise(carry, 0, rand_n[0], plan.w_r0, 0, plan.bins0)
@@ -259,18 +284,22 @@ def simulate_trial(
         kk = jax.random.fold_in(k_look, k)
         seen_k, (n_as, ev_as, _, _, sq_as), (n_u, ev_u, ncc_u, evcc_u, sq_u) = unit_counts(c, k)
         elig_u = unit_eligible()
-        in_play = elig_u & sched_open(k)[None, :] & (un.decision == 0) & ~un.stopped[:, None]
-        nxt_open = sched_open(k + 1)
+        in_play = elig_u & sched_open(k, c["start_w"])[None, :] & (un.decision == 0) & ~un.stopped[:, None]
+        nxt_open = sched_open(k + 1, c["start_w"])
         grid_arms = in_play | (elig_u & nxt_open[None, :] & (un.decision == 0) & ~un.stopped[:, None])
+        waiting = c["start_w"] > k + 1  # max_active_arms: not yet entered
+        if plan.max_active:
+            grid_arms = grid_arms | (elig_u & waiting[None, :])
+
+        def next_arms(garms, st2):  # arms in play for the next window
+            act_next = garms & nxt_open & (st2.decision == 0) & ~st2.stopped
+            return admit_waiting(plan, act_next, waiting, k) if plan.max_active else act_next
 
         def unit_frequentist(n, ev, sq, ncc, evcc, act, garms, st, key, ns, evs, u):
             extra = dict(n_control=ncc, total_control=evcc) if plan.concurrent else {}
             z = analysis.statistics(n, ev, total_sq=sq, n_strata=ns, total_strata=evs, **extra)
             st2, act2 = decide_frequentist(plan, analysis, z, act, st, k, u, thresholds)
-            if has_schedule:
-                act_next = garms & nxt_open & (st2.decision == 0) & ~st2.stopped
-            else:
-                act_next = act2
+            act_next = next_arms(garms, st2) if has_schedule else act2
             zero = jnp.zeros_like(n)
             return st2, act_next, z, allocate(zero, zero, act_next, st2.control, n, n), zero, zero
 
@@ -283,7 +312,7 @@ def simulate_trial(
             ctx = analysis.prepare(n, ev, garms, key=key, **extra)
             st2, act2, pb_first, pb_final = decide_unit(plan, analysis, ctx, act, st, k, thresholds)
             if has_schedule:  # arms that open for the next window join; arms the schedule closes leave
-                act_next = garms & nxt_open & (st2.decision == 0) & ~st2.stopped
+                act_next = next_arms(garms, st2)
                 pb_final = analysis.p_best(ctx, act_next)
             else:
                 act_next = act2
@@ -338,6 +367,7 @@ def simulate_trial(
             block_epoch=c["block_epoch"] + changed.astype(jnp.int32),
             block_count=jnp.where(changed, 0, c["block_count"]),
             done=done,
+            start_w=jnp.where(act_u[0] & waiting, k + 1, c["start_w"]),  # arms admitted by rule
         )
         out = dict(
             n=n_as,
@@ -348,6 +378,8 @@ def simulate_trial(
             n_randomised=c["n_rand"],
         )
         out["p_best_unit"] = jnp.where(was_done, jnp.nan, out["p_best_unit"])
+        if plan.record_patients and plan.concurrent:
+            out["n_concurrent_control"] = seen_k["pend_cc"].sum(1)
         # randomise the next window and collect outcomes completing before the next look
         kn = jnp.minimum(k + 1, l_n - 1)
         go = ~done & (k + 1 < l_n)
@@ -378,4 +410,16 @@ def simulate_trial(
         events_total=jnp.sum(ev_all),
         trial_stop_look=trial_stop,
         look_time=look_time,
+        **(
+            _patients(plan, c_end, arrival if plan.accrual_per_day is not None else None)
+            if plan.record_patients
+            else {}
+        ),
     )
+
+
+def _patients(plan: Plan, c_end: dict, arrival) -> dict:
+    out = dict(patient_arm=c_end["pat_arm"], patient_has_outcome=c_end["pat_y"])
+    if arrival is not None:
+        out["patient_arrival"] = arrival
+    return out

@@ -56,6 +56,10 @@ class Plan:
     identity_order: bool = False  # every patient eligible and already grouped by stratum: order[i] == i
     equivalence_only_first: bool = False  # equivalence/futility only against the original control (adaptr)
     futility_only_first: bool = False
+    start_day: tuple[float, ...] | None = None  # calendar entry/exit (see _arm_schedule)
+    stop_day: tuple[float, ...] | None = None
+    max_active: int = 0  # rule-based entry: cap on active arms (0 = none)
+    record_patients: bool = False  # also return each patient's arm, arrival and outcome flag (patient_log)
 
     @property
     def n_units(self) -> int:
@@ -120,6 +124,9 @@ def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
     else:
         elig = tuple(tuple(True for _ in design.arms) for _ in strata)
     start = tuple(design.arm_start_look or [0] * a_n)
+    if design.max_active_arms is not None:  # the control and the first listed arms start, the rest wait
+        first = ([design.control] if design.control else []) + [a for a in design.arms if a != design.control]
+        start = tuple(0 if first.index(a) < design.max_active_arms else len(ln) + 1 for a in design.arms)
     stop = tuple(design.arm_stop_look or [-1] * a_n)
     sc = design.scenario
     elig_pat = eligible_mask(design, outcomes)
@@ -136,7 +143,8 @@ def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
         raise ConfigError("design.scenario.stratum_mix_start", "a stratum with weight > 0 has no patients")
     st = design.stopping
     ctrl = design.arms.index(design.control) if design.control is not None else -1
-    concurrent = bool(design.concurrent_controls) and ctrl >= 0 and any(s > 0 for s in start)
+    late = any(s > 0 for s in start) or any(d > 0 for d in (design.arm_start_day or []))
+    concurrent = bool(design.concurrent_controls) and ctrl >= 0 and late
     an = design.analysis
     if concurrent and (an.model == "normal" or (an.method == "frequentist" and an.test == "cmh")):
         raise ConfigError(
@@ -175,6 +183,13 @@ def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
         futility_prob=st.futility_prob,
         equivalence_only_first=bool(st.equivalence_only_first),
         futility_only_first=bool(st.futility_only_first),
+        start_day=None
+        if design.arm_start_day is None and design.arm_stop_day is None
+        else tuple(float(x) for x in (design.arm_start_day or [0.0] * a_n)),
+        stop_day=None
+        if design.arm_start_day is None and design.arm_stop_day is None
+        else tuple(float(x) for x in (design.arm_stop_day or [-1.0] * a_n)),
+        max_active=int(design.max_active_arms or 0),
         concurrent=concurrent,
         big_table=int(elig_pat.sum()) > 65536,
         n_table=int(elig_pat.sum()),
