@@ -23,6 +23,7 @@ from ._calibrate import CalibrationResult as CalibrationResult
 from ._calibrate import calibrate_threshold as calibrate_threshold
 from ._design import AllocationConfig as AllocationConfig
 from ._design import AnalysisConfig as AnalysisConfig
+from ._design import DomainConfig as DomainConfig
 from ._design import EligibilityRule as EligibilityRule
 from ._design import EnrolmentConfig as EnrolmentConfig
 from ._design import ScenarioConfig as ScenarioConfig
@@ -30,6 +31,7 @@ from ._design import StoppingConfig as StoppingConfig
 from ._design import TrialDesign as TrialDesign
 from ._design import design_from_dict as design_from_dict
 from ._design import design_schema as design_schema
+from ._design import domain_combinations as domain_combinations
 from ._operating import operating_characteristics as operating_characteristics
 from ._outcomes import PotentialOutcomes as PotentialOutcomes
 from ._outcomes import binary_scenario as binary_scenario
@@ -52,6 +54,7 @@ __all__ = [
     "AnalysisConfig",
     "BetaBinomialAnalysis",
     "CalibrationResult",
+    "DomainConfig",
     "EligibilityRule",
     "EnrolmentConfig",
     "FixedAllocation",
@@ -71,6 +74,7 @@ __all__ = [
     "calibrate_threshold",
     "design_from_dict",
     "design_schema",
+    "domain_combinations",
     "efficacy_bounds",
     "from_dataset",
     "group_sequential_bounds",

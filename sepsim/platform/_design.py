@@ -24,6 +24,7 @@ __all__ = [
     "EnrolmentConfig",
     "EligibilityRule",
     "ScenarioConfig",
+    "DomainConfig",
     "TrialDesign",
     "design_from_dict",
     "design_schema",
@@ -323,6 +324,50 @@ class ScenarioConfig:
 
 
 @dataclass(frozen=True)
+class DomainConfig:
+    """One domain of a factorial (REMAP-CAP-style) platform: its own arms, control, allocation and stopping.
+
+    Every patient is randomised independently in every domain; each domain analyses its own arms marginally
+    (pooling over the other domains' assignments). See ``design.domains`` and README_engine.md.
+
+    Attributes:
+        name: domain name (distinct).
+        arms: the domain's arm names (no "+", which joins them into the outcome table's combination arms).
+        control: the domain's control arm or None.
+        allocation, stopping: as for a single-domain design (no permuted blocks, no per-stratum decisions).
+    """
+
+    name: str = ""
+    arms: list[str] = field(default_factory=list)
+    control: Optional[str] = None
+    allocation: AllocationConfig = field(default_factory=AllocationConfig)
+    stopping: StoppingConfig = field(default_factory=StoppingConfig)
+
+    def validate(self, prefix: str) -> None:
+        if not self.name:
+            raise ConfigError(f"{prefix}.name", "must be a non-empty domain name")
+        if len(self.arms) < 2 or len(set(self.arms)) != len(self.arms) or any("+" in a for a in self.arms):
+            raise ConfigError(f"{prefix}.arms", "needs at least two distinct arm names without '+'")
+        if self.control is not None and self.control not in self.arms:
+            raise ConfigError(f"{prefix}.control", f"must be one of {self.arms} or null, got {self.control!r}")
+        self.allocation.validate(len(self.arms), self.control is not None, f"{prefix}.allocation")
+        self.stopping.validate(self.control is not None, f"{prefix}.stopping")
+        if self.allocation.block_factor > 0:
+            raise ConfigError(f"{prefix}.allocation.block_factor", "permuted blocks are not supported in domains")
+        if self.stopping.per_stratum:
+            raise ConfigError(f"{prefix}.stopping.per_stratum", "not supported in domains")
+
+
+def domain_combinations(domains: list[DomainConfig]) -> list[str]:
+    """The outcome table's arms of a factorial design: one per combination, ``"<arm1>+<arm2>+..."`` in domain
+    order, the first domain varying slowest."""
+    names = [""]
+    for dom in domains:
+        names = [f"{n}+{a}" if n else a for n in names for a in dom.arms]
+    return names
+
+
+@dataclass(frozen=True)
 class TrialDesign:
     """A complete trial design.
 
@@ -346,6 +391,11 @@ class TrialDesign:
         max_active_arms: at most this many arms (control included) active at once; the others wait in listed
             order and enter, from the next randomisation window, at the look at which an active arm leaves
             (dropped for inferiority, futility or equivalence, or closed by ``arm_stop_*``).
+        domains: factorial platform (:class:`DomainConfig` per domain): each patient is randomised in every
+            domain, his outcome is the table's column for his combination (``arms`` are then the combinations
+            ``"<arm1>+<arm2>"``, filled in by :func:`design_from_dict`), and each domain decides on its own
+            arms; the top-level ``control``/``allocation``/``stopping`` are not used (run with
+            :func:`sepsim.platform.run_trials`, results in README_engine.md).
     """
 
     arms: list[str] = field(default_factory=lambda: ["A", "B"])
@@ -360,6 +410,7 @@ class TrialDesign:
     arm_start_day: Optional[list[float]] = None
     arm_stop_day: Optional[list[float]] = None
     max_active_arms: Optional[int] = None
+    domains: list[DomainConfig] = field(default_factory=list)
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
     stopping: StoppingConfig = field(default_factory=StoppingConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
@@ -409,7 +460,43 @@ class TrialDesign:
             raise ConfigError(f"{p}.stopping.per_stratum", "needs design.strata")
         self._validate_analysis(n_looks)
         self._validate_arm_entry()
+        if self.domains:
+            self._validate_domains()
         return self
+
+    def _validate_domains(self) -> None:
+        p = "design.domains"
+        names = [d.name for d in self.domains]
+        for i, dom in enumerate(self.domains):
+            dom.validate(f"{p}[{i}]")
+        if len(set(names)) != len(names):
+            raise ConfigError(p, f"domain names must be distinct, got {names}")
+        if sorted(self.arms) != sorted(domain_combinations(self.domains)):
+            raise ConfigError(
+                "design.arms", "with domains, must list the combinations '<arm1>+<arm2>' (or be left out)"
+            )
+        plain = (
+            self.control is None
+            and self.allocation == AllocationConfig()
+            and self.stopping == StoppingConfig()
+            and self.strata is None
+            and self.arm_start_look is None
+            and self.arm_stop_look is None
+            and self.arm_start_day is None
+            and self.arm_stop_day is None
+            and self.max_active_arms is None
+        )
+        if not plain:
+            raise ConfigError(
+                p, "set control/allocation/stopping per domain; strata, arm schedules and max_active_arms do not apply"
+            )
+        enr = self.enrolment
+        if enr.accrual_per_day is not None or enr.dropout_prob > 0 or enr.eligibility:
+            raise ConfigError(f"{p}", "domains support enrolment.randomised_n only (no accrual, dropout, screening)")
+        if self.analysis.method == "frequentist" or self.analysis.model != "beta_binomial":
+            raise ConfigError("design.analysis.method", "domains use the Bayesian beta-binomial analysis")
+        if self.scenario != ScenarioConfig():
+            raise ConfigError("design.scenario", "scenarios are not supported with domains")
 
     def _validate_arm_entry(self) -> None:
         p, a_n = "design", len(self.arms)
@@ -501,8 +588,17 @@ def _build(cls, d: Any, prefix: str):
     for k, v in d.items():
         if k not in names:
             raise ConfigError(f"{prefix}.{k}", f"unknown key; allowed: {sorted(names)}")
-        if cls is TrialDesign and k in _NESTED:
+        if cls in (TrialDesign, DomainConfig) and k in _NESTED:
             v = _build(_NESTED[k], v if v is not None else {}, f"{prefix}.{k}")
+        elif cls is TrialDesign and k == "domains":
+            if not isinstance(v, (list, tuple)):
+                raise ConfigError(f"{prefix}.{k}", "must be a list of {name, arms, control, allocation, stopping}")
+            v = [
+                r if isinstance(r, DomainConfig) else _build(DomainConfig, r, f"{prefix}.{k}[{i}]")
+                for i, r in enumerate(v)
+            ]
+            if "arms" not in d:
+                kwargs["arms"] = domain_combinations(v)
         elif cls is EnrolmentConfig and k == "eligibility":
             if not isinstance(v, (list, tuple)):
                 raise ConfigError(f"{prefix}.{k}", "must be a list of {biomarker, op, threshold} rules")

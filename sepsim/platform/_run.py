@@ -176,6 +176,12 @@ def run_trials(
     chunk = int(chunk_size or default_chunk(design, n_trials))
     if chunk < 1:
         raise ConfigError("chunk_size", "must be a positive integer")
+    if design.domains:  # factorial platform: one randomisation and analysis per domain
+        from ._domains import run_domain_trials
+
+        return run_domain_trials(
+            outcomes, design, n_trials=n_trials, key=key, chunk_size=chunk, start=start, progress=progress, seed=seed
+        )
     fn, plan = make_trial_function(design, outcomes)
     parts = []
     with progress_bar(n_trials, desc="trials", unit="trials", mode=progress_mode(progress)) as bar:
