@@ -186,7 +186,8 @@ class AnalysisConfig:
         alpha: one-sided family-wise type-I error, split equally (Bonferroni) across the non-control arms of an
             analysis unit.
         spending: efficacy boundary: "obf", "pocock" (classical), "ld_obf", "ld_pocock" (Lan–DeMets), "hsd"
-            (Hwang–Shih–DeCani with ``gamma``), at information fractions ``look_n / look_n[-1]``.
+            (Hwang–Shih–DeCani with ``gamma``), at the planned information fractions ``look_n / look_n[-1]`` for
+            every arm (observed information is not used; README_engine.md quantifies the difference).
         gamma: Hwang–Shih–DeCani parameter (only with "hsd").
         futility_z: optional non-binding futility bounds, one z per look (``-.inf`` or a very low value for none):
             an arm whose z falls to or below it is dropped as futile.
