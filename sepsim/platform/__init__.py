@@ -37,6 +37,7 @@ from ._outcomes import PotentialOutcomes as PotentialOutcomes
 from ._outcomes import binary_scenario as binary_scenario
 from ._outcomes import from_dataset as from_dataset
 from ._outcomes import normal_scenario as normal_scenario
+from ._outcomes import ordinal_scenario as ordinal_scenario
 from ._patient_log import patient_log as patient_log
 from ._posterior_binary import prob_all_equivalent_draws as prob_all_equivalent_draws
 from ._posterior_binary import prob_all_equivalent_quadrature as prob_all_equivalent_quadrature
@@ -81,6 +82,7 @@ __all__ = [
     "make_allocation_rule",
     "normal_scenario",
     "operating_characteristics",
+    "ordinal_scenario",
     "patient_log",
     "prob_all_equivalent_draws",
     "prob_all_equivalent_quadrature",

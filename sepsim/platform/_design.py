@@ -160,7 +160,8 @@ class StoppingConfig:
 
 
 ANALYSIS_METHODS = ("quadrature", "draws", "frequentist")
-ANALYSIS_MODELS = ("beta_binomial", "normal")
+ANALYSIS_MODELS = ("beta_binomial", "normal", "proportional_odds", "logistic", "hierarchical")
+LOG_ODDS_MODELS = ("proportional_odds", "logistic", "hierarchical")  # effects on the log odds ratio scale
 FREQUENTIST_TESTS = ("z", "chisq", "fisher", "cmh")
 SPENDING = ("obf", "pocock", "ld_obf", "ld_pocock", "hsd")
 
@@ -172,8 +173,12 @@ class AnalysisConfig:
     Attributes:
         method: "quadrature" (deterministic, fast), "draws" (adaptr's posterior draws; beta_binomial only) or
             "frequentist" (group-sequential tests of each arm against the control; see README_engine.md).
-        model: outcome model: "beta_binomial" (binary outcome, Beta prior) or "normal" (continuous outcome,
-            normal likelihood with a common unknown variance, normal-inverse-gamma prior; Gelman et al. 2013, 3.3).
+        model: outcome model: "beta_binomial" (binary outcome, Beta prior), "normal" (continuous outcome,
+            normal likelihood with a common unknown variance, normal-inverse-gamma prior; Gelman et al. 2013, 3.3),
+            "proportional_odds" (ordinal outcome 0..C-1, Laplace), "logistic" (binary, arm + stratum effects and
+            optional ``covariates``, Laplace; needs a control) or "hierarchical" (binary, per-stratum log odds
+            ratios borrowing across strata; needs a control, strata and ``stopping.per_stratum``). For the last
+            three, margins are on the log odds ratio scale (README_engine.md).
         n_draws: posterior draws per arm per look for "draws" (adaptr default 5000).
         n_grid: quadrature nodes (97: max error about 1e-4 in P(best), 3e-5 in P(all equivalent), some 20 times
             below the Monte-Carlo SD of adaptr's 5000 draws near its thresholds; 129: 3e-5; error ~ n_grid^-4).
@@ -191,6 +196,11 @@ class AnalysisConfig:
         gamma: Hwang–Shih–DeCani parameter (only with "hsd").
         futility_z: optional non-binding futility bounds, one z per look (``-.inf`` or a very low value for none):
             an arm whose z falls to or below it is dropped as futile.
+        n_categories: "proportional_odds": number of ordinal categories C (default: max of the table + 1).
+        covariates: "logistic": biomarkers of the outcome table adjusted for (centred, scaled to unit SD).
+        prior_sd: sd of the N(0, sd^2) priors on log odds ratios and other regression coefficients
+            ("proportional_odds", "logistic"; the common mean's prior for "hierarchical").
+        tau_scale: "hierarchical": scale of the half-normal prior on the between-stratum sd of log odds ratios.
     """
 
     method: str = "quadrature"
@@ -208,6 +218,10 @@ class AnalysisConfig:
     spending: str = "obf"
     gamma: Optional[float] = None
     futility_z: Optional[list[float]] = None
+    n_categories: Optional[int] = None
+    covariates: Optional[list[str]] = None
+    prior_sd: float = 10.0
+    tau_scale: float = 0.5
 
     def validate(self, prefix: str = "design.analysis") -> None:
         if self.method not in ANALYSIS_METHODS:
@@ -228,6 +242,16 @@ class AnalysisConfig:
                 raise ConfigError(f"{prefix}.{name}", f"must be > 0, got {v!r}")
         if self.test not in FREQUENTIST_TESTS:
             raise ConfigError(f"{prefix}.test", f"must be one of {list(FREQUENTIST_TESTS)}, got {self.test!r}")
+        if self.model in LOG_ODDS_MODELS and self.method == "frequentist":
+            raise ConfigError(f"{prefix}.method", f"model {self.model!r} uses 'quadrature' or 'draws'")
+        if self.n_categories is not None and (self.model != "proportional_odds" or self.n_categories < 2):
+            raise ConfigError(f"{prefix}.n_categories", "applies to model 'proportional_odds' only and must be >= 2")
+        if self.covariates is not None and (self.model != "logistic" or not self.covariates):
+            raise ConfigError(f"{prefix}.covariates", "a non-empty list of biomarker names, for model 'logistic' only")
+        for name in ("prior_sd", "tau_scale"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not v > 0:
+                raise ConfigError(f"{prefix}.{name}", f"must be > 0, got {v!r}")
         if self.model == "normal" and self.test != "z":
             raise ConfigError(f"{prefix}.test", "the normal model's frequentist test is 'z' (difference of means)")
         if not isinstance(self.alpha, (int, float)) or not 0.0 < self.alpha < 0.5:
@@ -453,7 +477,7 @@ class TrialDesign:
                 raise ConfigError(f"{p}.arm_start_look", "the control arm must open at look 0")
         has_control = self.control is not None
         self.allocation.validate(len(self.arms), has_control)
-        self.stopping.validate(has_control, probability_scale=self.analysis.model != "normal")
+        self.stopping.validate(has_control, probability_scale=self.analysis.model == "beta_binomial")
         self.analysis.validate()
         self.enrolment.validate(ln)
         self.scenario.validate(len(self.strata) if self.strata else 1)
@@ -564,6 +588,25 @@ class TrialDesign:
                 )
             if self.allocation.rule == "trippa" or self.scenario.time_trend_logit != 0.0:
                 raise ConfigError(f"{p}.model", "the normal model supports neither 'trippa' nor time_trend_logit")
+        if an.model in LOG_ODDS_MODELS:
+            self._validate_log_odds_model()
+
+    def _validate_log_odds_model(self) -> None:
+        an, p = self.analysis, "design.analysis.model"
+        if self.allocation.within_strata:
+            raise ConfigError("design.allocation.within_strata", f"not supported with model {an.model!r}")
+        if an.model == "proportional_odds" and self.scenario.time_trend_logit != 0.0:
+            raise ConfigError("design.scenario.time_trend_logit", "needs a binary outcome, not 'proportional_odds'")
+        if an.model in ("logistic", "hierarchical") and self.control is None:
+            raise ConfigError("design.control", f"model {an.model!r} estimates effects against a control: set it")
+        if an.model == "logistic" and an.covariates and self.stopping.per_stratum:
+            raise ConfigError("design.stopping.per_stratum", "model 'logistic' with covariates pools the strata")
+        if an.model == "hierarchical" and (not self.stopping.per_stratum or not self.strata or len(self.strata) < 2):
+            raise ConfigError(
+                p,
+                "'hierarchical' borrows across strata: needs design.strata (>= 2) and "
+                "design.stopping.per_stratum: true",
+            )
 
 
 _NESTED = {

@@ -94,6 +94,11 @@ def simulate_trial(
     freq = bool(getattr(analysis, "frequentist", False))
     needs_sq = bool(getattr(analysis, "needs_sq", False))  # continuous outcomes: sums of squares too
     needs_p_better = isinstance(rule, TrippaAllocation)
+    # model-specific data (see README_engine.md, "Plugging in another analysis")
+    n_cat = int(getattr(analysis, "n_categories", 0))  # ordinal: counts per (look, arm, stratum, category)
+    needs_strata = bool(getattr(analysis, "needs_strata", False))  # (stratum, arm) tables of the unit
+    needs_records = bool(getattr(analysis, "needs_records", False))  # per-patient records (covariate models)
+    across_units = getattr(analysis, "across_units", None)  # a posterior computed from all units' tables
 
     def sched_open(window, start_w):
         """Arms open (by the platform schedule) in randomisation window ``window``; ``start_w``: each arm's first
@@ -193,6 +198,17 @@ def simulate_trial(
         )
         if needs_sq:
             out["pend_sq"] = carry["pend_sq"] + binned(oh_d * (y * y)[:, None])
+        if n_cat:
+            cats = [binned(oh_d * (y == c).astype(fdt)[:, None]) for c in range(n_cat)]
+            out["pend_cat"] = carry["pend_cat"] + jnp.stack(cats, axis=-1)
+        if needs_records:  # arm, table row, outcome and outcome-present flag of each randomised patient
+
+            def put(name, val):
+                cur = jax.lax.dynamic_slice(carry[name], (start,), (width,))
+                return jax.lax.dynamic_update_slice(carry[name], jnp.where(m, val, cur), (start,))
+
+            out.update(rec_arm=put("rec_arm", arm), rec_pid=put("rec_pid", pid), rec_y=put("rec_y", y))
+            out["rec_w"] = put("rec_w", has_y.astype(fdt))
         if plan.concurrent:
             # control patients randomised while each arm was open (window >= the arm's first window; by calendar:
             # arrived while the arm was open)
@@ -257,6 +273,11 @@ def simulate_trial(
         carry["pat_y"] = jnp.zeros((n_max,), dtype=bool)
     if needs_sq:
         carry["pend_sq"] = zeros_las
+    if n_cat:
+        carry["pend_cat"] = jnp.zeros((l_n, a_n, s_n, n_cat), dtype=fdt)
+    if needs_records:
+        zi = jnp.zeros((n_max,), dtype=jnp.int32)
+        carry.update(rec_arm=zi, rec_pid=zi, rec_y=jnp.zeros((n_max,), fdt), rec_w=jnp.zeros((n_max,), fdt))
     carry = randomise(carry, 0, rand_n[0], plan.w_r0, 0, plan.bins0)
 
     looks = jnp.arange(l_n, dtype=jnp.int32)
@@ -268,6 +289,9 @@ def simulate_trial(
     count_names += ("pend_sq",) if needs_sq else ()
     zeros_as = jnp.zeros((a_n, s_n), dtype=fdt)
     carry["seen"] = {name: zeros_as for name in count_names}
+    if n_cat:
+        count_names += ("pend_cat",)
+        carry["seen"]["pend_cat"] = jnp.zeros((a_n, s_n, n_cat), dtype=fdt)
 
     def unit_counts(c, k):
         seen = {name: c["seen"][name] + c[name][k] for name in count_names}
@@ -295,7 +319,25 @@ def simulate_trial(
             act_next = garms & nxt_open & (st2.decision == 0) & ~st2.stopped
             return admit_waiting(plan, act_next, waiting, k) if plan.max_active else act_next
 
-        def unit_frequentist(n, ev, sq, ncc, evcc, act, garms, st, key, ns, evs, u):
+        # model-specific inputs of each unit (leading axis: unit)
+        ux = {}
+        if n_cat:
+            cat = seen_k["pend_cat"]  # (A, S, C)
+            ux["counts"] = jnp.transpose(cat, (1, 0, 2)) if plan.per_stratum else jnp.sum(cat, axis=1)[None]
+        if across_units is not None:
+            ux["across"] = across_units(n_u, ev_u, elig_u)
+        records = None
+        if needs_records:  # patients whose outcome is complete by look k
+            done_k = (jnp.arange(n_max, dtype=jnp.int32) < look_n[k]).astype(fdt)
+            records = dict(
+                arm=c["rec_arm"],
+                y=c["rec_y"],
+                w=c["rec_w"] * done_k,
+                stratum=tables["stratum"][c["rec_pid"]],
+                x=tables["covariates"][c["rec_pid"]],
+            )
+
+        def unit_frequentist(n, ev, sq, ncc, evcc, act, garms, st, key, ns, evs, u, ux):
             extra = dict(n_control=ncc, total_control=evcc) if plan.concurrent else {}
             z = analysis.statistics(n, ev, total_sq=sq, n_strata=ns, total_strata=evs, **extra)
             st2, act2 = decide_frequentist(plan, analysis, z, act, st, k, u, thresholds)
@@ -303,12 +345,16 @@ def simulate_trial(
             zero = jnp.zeros_like(n)
             return st2, act_next, z, allocate(zero, zero, act_next, st2.control, n, n), zero, zero
 
-        def unit(n, ev, sq, ncc, evcc, act, garms, st, key, ns, evs, u):
-            extra = {}
+        def unit(n, ev, sq, ncc, evcc, act, garms, st, key, ns, evs, u, ux):
+            extra = dict(ux)
             if plan.concurrent:
-                extra = dict(n_control=ncc, events_control=evcc)
+                extra.update(n_control=ncc, events_control=evcc)
             if needs_sq:
                 extra["total_sq"] = sq
+            if needs_strata:
+                extra.update(n_strata=ns, events_strata=evs)
+            if records is not None:
+                extra["records"] = records
             ctx = analysis.prepare(n, ev, garms, key=key, **extra)
             st2, act2, pb_first, pb_final = decide_unit(plan, analysis, ctx, act, st, k, thresholds)
             if has_schedule:  # arms that open for the next window join; arms the schedule closes leave
@@ -326,7 +372,7 @@ def simulate_trial(
         else:
             ns_u, evs_u = n_as.T[None], ev_as.T[None]
         un2, act_u, pb_u, alloc_u, pbest_u, pbetter_u = jax.vmap(unit_frequentist if freq else unit)(
-            n_u, ev_u, sq_u, ncc_u, evcc_u, in_play, grid_arms, un, keys, ns_u, evs_u, jnp.arange(u_n)
+            n_u, ev_u, sq_u, ncc_u, evcc_u, in_play, grid_arms, un, keys, ns_u, evs_u, jnp.arange(u_n), ux
         )
         # per-stratum activity and allocation
         if plan.per_stratum:
@@ -377,6 +423,8 @@ def simulate_trial(
             active=jnp.where(was_done | done | final_look, False, active_sa),
             n_randomised=c["n_rand"],
         )
+        if n_cat:
+            out["counts"] = seen_k["pend_cat"]
         out["p_best_unit"] = jnp.where(was_done, jnp.nan, out["p_best_unit"])
         if plan.record_patients and plan.concurrent:
             out["n_concurrent_control"] = seen_k["pend_cc"].sum(1)
@@ -392,9 +440,9 @@ def simulate_trial(
     un: UnitState = c_end["units"]
     trial_stop = jnp.max(un.stop_look)
     after = looks > trial_stop
-    for name in ("n", "events"):
+    for name in ("n", "events") + (("counts",) if n_cat else ()):
         last = per_look[name][trial_stop]
-        per_look[name] = jnp.where(after[:, None, None], last[None], per_look[name])
+        per_look[name] = jnp.where(after.reshape((-1,) + (1,) * last.ndim), last[None], per_look[name])
     per_look["n_randomised"] = jnp.where(after, per_look["n_randomised"][trial_stop], per_look["n_randomised"])
     n_total = per_look["n_randomised"][trial_stop]
     # final analysis with every randomised patient (adaptr's post_ests_all)

@@ -16,7 +16,7 @@ from jaxtyping import Array, Float, Int, Key
 
 from .._errors import ConfigError
 
-__all__ = ["PotentialOutcomes", "binary_scenario", "normal_scenario", "from_dataset"]
+__all__ = ["PotentialOutcomes", "binary_scenario", "normal_scenario", "ordinal_scenario", "from_dataset"]
 
 
 class PotentialOutcomes(eqx.Module):
@@ -153,6 +153,54 @@ def normal_scenario(
     mj = jnp.asarray(m, dtype=z.dtype)
     y = mj[s] + jnp.asarray(s_d, dtype=z.dtype)[None, :] * z[:, None]
     return PotentialOutcomes(outcome=y, stratum=s, arms=tuple(arms), strata=tuple(strata), rates=mj)
+
+
+def ordinal_scenario(
+    control_probs: Any,
+    odds_ratios: Any,
+    n_patients: int,
+    *,
+    key: Key[Array, ""],
+    arms: list[str] | None = None,
+    strata: list[str] | None = None,
+    stratum_probs: list[float] | None = None,
+) -> PotentialOutcomes:
+    """A parametric ordinal scenario (categories ``0 .. C-1``) under proportional odds, with common random numbers.
+
+    Arm ``a`` in stratum ``s`` has ``P(Y <= c) = logistic(logit(F_sc) - log(OR_a))`` with ``F_s`` the cumulative
+    control probabilities, so ``OR_a > 1`` shifts patients to *higher* categories (the model of
+    ``analysis.model: proportional_odds``). Each patient gets one uniform ``u`` and the category
+    ``#{c : u > P(Y <= c)}`` under every arm, so a patient never moves down a category on an arm with a larger OR.
+
+    Args:
+        control_probs: (C,) or (stratum, C) category probabilities of the reference arm (each row sums to 1).
+        odds_ratios: (arm,) or (stratum, arm) common odds ratios for a higher category (1 for the reference).
+        n_patients: table size.
+        key: PRNG key.
+        arms: arm names (default "A", "B", ...).
+        strata: stratum names (default "all" or "S0", "S1", ...).
+        stratum_probs: stratum mix (default equal).
+    """
+    p0 = np.atleast_2d(np.asarray(control_probs, dtype=np.float64))
+    odds = np.atleast_2d(np.asarray(odds_ratios, dtype=np.float64))
+    if p0.shape[1] < 2 or np.any(p0 < 0) or not np.allclose(p0.sum(axis=1), 1.0):
+        raise ConfigError("scenario.control_probs", "must be (C,) or (stratum, C) probabilities summing to 1, C >= 2")
+    if not np.all(np.isfinite(odds)) or np.any(odds <= 0):
+        raise ConfigError("scenario.odds_ratios", "must be positive odds ratios, (arm,) or (stratum, arm)")
+    n_s = max(p0.shape[0], odds.shape[0])
+    p0, odds = np.broadcast_to(p0, (n_s, p0.shape[1])), np.broadcast_to(odds, (n_s, odds.shape[1]))
+    n_a, n_c = odds.shape[1], p0.shape[1]
+    arms, strata = _names(arms, strata, n_a, n_s)
+    with np.errstate(divide="ignore"):
+        logit_f = np.log(np.cumsum(p0, axis=1)[:, :-1]) - np.log1p(-np.cumsum(p0, axis=1)[:, :-1])
+    cdf = 1.0 / (1.0 + np.exp(-(logit_f[:, None, :] - np.log(odds)[:, :, None])))  # (S, A, C-1)
+    k_u, k_s = jax.random.split(key)
+    u = jax.random.uniform(k_u, (n_patients,), dtype=jnp.result_type(float))
+    s = _draw_strata(k_s, n_s, n_patients, stratum_probs)
+    y = jnp.sum(u[:, None, None] > jnp.asarray(cdf, dtype=u.dtype)[s], axis=-1).astype(u.dtype)
+    pmf = np.diff(np.concatenate([np.zeros((n_s, n_a, 1)), cdf, np.ones((n_s, n_a, 1))], axis=2), axis=2)
+    mean_cat = jnp.asarray(pmf @ np.arange(n_c, dtype=np.float64), dtype=u.dtype)  # (S, A) expected category
+    return PotentialOutcomes(outcome=y, stratum=s, arms=tuple(arms), strata=tuple(strata), rates=mean_cat)
 
 
 def from_dataset(

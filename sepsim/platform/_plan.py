@@ -146,9 +146,9 @@ def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
     late = any(s > 0 for s in start) or any(d > 0 for d in (design.arm_start_day or []))
     concurrent = bool(design.concurrent_controls) and ctrl >= 0 and late
     an = design.analysis
-    if concurrent and (an.model == "normal" or (an.method == "frequentist" and an.test == "cmh")):
+    if concurrent and (an.model != "beta_binomial" or (an.method == "frequentist" and an.test == "cmh")):
         raise ConfigError(
-            "design.concurrent_controls", "not supported with the normal model or the 'cmh' test: set it to false"
+            "design.concurrent_controls", f"not supported with model {an.model!r} or the 'cmh' test: set it to false"
         )
     return Plan(
         n_arms=a_n,

@@ -19,6 +19,7 @@ from ._alloc_factory import make_allocation_rule
 from ._analysis_binary import BetaBinomialAnalysis
 from ._analysis_frequentist import FrequentistAnalysis, efficacy_bounds
 from ._analysis_normal import NormalAnalysis
+from ._analysis_select import EFFECT_MODELS, effects_analysis, effects_tables
 from ._design import TrialDesign, design_from_dict, design_to_json
 from ._engine import simulate_trial
 from ._outcomes import PotentialOutcomes
@@ -27,10 +28,12 @@ from ._plan import Plan, make_plan, plan_tables
 __all__ = ["run_trials", "make_trial_function"]
 
 
-def _analysis(design: TrialDesign, plan: Plan):
+def _analysis(design: TrialDesign, plan: Plan, outcomes: PotentialOutcomes):
     an, st = design.analysis, design.stopping
     if an.method == "frequentist":
         return _frequentist(design, plan)
+    if an.model in EFFECT_MODELS:
+        return effects_analysis(design, plan, outcomes)
     if an.model == "normal":
         return NormalAnalysis(
             higher_is_better=bool(design.higher_is_better),
@@ -89,7 +92,8 @@ def make_trial_function(design: TrialDesign, outcomes: PotentialOutcomes):
     plan = make_plan(design, outcomes)
     tables = plan_tables(design, outcomes)
     rule = make_allocation_rule(design.allocation, plan.n_arms)
-    analysis = _analysis(design, plan)
+    analysis = _analysis(design, plan, outcomes)
+    tables.update(effects_tables(design, outcomes))
     fn, traces = _compiled(plan, rule, analysis)
     default = design_thresholds(design)
     if isinstance(analysis, FrequentistAnalysis):  # boundaries are traced too: designs differing in them share code
@@ -257,6 +261,8 @@ def _to_dataset(res, design: TrialDesign, plan: Plan, outcomes: PotentialOutcome
             "screened_per_enrolled": float(outcomes.n_patients / plan.n_table),
         },
     )
+    if "counts" in pl:  # ordinal: patients per category
+        ds["n_category"] = (tls + ("category",), pl["counts"].astype(np.int64))
     if plan.per_stratum:
         ds["p_best_stratum"] = (tls, np.transpose(pl["p_best_unit"], (0, 1, 3, 2)).astype(np.float64))
         ds["stratum_outcome"] = (("trial", "stratum"), un.outcome.astype(np.int64))

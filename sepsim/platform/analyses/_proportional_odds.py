@@ -91,7 +91,9 @@ def _cut_from_free(free: Float[Array, " c1"]) -> Float[Array, " c1"]:
     return jnp.cumsum(jnp.concatenate([free[:1], jnp.exp(free[1:])]))
 
 
-def _fit_one(counts, prior_sd, concentration, n_iter, reference="control"):
+def proportional_odds_laplace(counts, prior_sd, concentration, n_iter, reference="control"):
+    """Laplace fit for one ``(K, C)`` count table: mode and covariance of ``beta_1..beta_{K-1}`` (arm 0 the
+    reference), cut-points at the mode and Newton's convergence flag (the trial engine needs the covariance)."""
     n_arm, n_cat = counts.shape
     pooled = jnp.sum(counts, axis=0) + 0.5
     cum = jnp.cumsum(pooled)[:-1] / jnp.sum(pooled)
@@ -108,10 +110,15 @@ def _fit_one(counts, prior_sd, concentration, n_iter, reference="control"):
 
     res = newton_maximize(log_post_free, x0, n_iter=n_iter)
     cov = jnp.linalg.inv(-res.hessian)
-    mean = res.mode[n_cat - 1 :]
-    sd = jnp.sqrt(jnp.diag(cov)[n_cat - 1 :])
+    beta_cov = cov[n_cat - 1 :, n_cat - 1 :]
+    return res.mode[n_cat - 1 :], beta_cov, _cut_from_free(res.mode[: n_cat - 1]), res.converged
+
+
+def _fit_one(counts, prior_sd, concentration, n_iter, reference="control"):
+    mean, cov, cut, converged = proportional_odds_laplace(counts, prior_sd, concentration, n_iter, reference)
+    sd = jnp.sqrt(jnp.diag(cov))
     prob = 0.5 * erfc(-mean / (sd * 1.4142135623730951))
-    return mean, sd, prob, _cut_from_free(res.mode[: n_cat - 1]), res.converged
+    return mean, sd, prob, cut, converged
 
 
 def proportional_odds_posterior(

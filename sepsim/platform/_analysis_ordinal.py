@@ -1,0 +1,83 @@
+"""Ordinal outcome in the trial engine: proportional-odds (cumulative logit) model by a Laplace approximation.
+
+The outcome table holds integer categories ``0 .. C-1``; the engine accumulates patients per (arm, category) and
+:func:`sepsim.platform.analyses.proportional_odds_posterior`'s Laplace fit (damped Newton, ``N(0, prior_sd^2)``
+priors on the log odds ratios, flat Dirichlet on the category probabilities at the arms' average linear
+predictor) gives the arms' log odds ratios for a *higher* category against the reference arm (the control, or
+arm 0 without one), with their joint covariance. Decisions then follow
+:class:`~sepsim.platform._analysis_effects.EffectsAnalysis`: P(better than control) is exactly ``Phi`` of the
+standardised difference under the Laplace normal; "better" is a higher category with ``higher_is_better``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, Float, Key
+
+from .._errors import ConfigError
+from ._analysis_effects import EffectsAnalysis, embed_effects
+from .analyses._proportional_odds import proportional_odds_laplace
+
+__all__ = ["ProportionalOddsAnalysis", "ordinal_categories"]
+
+
+class ProportionalOddsAnalysis(EffectsAnalysis):
+    """Proportional-odds model; ``prepare`` needs ``counts``, patients per (arm, category)."""
+
+    n_categories: int = eqx.field(static=True, default=2)
+    n_iter: int = eqx.field(static=True, default=30)
+
+    def posterior_mean(self, n: Float[Array, "..."], events: Float[Array, "..."]) -> Float[Array, "..."]:
+        """Mean category of each arm (``events`` holds the sum of categories)."""
+        return events / jnp.maximum(n, 1.0)
+
+    def prepare(
+        self,
+        n: Float[Array, " arm"],
+        events: Float[Array, " arm"],
+        active: Bool[Array, " arm"],
+        *,
+        key: Key[Array, ""] | None = None,
+        counts: Float[Array, "arm cat"],
+    ) -> dict[str, Any]:
+        """Laplace posterior of the arms' log odds ratios (reference arm first in the fit, as the analyses
+        function expects), embedded back in arm order."""
+        del n, events, active
+        k = counts.shape[0]
+        ref = max(self.control_arm, 0)
+        perm = np.asarray([ref] + [j for j in range(k) if j != ref])
+        beta, beta_cov, _, converged = proportional_odds_laplace(
+            counts[perm],
+            jnp.asarray(self.prior_sd, counts.dtype),
+            jnp.asarray(1.0, counts.dtype),
+            self.n_iter,
+            "average",
+        )
+        mean, cov, chol = embed_effects(beta, beta_cov, ref, k)
+        return self._sample(dict(mean=mean, cov=cov, chol=chol, converged=converged), key)
+
+
+def ordinal_categories(n_categories: int | None, outcome: np.ndarray) -> int:
+    """Number of categories ``C``: ``analysis.n_categories`` or ``max + 1`` of the table; checks that every value
+    is an integer in ``0 .. C-1``."""
+    y = np.asarray(outcome, dtype=np.float64)
+    key = "design.analysis.n_categories"
+    bad = ~np.isfinite(y) | (y != np.round(y)) | (y < 0)
+    if np.any(bad):
+        i, a = np.argwhere(bad)[0]
+        raise ConfigError(
+            key,
+            f"model 'proportional_odds' needs integer categories 0..C-1 in the outcome table; patient {i}, "
+            f"arm column {a} holds {y[i, a]!r}",
+        )
+    c = int(n_categories) if n_categories is not None else int(y.max()) + 1
+    if c < 2:
+        raise ConfigError(key, f"needs at least 2 categories, the outcome table has {c}")
+    if y.max() >= c:
+        i, a = np.argwhere(y >= c)[0]
+        raise ConfigError(key, f"is {c} but patient {i}, arm column {a} holds category {int(y[i, a])} (max {c - 1})")
+    return c
