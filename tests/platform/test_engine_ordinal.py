@@ -169,3 +169,11 @@ def test_chunk_size_independence():
     b = run_trials(out, DESIGN, n_trials=10, key=stage_key(6, "trials"), chunk_size=4)
     for name in ("p_best", "n_category", "trial_outcome", "estimate"):
         np.testing.assert_array_equal(a[name].values, b[name].values)
+
+
+def test_conf_design_example_composes():
+    from sepsim.cli import compose_config
+
+    cfg = compose_config(["design=ordinal_two_arm"])
+    design = design_from_dict(cfg.design)
+    assert design.analysis.model == "proportional_odds" and design.analysis.n_categories == 4
