@@ -37,7 +37,12 @@ def _rates(odds_ratio):
 
 
 def _table(odds_ratio, seed):
-    return binary_scenario(_rates(odds_ratio), 20_000, key=stage_key(seed, "cohort"), arms=["ctl", "trt"])
+    """A binary scenario with its rows grouped by stratum (so the covariate test below can reuse the compilation)."""
+    out = binary_scenario(_rates(odds_ratio), 20_000, key=stage_key(seed, "cohort"), arms=["ctl", "trt"])
+    order = np.argsort(np.asarray(out.stratum), kind="stable")
+    return PotentialOutcomes(
+        outcome=out.outcome[order], stratum=out.stratum[order], arms=out.arms, strata=out.strata, rates=out.rates
+    )
 
 
 @pytest.fixture(scope="module")
@@ -95,19 +100,21 @@ def _independent_rate(odds_ratio, seed):
     return float(np.mean(np.any(p > 0.99, axis=1)))
 
 
-@pytest.mark.parametrize(("name", "odds_ratio", "seed"), [("null", 1.0, 21), ("alt", OR_ALT, 22)])
+@pytest.mark.parametrize(
+    ("name", "odds_ratio", "seed"), [("null", 1.0, 21), pytest.param("alt", OR_ALT, 22, marks=pytest.mark.slow)]
+)
 def test_rejection_rate_matches_independent_simulation(runs, name, odds_ratio, seed):
     # null: type-I error ~0.015 (2 looks at 0.99), SE of the difference ~0.0027; alt: power ~0.6, SE ~0.011
     rate = float(np.mean(runs[name].trial_outcome.values == 1))
     ref = _independent_rate(odds_ratio, seed)
     se = np.sqrt(2 * ref * (1 - ref) / N_TRIALS)
     assert abs(rate - ref) < 3 * se, (rate, ref, se)
-    if name == "alt":
-        assert rate > 0.4
-        assert np.all(runs[name].superior_arm.values[runs[name].trial_outcome.values == 1] == 1)
 
 
-def test_harmful_arm_is_not_superior(runs):
+def test_alternative_power_and_direction(runs):
+    alt = runs["alt"]
+    won = alt.trial_outcome.values == 1
+    assert won.mean() > 0.4 and np.all(alt.superior_arm.values[won] == 1)
     assert float(np.mean(runs["harm"].trial_outcome.values == 1)) < 0.002
 
 
@@ -124,8 +131,7 @@ def test_records_path_equals_standalone_per_patient_fit():
     act = jnp.ones(3, dtype=bool)
     an = LogisticAnalysis(higher_is_better=True, control_arm=1, n_covariates=2, n_strata=2, prior_sd=2.0)
     z = jnp.zeros(3)
-    ctx = an.prepare(z, z, act, records=rec)
-    better = np.asarray(an.vs_control(ctx, act, 1)[0])
+    ctx, better = jax.jit(lambda r: (lambda c: (c, an.vs_control(c, act, 1)[0]))(an.prepare(z, z, act, records=r)))(rec)
     ref = logistic_treatment_posterior(
         jnp.asarray(y[:100]),
         jnp.asarray(np.stack([arm[:100] == 0, arm[:100] == 2], 1).astype(float)),
@@ -135,7 +141,7 @@ def test_records_path_equals_standalone_per_patient_fit():
         prior_sd_treatment=2.0,
         prior_sd_other=2.0,
     )
-    np.testing.assert_allclose(better[[0, 2]], ref.prob_positive, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(better)[[0, 2]], ref.prob_positive, atol=1e-10)
     np.testing.assert_allclose(np.asarray(ctx["mean"])[[0, 2]], ref.mean, atol=1e-10)
 
 
@@ -144,8 +150,7 @@ def test_covariate_path_equals_strata_path_in_the_engine():
     # by b, so the engine draws the same patients. With vague priors "intercept + trt + standardised b" (per-patient
     # records) and "intercept + trt + stratum" (counts) have the same likelihood: the probabilities agree.
     out = _table(OR_ALT, 8)
-    order = np.argsort(np.asarray(out.stratum), kind="stable")
-    y, b = np.asarray(out.outcome)[order], np.asarray(out.stratum)[order]
+    y, b = np.asarray(out.outcome), np.asarray(out.stratum)
     a = PotentialOutcomes(
         outcome=jnp.asarray(y),
         stratum=jnp.zeros(len(b), jnp.int32),
@@ -154,10 +159,9 @@ def test_covariate_path_equals_strata_path_in_the_engine():
         biomarkers=jnp.asarray(b[:, None], dtype=float),
         biomarker_names=("b",),
     )
-    bb = PotentialOutcomes(outcome=jnp.asarray(y), stratum=jnp.asarray(b, jnp.int32), arms=out.arms, strata=out.strata)
     with_cov = dict(DESIGN, analysis=dict(model="logistic", prior_sd=PRIOR_SD, covariates=["b"]))
     ra = run_trials(a, with_cov, n_trials=40, key=stage_key(8, "trials"), chunk_size=40)
-    rb = run_trials(bb, DESIGN, n_trials=40, key=stage_key(8, "trials"), chunk_size=40)
+    rb = run_trials(out, DESIGN, n_trials=40, key=stage_key(8, "trials"), chunk_size=2000)  # the fixture's compilation
     np.testing.assert_array_equal(ra.n.sum("stratum").values, rb.n.sum("stratum").values)
     np.testing.assert_allclose(ra.p_best.values, rb.p_best.values, atol=1e-6)
     assert np.all(ra.trial_outcome.values == rb.trial_outcome.values)

@@ -103,20 +103,24 @@ def test_type_one_error_matches_independent_simulation(runs):
     assert 0.005 < rate < 0.03  # near the one-sided 0.01 per look (two looks, correlated)
 
 
-@pytest.mark.parametrize("name", ["alt", "harm"])
-def test_alternative_power_and_direction(runs, name):
-    ds = runs[name]
-    rate = float(np.mean(ds.trial_outcome.values == 1))
-    if name == "harm":  # higher categories are better: the arm that lowers them is never declared superior
-        assert rate < 0.002
-        return
+def test_alternative_power_and_direction(runs):
+    # higher categories are better: the arm that raises them (OR 1.8) is usually superior, the one that lowers
+    # them (OR 1/1.8) never
+    alt = runs["alt"]
+    won = alt.trial_outcome.values == 1
+    assert won.mean() > 0.5 and np.all(alt.superior_arm.values[won] == 1)
+    assert float(np.mean(runs["harm"].trial_outcome.values == 1)) < 0.002
+
+
+@pytest.mark.slow
+def test_power_matches_independent_simulation(runs):
+    rate = float(np.mean(runs["alt"].trial_outcome.values == 1))
     ref = _independent_rejection_rate(1.8, N_TRIALS, 12)
     se = np.sqrt(2 * ref * (1 - ref) / N_TRIALS)
     assert abs(rate - ref) < 3 * se, (rate, ref, se)
-    assert rate > 0.5
-    assert np.all(ds.superior_arm.values[ds.trial_outcome.values == 1] == 1)
 
 
+@pytest.mark.slow
 def test_three_arm_p_best_sobol_accuracy():
     # P(best) with 3 arms from the fixed Sobol sample against 400,000 draws from the same Laplace normal
     counts = jnp.asarray([[30.0, 40, 20, 10], [20, 35, 30, 15], [25, 30, 30, 15]])
