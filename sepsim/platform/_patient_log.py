@@ -17,6 +17,7 @@ from jaxtyping import Array, Key
 from .._keys import index_keys
 from ._alloc_factory import make_allocation_rule
 from ._analysis_frequentist import FrequentistAnalysis
+from ._analysis_select import effects_tables
 from ._design import TrialDesign
 from ._engine import simulate_trial
 from ._outcomes import PotentialOutcomes
@@ -40,7 +41,8 @@ def patient_log(
     plan = dataclasses.replace(make_plan(design, outcomes), record_patients=True)
     tables = plan_tables(design, outcomes)
     rule = make_allocation_rule(design.allocation, plan.n_arms)
-    analysis = _analysis(design, plan)
+    analysis = _analysis(design, plan, outcomes)
+    tables.update(effects_tables(design, outcomes))
     thr = design_thresholds(design)
     if isinstance(analysis, FrequentistAnalysis):
         thr.update(frequentist_bounds(design, plan))

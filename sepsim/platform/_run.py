@@ -28,7 +28,7 @@ from ._plan import Plan, make_plan, plan_tables
 __all__ = ["run_trials", "make_trial_function"]
 
 
-def _analysis(design: TrialDesign, plan: Plan, outcomes: PotentialOutcomes):
+def _analysis(design: TrialDesign, plan: Plan, outcomes: PotentialOutcomes | None = None):
     an, st = design.analysis, design.stopping
     if an.method == "frequentist":
         return _frequentist(design, plan)
