@@ -25,7 +25,7 @@ from ._cohort import simulate_cohort  # noqa: E402
 from ._effects import Covariates  # noqa: E402
 from ._outcomes import FERRITIN_MALS, HLA_DR_IP, simulate_outcomes  # noqa: E402
 from ._params import reference_params  # noqa: E402
-from ._patient_rhs import STATE_NAMES, STATE_UNITS, to_physical  # noqa: E402
+from ._patient_rhs import N_PHYSIOLOGICAL, N_STATES, STATE_NAMES, STATE_UNITS, to_physical  # noqa: E402
 from ._solve import solve_patient  # noqa: E402
 
 __all__ = ["plot_trajectories", "plot_endotypes", "main"]
@@ -37,21 +37,21 @@ def plot_trajectories(path: Path) -> None:
     fig, axes = plt.subplots(4, 4, figsize=(16, 13))
     for name, over in BEHAVIOURS.items():
         x = np.asarray(to_physical(solve_patient(reference_params(**over), cov, Placebo(), ts).ys))
-        for i, ax in enumerate(axes.flat[:14]):
-            ax.plot(np.asarray(ts) / 24.0, np.maximum(x[:, i], 1e-6) if i < 12 else x[:, i], label=name)
+        for i, ax in enumerate(axes.flat[:N_STATES]):
+            ax.plot(np.asarray(ts) / 24.0, np.maximum(x[:, i], 1e-6) if i < N_PHYSIOLOGICAL else x[:, i], label=name)
     labels = [*(f"{n} [{u}]" for n, u in zip(STATE_NAMES, STATE_UNITS, strict=True))]
     labels += ["cumulative death hazard", "cumulative infection hazard"]
-    for i, ax in enumerate(axes.flat[:14]):
+    for i, ax in enumerate(axes.flat[:N_STATES]):
         ax.set_title(labels[i], fontsize=9)
         ax.axvline(0.0, color="grey", lw=0.5)
         if i in (0, 1, 3, 4, 5, 6, 7, 8):
             ax.set_yscale("log")  # positive states (pathogen floored at 1e-6 for display)
-        elif i >= 12:
+        elif i >= N_PHYSIOLOGICAL:
             ax.set_yscale("symlog", linthresh=1e-2)
         ax.set_xlabel("days since randomisation")
     axes.flat[8].axhline(FERRITIN_MALS, color="k", ls="--", lw=0.8)
     axes.flat[9].axhline(HLA_DR_IP, color="k", ls="--", lw=0.8)
-    for ax in axes.flat[14:]:
+    for ax in axes.flat[N_STATES:]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=8)
     fig.suptitle("Virtual patient: five behaviours (placebo, infection onset at day -2)")

@@ -1,4 +1,4 @@
-"""Right-hand side of the virtual septic patient: 12 physiological states plus 2 hazard integrals.
+"""Right-hand side of the virtual septic patient: 13 physiological states plus 2 hazard integrals.
 
 Each physiological state obeys ``dx/dt = production(x) - loss(x) * x`` with ``production >= 0`` (pathogen:
 per-capita growth and kill only), so the positive orthant is invariant. The solver integrates ``log x``
@@ -51,6 +51,7 @@ STATE_NAMES = (
     "hla_dr",
     "lymphocytes",
     "organ_dysfunction",
+    "tolerance",
 )
 STATE_UNITS = (
     "10^6 cells/mL",
@@ -65,6 +66,7 @@ STATE_UNITS = (
     "AB/C",
     "10^3/uL",
     "SOFA-equivalent points",
+    "1 (refractory fraction of the activated monocytes/macrophages)",
 )
 N_PHYSIOLOGICAL = len(STATE_NAMES)
 N_STATES = N_PHYSIOLOGICAL + 2  # + cumulative death hazard, cumulative secondary-infection hazard
@@ -88,12 +90,12 @@ def competence(hla: Any, lym: Any, p: Any) -> Any:
 
 
 def production_loss(t: Any, x: Any, p: Any, eff: Any, xp: Any = jnp) -> tuple[list, list]:
-    """Production (units/h) and per-capita loss (1/h) of the 12 physiological states.
+    """Production (units/h) and per-capita loss (1/h) of the 13 physiological states.
 
     Generic over the array namespace ``xp`` (``jax.numpy`` or ``numpy``) so that the scipy reference solver
     integrates exactly the same equations. ``x`` holds the states in physical units (STATE_UNITS).
     """
-    pth, e, m, tnf, il1, il6, il10, d, fer, hla, lym, org = (x[i] for i in range(N_PHYSIOLOGICAL))
+    pth, e, m, tnf, il1, il6, il10, d, fer, hla, lym, org, tol = (x[i] for i in range(N_PHYSIOLOGICAL))
     cl = eff.clearance
     damp = 1.0 - eff.inflammation_damping
     inh = 1.0 / (1.0 + (il10 / p.x_il10) ** 2)  # Reynolds f(V) = V / (1 + (CA/cinf)^2) with CA -> IL-10
@@ -112,23 +114,26 @@ def production_loss(t: Any, x: Any, p: Any, eff: Any, xp: Any = jnp) -> tuple[li
     drive = damp * inh * (p.knn * m + p.kne * e + p.knd * d + p.km1 * il1_sig)
     m_prod = p.snr * drive / (p.munr + drive) + p.mun * p.m_base
     m_loss = p.mun
+    # tolerant macrophages (state 13: a fraction tol_max T of M) still kill pathogens and make IL-10, but neither
+    # TNF, IL-1b, IL-6 nor tissue damage (endotoxin-tolerance phenotype); m_pro = the pro-inflammatory part of M
+    m_pro = m * (1.0 - p.tol_max * tol)
     # 4 TNF
-    tnf_prod = p.k_tnf * p.w_tnf + damp * inh * p.a_tnf * m
+    tnf_prod = p.k_tnf * p.w_tnf + damp * inh * p.a_tnf * m_pro
     tnf_loss = p.k_tnf + cl.tnf
     # 5 IL-1b (TNF-amplified)
     # inflammasome two-signal model: pro-IL-1b synthesis needs TLR priming by PAMP (floor w_prime without PAMP)
     prime = p.w_prime + (1.0 - p.w_prime) * e / (e + p.x_prime)
-    il1_prod = p.k_il1 * p.w_il1 + damp * inh * p.a_il1 * prime * m * (1.0 + tnf / (tnf + p.x_il1_tnf))
+    il1_prod = p.k_il1 * p.w_il1 + damp * inh * p.a_il1 * prime * m_pro * (1.0 + tnf / (tnf + p.x_il1_tnf))
     il1_loss = p.k_il1 + cl.il1b
     # 6 IL-6 (IL-1- and TNF-amplified)
-    il6_prod = p.k_il6 * p.w_il6 + damp * inh * p.a_il6 * m * (1.0 + 2.0 * il1_sig + tnf / (tnf + p.x_il6_tnf))
+    il6_prod = p.k_il6 * p.w_il6 + damp * inh * p.a_il6 * m_pro * (1.0 + 2.0 * il1_sig + tnf / (tnf + p.x_il6_tnf))
     il6_loss = p.k_il6 + cl.il6
     # 7 IL-10 (Reynolds CA production: saturating in M + kcnd D)
     v10 = m + p.kcnd * d
     il10_prod = p.k_il10 * p.w_il10 + p.a_il10 * v10 / (1.0 + v10)
     il10_loss = p.k_il10 + cl.il10
     # 8 tissue damage (Reynolds steep switch on IL-10-inhibited M, plus direct pathogen toxicity)
-    fm6 = (m * inh) ** 6
+    fm6 = (m_pro * inh) ** 6
     d_prod = p.kdn * fm6 / (p.xdn**6 + fm6) + p.kdp * pth / (pth + 1.0) + p.mud * p.d_base
     d_loss = p.mud
     # 9 ferritin (Pfizer QSP form: basal + IL-1-activated macrophages + damaged cells)
@@ -146,10 +151,16 @@ def production_loss(t: Any, x: Any, p: Any, eff: Any, xp: Any = jnp) -> tuple[li
     org_target = p.o_base + (p.o_max - p.o_base) * xo / (xo + p.x_org)
     org_prod = p.k_org * org_target
     org_loss = p.k_org
+    # 13 macrophage tolerance (slow counter-regulation): strongly activated macrophages (Hill n = 4 in M) reprogram
+    # at k_tol and recover at k_tol_off (t1/2 ~7 days); T in (0, 1)
+    m4 = m**4
+    tol_on = p.k_tol * m4 / (m4 + p.x_tol**4)
+    tol_prod = tol_on + p.k_tol_off * p.tol_base
+    tol_loss = tol_on + p.k_tol_off
     prod = [0.0 * pth, e_prod, m_prod, tnf_prod, il1_prod, il6_prod, il10_prod, d_prod, fer_prod, hla_prod]
-    prod += [lym_prod, org_prod]
+    prod += [lym_prod, org_prod, tol_prod]
     loss = [p_loss, e_loss, m_loss, tnf_loss, il1_loss, il6_loss, il10_loss, d_loss, fer_loss, hla_loss]
-    loss += [lym_loss, org_loss]
+    loss += [lym_loss, org_loss, tol_loss]
     return prod, loss
 
 
@@ -172,8 +183,8 @@ def hazards(x: Any, p: Any, xp: Any = jnp) -> tuple[Any, Any]:
 _LOG_STATE_MIN, _LOG_STATE_MAX = -400.0, 40.0  # bounds on log-states inside the right-hand side (see patient_rhs)
 
 
-def patient_rhs(t: Float[Array, ""], y: Float[Array, " 14"], params: Any, effects: Effects) -> Float[Array, " 14"]:
-    """Time derivative of the solver state ``y = (log x_1..x_12, Lambda_death, Lambda_infection)``; t in hours.
+def patient_rhs(t: Float[Array, ""], y: Float[Array, " 15"], params: Any, effects: Effects) -> Float[Array, " 15"]:
+    """Time derivative of the solver state ``y = (log x_1..x_13, Lambda_death, Lambda_infection)``; t in hours.
 
     Hazards accumulate only after randomisation (``t >= 0``; pass 0 in the step-size controller's jump_ts).
     """
@@ -190,7 +201,7 @@ def patient_rhs(t: Float[Array, ""], y: Float[Array, " 14"], params: Any, effect
     return jnp.concatenate([dlog, jnp.stack([on * h_death, on * h_inf])])
 
 
-def initial_state(params: Any) -> Float[Array, " 14"]:
+def initial_state(params: Any) -> Float[Array, " 15"]:
     """Solver state at infection onset (``T_START``): healthy steady state plus the inoculum ``p0``.
 
     Endotoxin starts at its quasi-steady state for the inoculum (``e_base + s_e p0 / k_e``): it equilibrates
@@ -211,11 +222,12 @@ def initial_state(params: Any) -> Float[Array, " 14"]:
         p.h0,
         p.l0,
         p.o_base,
+        p.tol_base,
     ]
     x0 = jnp.stack([jnp.maximum(jnp.asarray(v, dt), 1e-6) for v in x0])
     return jnp.concatenate([jnp.log(x0), jnp.zeros(2, dt)])
 
 
-def to_physical(y: Float[Array, "... 14"]) -> Float[Array, "... 14"]:
-    """Solver state -> physical units (exp of the 12 log-states; hazard integrals unchanged)."""
+def to_physical(y: Float[Array, "... 15"]) -> Float[Array, "... 15"]:
+    """Solver state -> physical units (exp of the 13 log-states; hazard integrals unchanged)."""
     return jnp.concatenate([jnp.exp(y[..., :N_PHYSIOLOGICAL]), y[..., N_PHYSIOLOGICAL:]], axis=-1)
