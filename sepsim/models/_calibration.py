@@ -72,6 +72,8 @@ def calibration_table(out: xr.Dataset, arm: str = "placebo") -> dict[str, str]:
         "median baseline SOFA 9 (IQR 7-11)": f"{q[1]:.0f} (IQR {q[0]:.0f}-{q[2]:.0f})",
         "dead by day 1": _share((o.death_day.values <= 1.0) & ok),
         "ICU-acquired infection by day 28": _share(o.secondary_infection.values & ok),
+        "median screening ALC, 10^3/uL (Drewry 2014: 0.7 at onset)": f"{np.median(out.screen_lymphocytes.values):.2f}",
+        "median screening IL-6, pg/mL (PMC6219151: ~400-500 at admission)": f"{np.median(out.screen_il6.values):.0f}",
         "MALS ferritin falls >= 15% by day 3": _share(fall, mals),
         "ferritin falls < 15% by day 3 among 10-day deaths (MA-03: sensitivity > 90%)": _share(
             ~fall, (o.death_day.values <= 10.0) & ok

@@ -1,6 +1,7 @@
 """Figures of the patient model: ``python -m sepsim.models._figures OUTDIR``.
 
-* ``trajectories.png``: every state over 28 days for the five behaviours (``_behaviours.BEHAVIOURS``).
+* ``trajectories.png``: every state over 28 days for the behaviours (``_behaviours.BEHAVIOURS``: the five, MALS
+  as a persistent and a resolving course).
 * ``endotypes.png``: screening ferritin vs mHLA-DR of 10,000 virtual patients with the ImmunoSep cut-offs
   (4420 ng/mL, 5000 AB/C).
 """
@@ -54,7 +55,7 @@ def plot_trajectories(path: Path) -> None:
     for ax in axes.flat[N_STATES:]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=8)
-    fig.suptitle("Virtual patient: five behaviours (placebo, infection onset at day -2)")
+    fig.suptitle("Virtual patient: qualitative behaviours (placebo, infection onset at day -2)")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

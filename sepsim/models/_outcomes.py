@@ -119,7 +119,7 @@ def simulate_outcomes(
         progress: True a bar, False plain log lines, None a bar only on a terminal (``sepsim._progress``).
 
     Returns:
-        Dataset with dims (patient, arm, day): the 12 states at daily resolution (``state_<name>``), ``sofa``,
+        Dataset with dims (patient, arm, day): every physiological state, daily (``state_<name>``), ``sofa``,
         ``alive``; (patient, arm): ``death_day``, ``dead_28d``, ``dead_90d`` (if days >= 90), ``responder``,
         ``sofa_day9``, ``sofa_baseline``, ``secondary_infection``, ``infection_day``, ``solver_ok``,
         ``solver_steps``; (patient): screening biomarkers ``screen_<name>`` (measured) and ``true_<name>``,

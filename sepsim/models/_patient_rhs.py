@@ -66,7 +66,7 @@ STATE_UNITS = (
     "AB/C",
     "10^3/uL",
     "SOFA-equivalent points",
-    "1 (refractory fraction of the activated monocytes/macrophages)",
+    "1 (tolerant fraction of activated M)",
 )
 N_PHYSIOLOGICAL = len(STATE_NAMES)
 N_STATES = N_PHYSIOLOGICAL + 2  # + cumulative death hazard, cumulative secondary-infection hazard

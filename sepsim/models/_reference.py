@@ -25,7 +25,7 @@ def numpy_params(params: Any) -> Any:
 
 
 def numpy_rhs(t: float, x: np.ndarray, p: Any, hazards_on: bool) -> np.ndarray:
-    """Physical-unit RHS of (12 states, Lambda_death, Lambda_infection) under placebo."""
+    """Physical-unit RHS of (physiological states, Lambda_death, Lambda_infection) under placebo."""
     prod, loss = production_loss(t, x, p, ZERO_EFFECTS, xp=np)
     dx = np.array(prod) - np.array(loss) * x[:N_PHYSIOLOGICAL]
     hd, hi = hazards(x, p, xp=np)
