@@ -10,7 +10,8 @@ arm's is 0), with a posterior that is normal, ``N(mean, cov)``, or close to it, 
   difference, with the covariance between the two arms). Margins are on the log odds ratio scale.
 - P(best) and P(all equivalent): exact for two arms; for more, the fraction of ``M`` fixed draws from the posterior
   normal in which an arm is best. ``method="quadrature"`` uses a fixed scrambled Sobol point set (M = 4096,
-  deterministic; error about 1e-3, see tests/platform/test_engine_ordinal.py), ``method="draws"`` ``n_draws``
+  deterministic; against 4,000,000 draws over 20 random 3-5-arm posteriors the largest error was 3.6e-3, the
+  median 1.2e-3; 16384 points would halve it at 4 times the memory), ``method="draws"`` ``n_draws``
   pseudo-random draws from the look's key (Monte-Carlo SD ``sqrt(p (1 - p) / n_draws)`` <= 0.007 at 5000).
 """
 

@@ -17,6 +17,7 @@ from .._keys import index_keys
 from .._progress import progress_bar, progress_mode
 from ._alloc_factory import make_allocation_rule
 from ._analysis_binary import BetaBinomialAnalysis
+from ._analysis_effects import N_SOBOL
 from ._analysis_frequentist import FrequentistAnalysis, efficacy_bounds
 from ._analysis_normal import NormalAnalysis
 from ._analysis_select import EFFECT_MODELS, effects_analysis, effects_tables
@@ -132,10 +133,12 @@ def design_thresholds(design: TrialDesign) -> dict[str, float]:
 
 
 def default_chunk(design: TrialDesign, n_trials: int) -> int:
-    """Trials per batch: 2000 with quadrature; with posterior draws, few enough that one look's draws
-    (chunk x n_draws x arms) stay near 100 MB."""
-    if design.analysis.method == "draws":
-        per_trial = design.analysis.n_draws * len(design.arms) * 8 * 4
+    """Trials per batch: 2000 with quadrature; with posterior draws (or the log-odds models' Sobol sample with more
+    than two arms), few enough that one look's draws (chunk x n_draws x arms) stay near 100 MB."""
+    an = design.analysis
+    sobol = an.model in EFFECT_MODELS and len(design.arms) > 2 and an.method == "quadrature"
+    if an.method == "draws" or sobol:
+        per_trial = (N_SOBOL if sobol else an.n_draws) * len(design.arms) * 8 * 4
         return max(1, min(n_trials, 2000, int(1e8 // per_trial)))
     return min(n_trials, 2000)
 
