@@ -5,8 +5,8 @@ JAX: ``make_batch_solver(Placebo())`` with the default solver (lean batched Tsit
 local CPU cores (``--xla_force_host_platform_device_count``, set below before JAX is imported), compiled first,
 ``min`` of repeats around ``block_until_ready``; the CPU seconds of the process are reported too (2x the wall time
 when both cores are busy). The previous default, ``diffrax.diffeqsolve`` Tsit5 under ``vmap`` (same tableau,
-controller and tolerances), is timed on 1,000 patients for reference. Baseline: scipy ``solve_ivp`` (LSODA, the
-fastest scipy method on this problem, same rtol/atol) with the NumPy right-hand side
+controller and tolerances), is timed on 1,000 patients for reference (not with ``--quick``). Baseline: scipy
+``solve_ivp`` (LSODA, the fastest scipy method on this problem, same rtol/atol) with the NumPy right-hand side
 (``sepsim.models._reference``), looped over patients in the same run; it runs on 50 patients (20 with
 ``--quick``) and is reported per patient.
 
@@ -110,9 +110,23 @@ def time_scipy(n: int) -> tuple[float, float]:
     return (time.perf_counter() - t0) / n, nfev / n
 
 
+def _row(n: int, config: SolverConfig, r: dict, scipy_per_patient: float) -> dict:
+    return {
+        "n_patients": n,
+        "solver": config.solver,
+        "jax_seconds": r["seconds"],
+        "jax_cpu_seconds": r["cpu_seconds"],
+        "jax_courses_per_s": n / r["seconds"],
+        "scipy_courses_per_s": 1.0 / scipy_per_patient,
+        "speedup": (n / r["seconds"]) * scipy_per_patient,
+        "steps_mean": r["steps_mean"],
+        "steps_max": r["steps_max"],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="10^2..10^3 patients, scipy on 20 patients")
+    ap.add_argument("--quick", action="store_true", help="10^2..10^3 patients, scipy on 20, no diffrax row")
     ap.add_argument("--json", default=None, help="write figures as JSON to this path")
     ap.add_argument("--one-device", action="store_true", help="do not split the CPU into one XLA device per core")
     args = ap.parse_args()
@@ -122,36 +136,9 @@ def main() -> None:
     n_scipy = 20 if args.quick else 50
     scipy_per_patient, scipy_nfev = time_scipy(n_scipy)
     print(f"# scipy LSODA: {1 / scipy_per_patient:.1f} courses/s, {scipy_nfev:.0f} RHS evaluations per patient")
-    rows = []
-    for n in sizes:
-        r = time_jax(n, repeats=3 if n <= 10_000 else 1)
-        rows.append(
-            {
-                "n_patients": n,
-                "solver": CONFIG.solver,
-                "jax_seconds": r["seconds"],
-                "jax_cpu_seconds": r["cpu_seconds"],
-                "jax_courses_per_s": n / r["seconds"],
-                "scipy_courses_per_s": 1.0 / scipy_per_patient,
-                "speedup": (n / r["seconds"]) * scipy_per_patient,
-                "steps_mean": r["steps_mean"],
-                "steps_max": r["steps_max"],
-            }
-        )
-    r = time_jax(1000, repeats=2, config=DIFFRAX)
-    rows.append(
-        {
-            "n_patients": 1000,
-            "solver": DIFFRAX.solver,
-            "jax_seconds": r["seconds"],
-            "jax_cpu_seconds": r["cpu_seconds"],
-            "jax_courses_per_s": 1000 / r["seconds"],
-            "scipy_courses_per_s": 1.0 / scipy_per_patient,
-            "speedup": (1000 / r["seconds"]) * scipy_per_patient,
-            "steps_mean": r["steps_mean"],
-            "steps_max": r["steps_max"],
-        }
-    )
+    rows = [_row(n, CONFIG, time_jax(n, repeats=3 if n <= 10_000 else 1), scipy_per_patient) for n in sizes]
+    if not args.quick:
+        rows.append(_row(1000, DIFFRAX, time_jax(1000, repeats=2, config=DIFFRAX), scipy_per_patient))
     load_after = os.getloadavg()
     meta = {
         "cpu": _cpu(),
