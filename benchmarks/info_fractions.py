@@ -20,6 +20,16 @@ CASES = {
     "1:1:1, futility_z 0 at looks 1-2": dict(BASE, analysis=dict(OBF, futility_z=[0.0, 0.0, -10.0])),
     "B enters after look 0 (concurrent controls)": dict(BASE, arm_start_look=[0, 0, 1], analysis=OBF),
 }
+# the same with Lan-DeMets OBF-type spending at each comparison's observed information fraction
+OBS = dict(method="frequentist", alpha=0.025, spending="ld_obf", information="observed")
+CASES.update(
+    {
+        f"{name} [observed, ld_obf]": dict(
+            design, analysis=dict(OBS, **{k: v for k, v in design["analysis"].items() if k == "futility_z"})
+        )
+        for name, design in list(CASES.items())
+    }
+)
 
 
 def information(n: np.ndarray, arm: int) -> np.ndarray:

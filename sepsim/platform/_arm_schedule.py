@@ -9,7 +9,8 @@ Used by :func:`sepsim.platform._engine.simulate_trial`.
 - **Rule-based entry** (``design.max_active_arms``): at most that many arms (the control included) are active; the
   others wait in listed order and enter at the look at which an active arm leaves (dropped for inferiority,
   futility or equivalence, or closed by the schedule), receiving patients from the next randomisation window.
-  Entry looks are carried per trial (``start_w``: the first randomisation window of each arm).
+  Entry looks are carried per trial (``start_w``: the first randomisation window of each arm). While arms wait,
+  a unit left with a single arm in play does not stop (:func:`continue_while_waiting`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,17 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
+from ._decide import UnitState
 from ._plan import Plan
 
-__all__ = ["window_days", "open_at_day", "window_open_by_day", "restrict_to_open", "admit_waiting"]
+__all__ = [
+    "window_days",
+    "open_at_day",
+    "window_open_by_day",
+    "restrict_to_open",
+    "admit_waiting",
+    "continue_while_waiting",
+]
 
 
 def window_days(
@@ -70,3 +79,41 @@ def admit_waiting(
     rank = jnp.cumsum(waiting, dtype=jnp.int32)
     enter = waiting & (rank <= free) & jnp.any(act_next) & (look + 1 < plan.n_looks)
     return act_next | enter
+
+
+def continue_while_waiting(
+    plan: Plan,
+    old: UnitState,
+    new: UnitState,
+    in_play: Bool[Array, " arm"],
+    any_waiting: Bool[Array, ""],
+    look: Int[Array, ""],
+    *,
+    frequentist: bool,
+) -> UnitState:
+    """With arms waiting to enter (``max_active_arms``), a unit does not stop because only one arm is left in
+    play (Bayesian: the last arm standing, e.g. the control after the others were dropped; frequentist: no
+    non-control arm left): the stop is undone, the remaining arm stays (as the control, if it became one) and
+    waiting arms enter. Other stops (e.g. superiority among several arms without a control) stand."""
+    ar = jnp.arange(in_play.shape[-1], dtype=jnp.int32)
+    newly = ~old.stopped & new.stopped & any_waiting & (look < plan.n_looks - 1)
+    if frequentist:
+        lonely = ~jnp.any(in_play & (new.decision == 0) & (ar != plan.control))
+        revert = newly & lonely
+        decision, decision_look, superior = new.decision, new.decision_look, new.superior
+    else:
+        left = in_play & ((new.decision == 0) | (ar == new.superior))
+        revert = newly & (jnp.sum(left, dtype=jnp.int32) == 1)
+        undo = revert & (ar == new.superior)  # the last arm standing is not declared superior
+        decision = jnp.where(undo, old.decision, new.decision)
+        decision_look = jnp.where(undo, old.decision_look, new.decision_look)
+        superior = jnp.where(revert, old.superior, new.superior)
+    return UnitState(
+        decision=decision,
+        decision_look=decision_look,
+        control=new.control,
+        stopped=jnp.where(revert, old.stopped, new.stopped),
+        outcome=jnp.where(revert, old.outcome, new.outcome),
+        superior=superior,
+        stop_look=jnp.where(revert, old.stop_look, new.stop_look),
+    )

@@ -201,6 +201,9 @@ class AnalysisConfig:
         prior_sd: sd of the N(0, sd^2) priors on log odds ratios and other regression coefficients
             ("proportional_odds", "logistic"; the common mean's prior for "hierarchical").
         tau_scale: "hierarchical": scale of the half-normal prior on the between-stratum sd of log odds ratios.
+        information: "planned" (bounds at ``look_n / look_n[-1]`` for every arm) or "observed" (each comparison
+            spends alpha at its own observed information fraction, boundaries computed in each trial; needs an
+            alpha-spending function "ld_obf", "ld_pocock" or "hsd"; see README_engine.md).
     """
 
     method: str = "quadrature"
@@ -222,8 +225,16 @@ class AnalysisConfig:
     covariates: Optional[list[str]] = None
     prior_sd: float = 10.0
     tau_scale: float = 0.5
+    information: str = "planned"
 
     def validate(self, prefix: str = "design.analysis") -> None:
+        if self.information not in ("planned", "observed"):
+            raise ConfigError(f"{prefix}.information", f"must be 'planned' or 'observed', got {self.information!r}")
+        if self.information == "observed" and (self.method != "frequentist" or self.spending in ("obf", "pocock")):
+            raise ConfigError(
+                f"{prefix}.information",
+                "'observed' needs method 'frequentist' and an alpha-spending function (ld_obf, ld_pocock, hsd)",
+            )
         if self.method not in ANALYSIS_METHODS:
             raise ConfigError(f"{prefix}.method", f"must be one of {list(ANALYSIS_METHODS)}, got {self.method!r}")
         if self.model not in ANALYSIS_MODELS:
@@ -415,7 +426,8 @@ class TrialDesign:
         arm_stop_day: per arm, the day from which it receives nobody (negative = never).
         max_active_arms: at most this many arms (control included) active at once; the others wait in listed
             order and enter, from the next randomisation window, at the look at which an active arm leaves
-            (dropped for inferiority, futility or equivalence, or closed by ``arm_stop_*``).
+            (dropped for inferiority, futility or equivalence, or closed by ``arm_stop_*``). While arms wait, a
+            single arm left in play does not end the trial.
         domains: factorial platform (:class:`DomainConfig` per domain): each patient is randomised in every
             domain, his outcome is the table's column for his combination (``arms`` are then the combinations
             ``"<arm1>+<arm2>"``, filled in by :func:`design_from_dict`), and each domain decides on its own
@@ -575,6 +587,8 @@ class TrialDesign:
                 )
             if an.futility_z is not None and len(an.futility_z) != n_looks:
                 raise ConfigError(f"{p}.futility_z", f"needs one z value per look ({n_looks})")
+            if an.information == "observed" and self.stopping.per_stratum:
+                raise ConfigError(f"{p}.information", "'observed' is not supported with stopping.per_stratum")
             if an.test == "cmh" and self.stopping.per_stratum:
                 raise ConfigError(
                     f"{p}.test", "'cmh' pools strata; with stopping.per_stratum use 'z', 'chisq' or 'fisher'"

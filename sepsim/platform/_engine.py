@@ -20,9 +20,17 @@ from ._alloc_base import AbstractAllocationRule, AllocationInputs
 from ._alloc_fixed import FixedAllocation, block_assign
 from ._alloc_trippa import TrippaAllocation
 from ._analysis_binary import BetaBinomialAnalysis
-from ._arm_schedule import admit_waiting, open_at_day, restrict_to_open, window_days, window_open_by_day
+from ._arm_schedule import (
+    admit_waiting,
+    continue_while_waiting,
+    open_at_day,
+    restrict_to_open,
+    window_days,
+    window_open_by_day,
+)
 from ._decide import UnitState, decide_unit
 from ._decide_frequentist import decide_frequentist
+from ._gsd_observed import init_spend_state, observed_fractions, spend_bounds
 from ._plan import Plan
 
 __all__ = ["simulate_trial"]
@@ -268,6 +276,10 @@ def simulate_trial(
         n_rand=rand_n[0],
         start_w=start_window,
     )
+    if plan.observed_info:
+        carry["spend"] = jax.tree_util.tree_map(
+            lambda x: jnp.broadcast_to(x, (u_n, *x.shape)), init_spend_state(a_n, fdt)
+        )
     if plan.record_patients:
         carry["pat_arm"] = jnp.full((n_max,), -1, dtype=jnp.int32)
         carry["pat_y"] = jnp.zeros((n_max,), dtype=bool)
@@ -307,6 +319,16 @@ def simulate_trial(
         un: UnitState = c["units"]
         kk = jax.random.fold_in(k_look, k)
         seen_k, (n_as, ev_as, _, _, sq_as), (n_u, ev_u, ncc_u, evcc_u, sq_u) = unit_counts(c, k)
+        thr_k = thresholds
+        if plan.observed_info:  # boundaries at each comparison's observed information fraction
+            n_ctrl = ncc_u if plan.concurrent else jnp.broadcast_to(n_u[:, plan.control, None], n_u.shape)
+            t_now = jax.vmap(observed_fractions)(n_u, n_ctrl, thresholds["i_max"])
+
+            def spend(s, t, a):
+                return spend_bounds(s, t, a, k == l_n - 1, spending=plan.spending, gamma=plan.gamma)
+
+            bound_u, spend_next = jax.vmap(spend)(c["spend"], t_now, thresholds["alpha_unit"])
+            thr_k = dict(thresholds, efficacy_z=jnp.broadcast_to(bound_u[:, None, :], (u_n, l_n, a_n)))
         elig_u = unit_eligible()
         in_play = elig_u & sched_open(k, c["start_w"])[None, :] & (un.decision == 0) & ~un.stopped[:, None]
         nxt_open = sched_open(k + 1, c["start_w"])
@@ -340,7 +362,9 @@ def simulate_trial(
         def unit_frequentist(n, ev, sq, ncc, evcc, act, garms, st, key, ns, evs, u, ux):
             extra = dict(n_control=ncc, total_control=evcc) if plan.concurrent else {}
             z = analysis.statistics(n, ev, total_sq=sq, n_strata=ns, total_strata=evs, **extra)
-            st2, act2 = decide_frequentist(plan, analysis, z, act, st, k, u, thresholds)
+            st2, act2 = decide_frequentist(plan, analysis, z, act, st, k, u, thr_k)
+            if plan.max_active:
+                st2 = continue_while_waiting(plan, st, st2, act, jnp.any(waiting), k, frequentist=True)
             act_next = next_arms(garms, st2) if has_schedule else act2
             zero = jnp.zeros_like(n)
             return st2, act_next, z, allocate(zero, zero, act_next, st2.control, n, n), zero, zero
@@ -357,6 +381,8 @@ def simulate_trial(
                 extra["records"] = records
             ctx = analysis.prepare(n, ev, garms, key=key, **extra)
             st2, act2, pb_first, pb_final = decide_unit(plan, analysis, ctx, act, st, k, thresholds)
+            if plan.max_active:
+                st2 = continue_while_waiting(plan, st, st2, act, jnp.any(waiting), k, frequentist=False)
             if has_schedule:  # arms that open for the next window join; arms the schedule closes leave
                 act_next = next_arms(garms, st2)
                 pb_final = analysis.p_best(ctx, act_next)
@@ -415,6 +441,8 @@ def simulate_trial(
             done=done,
             start_w=jnp.where(act_u[0] & waiting, k + 1, c["start_w"]),  # arms admitted by rule
         )
+        if plan.observed_info:
+            c2["spend"] = spend_next
         out = dict(
             n=n_as,
             events=ev_as,
@@ -426,6 +454,8 @@ def simulate_trial(
         if n_cat:
             out["counts"] = seen_k["pend_cat"]
         out["p_best_unit"] = jnp.where(was_done, jnp.nan, out["p_best_unit"])
+        if plan.observed_info:
+            out["efficacy_bound"] = bound_u
         if plan.record_patients and plan.concurrent:
             out["n_concurrent_control"] = seen_k["pend_cc"].sum(1)
         # randomise the next window and collect outcomes completing before the next look

@@ -60,6 +60,9 @@ class Plan:
     stop_day: tuple[float, ...] | None = None
     max_active: int = 0  # rule-based entry: cap on active arms (0 = none)
     record_patients: bool = False  # also return each patient's arm, arrival and outcome flag (patient_log)
+    observed_info: bool = False  # frequentist bounds at observed information fractions (_gsd_observed)
+    spending: str = ""
+    gamma: float = 0.0
 
     @property
     def n_units(self) -> int:
@@ -190,6 +193,9 @@ def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
         if design.arm_start_day is None and design.arm_stop_day is None
         else tuple(float(x) for x in (design.arm_stop_day or [-1.0] * a_n)),
         max_active=int(design.max_active_arms or 0),
+        observed_info=an.information == "observed",
+        spending=str(an.spending),
+        gamma=float(an.gamma or 0.0),
         concurrent=concurrent,
         big_table=int(elig_pat.sum()) > 65536,
         n_table=int(elig_pat.sum()),

@@ -84,7 +84,14 @@ def frequentist_bounds(design: TrialDesign, plan: Plan) -> dict[str, np.ndarray]
         m = (int(np.sum(elig.any(axis=0) & others)),)
     bounds = efficacy_bounds(plan.look_n, m, alpha=float(an.alpha), spending=an.spending, gamma=an.gamma)
     fut = an.futility_z if an.futility_z is not None else [-np.inf] * plan.n_looks
-    return {"efficacy_z": np.asarray(bounds, dtype=np.float64), "futility_z": np.asarray(fut, dtype=np.float64)}
+    out = {"efficacy_z": np.asarray(bounds, dtype=np.float64), "futility_z": np.asarray(fut, dtype=np.float64)}
+    if plan.observed_info:  # per-comparison alpha and planned final information (see _gsd_observed)
+        out["alpha_unit"] = float(an.alpha) / np.maximum(np.asarray(m, dtype=np.float64), 1.0)
+        ratio = np.asarray(plan.ratio, dtype=np.float64)
+        n_plan = plan.n_max * ratio / ratio.sum()
+        i_max = 1.0 / (1.0 / n_plan + 1.0 / n_plan[plan.control])
+        out["i_max"] = np.broadcast_to(i_max, (len(m), plan.n_arms)).copy()
+    return out
 
 
 def make_trial_function(design: TrialDesign, outcomes: PotentialOutcomes):
@@ -281,6 +288,8 @@ def _to_dataset(res, design: TrialDesign, plan: Plan, outcomes: PotentialOutcome
         if plan.per_stratum:
             ds["p_best_stratum"] = (tls, np.full(pl["n"].shape, np.nan))
         ds.attrs["efficacy_z"] = json.dumps(frequentist_bounds(design, plan)["efficacy_z"].tolist())
+        if "efficacy_bound" in pl:  # information: observed (per trial, look and arm; inf = nothing spent)
+            ds["efficacy_bound"] = (("trial", "look", "arm"), pl["efficacy_bound"][:, :, 0, :].astype(np.float64))
     return ds
 
 

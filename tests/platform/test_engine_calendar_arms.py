@@ -79,13 +79,14 @@ def test_calendar_concurrent_controls_recount(calendar_log):
         assert expect[last, 3] < expect[last, 0]  # the late arm saw fewer controls than the control total
 
 
-# Rule-based entry: five arms, at most three active (control + two); A is harmful and leaves early, then C and D
-# enter in listed order as places free up.
+# Rule-based entry: five arms, at most three active (control + two); A and B are harmful and leave early, then C
+# and D enter in listed order as places free up (the trial goes on while arms wait, even with the control alone).
 RULE_ARMS = ["control", "A", "B", "C", "D"]
+LOOKS_RULE = [100, 200, 300, 400, 500, 600]
 RULE = dict(
     arms=RULE_ARMS,
     control="control",
-    look_n=[100, 200, 300, 400, 500, 600],
+    look_n=LOOKS_RULE,
     higher_is_better=False,
     max_active_arms=3,
     allocation=dict(rule="fixed"),
@@ -95,7 +96,7 @@ RULE = dict(
 
 @pytest.fixture(scope="module")
 def rule_runs():
-    out = binary_scenario([0.3, 0.6, 0.3, 0.3, 0.45], 20_000, key=stage_key(13, "cohort"), arms=RULE_ARMS)
+    out = binary_scenario([0.3, 0.6, 0.6, 0.3, 0.3], 20_000, key=stage_key(13, "cohort"), arms=RULE_ARMS)
     log = patient_log(out, RULE, n_trials=40, key=stage_key(14, "trials"))
     return log, log
 
@@ -120,6 +121,14 @@ def test_rule_based_entry_at_the_look_after_a_drop(rule_runs):
         assert not active[t, :first_drop, 3:].any()
         assert np.all(ds.n.values[t, : first_drop + 1, 3, 0] == 0)  # C has no outcomes before it entered
     assert n_checked >= 10
+    # both first arms gone at the same look: the control alone does not end the trial, C and D both enter
+    both = (dec[:, 1] == 2) & (dec[:, 2] == 2) & (dlook[:, 1] == dlook[:, 2]) & (dlook[:, 1] < len(LOOKS_RULE) - 1)
+    assert both.sum() >= 5
+    for t in np.flatnonzero(both):
+        d = dlook[t, 1]
+        assert ds.trial_stop_look.values[t] > d
+        assert active[t, d, 3] and active[t, d, 4] and active[t, d, 0]
+        assert not (dec[t, 0] == 1 and dlook[t, 0] == d)  # the control is not superior for being left alone
 
 
 def test_rule_based_concurrent_controls_recount(rule_runs):
