@@ -9,7 +9,7 @@ hardly changes between rtol 1e-6 and 1e-3, i.e. the step is bounded by explicit 
 implicit method removes only at a higher cost per step here.
 
 The default ``solver="tsit5"`` is the lean batched implementation of :mod:`._rk` (same tableau, dense output,
-error norm, PID controller and jump handling as ``diffrax``; the same step counts on the test panel), ~2.5x faster
+error norm, PID controller and jump handling as ``diffrax``; the same step counts on the test panel), ~3x faster
 per patient than ``diffrax.diffeqsolve`` under ``vmap``. Batches spread over several devices run one independent
 loop per device (``shard_map``). ``"diffrax_tsit5"`` and ``"kvaerno5"`` go through ``diffrax.diffeqsolve``.
 """
@@ -41,7 +41,7 @@ class SolverConfig(NamedTuple):
     """Static solver settings (hashable: part of the jit cache key).
 
     ``solver``: ``"tsit5"`` (default; the lean batched Tsit5 of :mod:`._rk`), ``"diffrax_tsit5"`` (the same
-    method and step-size control through ``diffrax.diffeqsolve``, ~4x slower per patient; kept as a cross-check)
+    method and step-size control through ``diffrax.diffeqsolve``, ~3x slower per patient; kept as a cross-check)
     or ``"kvaerno5"`` (diffrax, implicit).
     """
 
