@@ -53,7 +53,7 @@ class SolverConfig(NamedTuple):
     pcoeff: float = 0.0  # PID controller coefficients (diffrax defaults 0, 1, 0 = integral controller)
     icoeff: float = 1.0
     dcoeff: float = 0.0
-    lanes: int = 128  # lean solver: patients stepped side by side (per device); see _solve_lean
+    lanes: int = 128  # lean solver on CPU: patients stepped side by side per device (see _solve_lean)
 
 
 DEFAULT_SOLVER = SolverConfig()
@@ -97,7 +97,8 @@ def _solve_lean(params: Any, covariates: Covariates, arm: Any, ts: Any, config: 
     is done, and a group's working set stays in the core's cache.
     """
     n = ts.shape[0]
-    lanes = max(1, min(config.lanes, n))
+    # on CPU small groups keep the working set in cache; an accelerator wants the whole batch in one loop
+    lanes = max(1, min(config.lanes, n)) if jax.default_backend() == "cpu" else n
     n_groups = -(-n // lanes)
     take = np.concatenate([np.arange(n), np.zeros(n_groups * lanes - n, dtype=int)])
 
@@ -214,7 +215,7 @@ _batch_shared = eqx.filter_jit(_batch_impl)
 
 
 def make_batch_solver(arm: Any, config: SolverConfig = DEFAULT_SOLVER, *, max_traces: int | None = None) -> Any:
-    """A jitted function ``(params, covariates, ts) -> PatientSolution`` vmapped over a leading patient axis.
+    """A jitted function ``(params, covariates, ts) -> PatientSolution`` batched over a leading patient axis.
 
     One compiled program per (arm structure and static fields, config, batch shape), shared across calls: a new
     batch of the same shape, or a new solver for an equal arm, does not retrace (``TRACES`` counts traces).
@@ -233,7 +234,7 @@ def shard_patients(tree: Any) -> Any:
     """Place a batch (leading patient axis) across all local devices, e.g. the CPU cores exposed by
     ``XLA_FLAGS=--xla_force_host_platform_device_count=N``. The batch size must be a multiple of the device
     count. With one device this is a no-op. Per-patient results do not change: every patient's step-size
-    control is independent under ``vmap``.
+    control is independent (to rounding: XLA may vectorise different batch splits differently).
     """
     devices = jax.devices()
     if len(devices) == 1:
