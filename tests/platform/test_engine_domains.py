@@ -108,6 +108,7 @@ def test_chunk_independence(adsorber_works):
         np.testing.assert_array_equal(part[name].values, ref[name].values, err_msg=name)
 
 
+@pytest.mark.slow
 def test_null_domain_type1_matches_single_domain_run(anakinra_works):
     """With no interaction, the null adsorber domain's P(superiority) (while anakinra works in the other domain)
     equals that of the same design run alone at the domain's average mortality, within 3 combined MC SE."""

@@ -112,6 +112,7 @@ def test_only_first_validation():
         design_from_dict(dict(arms=ARMS, control="ctrl", look_n=[100], stopping=dict(futility_only_first="yes")))
 
 
+@pytest.mark.slow
 def test_only_first_in_the_engine():
     # A clearly better than the control: once it is the control, B (equal to A) could only stop for
     # equivalence against A; with equivalence_only_first it never does
