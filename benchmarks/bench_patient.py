@@ -136,7 +136,10 @@ def main() -> None:
     n_scipy = 20 if args.quick else 50
     scipy_per_patient, scipy_nfev = time_scipy(n_scipy)
     print(f"# scipy LSODA: {1 / scipy_per_patient:.1f} courses/s, {scipy_nfev:.0f} RHS evaluations per patient")
-    rows = [_row(n, CONFIG, time_jax(n, repeats=3 if n <= 10_000 else 1), scipy_per_patient) for n in sizes]
+    rows = [
+        _row(n, CONFIG, time_jax(n, repeats=10 if n <= 1000 else 3 if n <= 10_000 else 1), scipy_per_patient)
+        for n in sizes
+    ]
     if not args.quick:
         rows.append(_row(1000, DIFFRAX, time_jax(1000, repeats=2, config=DIFFRAX), scipy_per_patient))
     load_after = os.getloadavg()
