@@ -137,7 +137,7 @@ def main() -> None:
     scipy_per_patient, scipy_nfev = time_scipy(n_scipy)
     print(f"# scipy LSODA: {1 / scipy_per_patient:.1f} courses/s, {scipy_nfev:.0f} RHS evaluations per patient")
     rows = [
-        _row(n, CONFIG, time_jax(n, repeats=10 if n <= 1000 else 3 if n <= 10_000 else 1), scipy_per_patient)
+        _row(n, CONFIG, time_jax(n, repeats=10 if n <= 1000 else 3 if n <= 10_000 else 2), scipy_per_patient)
         for n in sizes
     ]
     if not args.quick:
