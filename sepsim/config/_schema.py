@@ -27,14 +27,34 @@ __all__ = [
 class ScenarioConfig:
     """A parametric outcome generator: true outcome means per arm (and optionally per stratum).
 
-    ``rates[arm]`` is the event probability (binary endpoint) of each arm in the design's arm order;
-    ``stratum_rates`` overrides them per stratum; ``stratum_shares`` is the mix of strata in the patient stream.
+    ``kind`` picks the generator (``sepsim.pipeline`` builds the table, ``sepsim.config.validate`` checks it):
+
+    * ``binary``: ``rates[arm]`` is the event probability of each arm in the design's arm order;
+      ``stratum_rates`` overrides them per stratum.
+    * ``ordinal``: categories ``0..C-1`` under proportional odds (``sepsim.platform.ordinal_scenario``):
+      ``control_probs`` (C probabilities of the control arm, summing to 1) and ``odds_ratios`` (one common odds
+      ratio for a *higher* category per design arm, 1 for the control); ``stratum_control_probs`` and
+      ``stratum_odds_ratios`` override them per stratum. Needs ``design.analysis.model: proportional_odds``.
+    * ``factorial``: the combination table of a ``design.domains`` platform: the event probability of combination
+      ``"<arm1>+<arm2>"`` is ``logistic(logit(control_rate) + sum_d domain_log_odds[d][arm_d] +
+      interaction_log_odds["<arm1>+<arm2>"])`` (log odds ratios against each domain's first listed arm, which
+      should be 0; combinations not listed under ``interaction_log_odds`` have none).
+
+    ``stratum_shares`` is the mix of strata in the patient stream (binary and ordinal kinds).
     """
 
     name: str = "null"
+    kind: str = "binary"  # binary | ordinal | factorial
     rates: list[float] = field(default_factory=list)
     stratum_rates: dict[str, list[float]] = field(default_factory=dict)
     stratum_shares: dict[str, float] = field(default_factory=dict)
+    control_probs: list[float] = field(default_factory=list)  # ordinal: control category probabilities
+    odds_ratios: list[float] = field(default_factory=list)  # ordinal: one OR per design arm (1 for the control)
+    stratum_control_probs: dict[str, list[float]] = field(default_factory=dict)
+    stratum_odds_ratios: dict[str, list[float]] = field(default_factory=dict)
+    control_rate: float | None = None  # factorial: event probability of the all-controls combination
+    domain_log_odds: dict[str, list[float]] = field(default_factory=dict)  # factorial: domain -> per-arm log OR
+    interaction_log_odds: dict[str, float] = field(default_factory=dict)  # factorial: "<a1>+<a2>" -> extra log OR
     n_patients: int = 200_000  # size of the potential-outcome pool trials draw from
     options: dict[str, Any] = field(default_factory=dict)  # engine-specific scenario settings (trends, drift)
 

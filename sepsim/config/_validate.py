@@ -51,23 +51,131 @@ def _one_of(value: Any, key: str, allowed: tuple[str, ...]) -> None:
         raise ConfigError(key, f"must be one of {', '.join(allowed)}; got {value!r}")
 
 
-def _check_scenario(sc: DictConfig, n_arms: int | None) -> None:
-    for i, r in enumerate(sc.rates):
-        _probability(r, f"scenario.rates[{i}]")
-    if n_arms is not None and sc.rates and len(sc.rates) != n_arms:
-        raise ConfigError("scenario.rates", f"needs one rate per design arm ({n_arms}), got {len(sc.rates)}")
-    for stratum, rates in sc.stratum_rates.items():
-        for i, r in enumerate(rates):
-            _probability(r, f"scenario.stratum_rates.{stratum}[{i}]")
-        if n_arms is not None and len(rates) != n_arms:
-            raise ConfigError(f"scenario.stratum_rates.{stratum}", f"needs {n_arms} rates, got {len(rates)}")
-    if not sc.rates and not sc.stratum_rates:
-        raise ConfigError("scenario.rates", "give the true outcome rate of each arm (or scenario.stratum_rates)")
+_SCENARIO_KINDS = ("binary", "ordinal", "factorial")
+
+
+def _probabilities(values: Any, key: str, *, n: int | None = None, what: str = "") -> None:
+    """Each entry a probability, and ``n`` entries where given (``what`` names what each is for)."""
+    for i, r in enumerate(values):
+        _probability(r, f"{key}[{i}]")
+    if n is not None and len(values) != n:
+        raise ConfigError(key, f"needs one rate per {what or 'design arm'} ({n}), got {len(values)}")
+
+
+def _simplex(values: Any, key: str) -> None:
+    _probabilities(values, key)
+    if len(values) < 2:
+        raise ConfigError(key, f"needs at least 2 category probabilities, got {len(values)}")
+    if not math.isclose(sum(values), 1.0, abs_tol=1e-6):
+        raise ConfigError(key, f"category probabilities must sum to 1, got {sum(values):.6g}")
+
+
+def _odds_ratios(values: Any, key: str, n_arms: int) -> None:
+    for i, r in enumerate(values):
+        if not isinstance(r, (int, float)) or isinstance(r, bool) or not (math.isfinite(r) and r > 0):
+            raise ConfigError(f"{key}[{i}]", f"must be a positive, finite odds ratio, got {r!r}")
+    if len(values) != n_arms:
+        raise ConfigError(key, f"needs one odds ratio per design arm ({n_arms}), got {len(values)}")
+
+
+def _check_scenario(sc: DictConfig, design: Any) -> None:
+    """The parametric scenario against the design it feeds (arm counts, analysis model, domains)."""
+    _one_of(sc.kind, "scenario.kind", _SCENARIO_KINDS)
+    n_arms = len(design.arms)
+    model = design.analysis.model
+    if design.domains and sc.kind == "ordinal":
+        raise ConfigError("scenario.kind", "a design with domains analyses a binary outcome: use factorial or binary")
+    if sc.kind == "binary":
+        if model == "proportional_odds":
+            raise ConfigError("scenario.kind", "design.analysis.model=proportional_odds needs scenario.kind=ordinal")
+        what = "combination '<arm1>+<arm2>' of design.domains" if design.domains else ""
+        _probabilities(sc.rates, "scenario.rates", n=n_arms if sc.rates else None, what=what)
+        for stratum, rates in sc.stratum_rates.items():
+            _probabilities(rates, f"scenario.stratum_rates.{stratum}", n=n_arms, what=what)
+        if not sc.rates and not sc.stratum_rates:
+            raise ConfigError("scenario.rates", "give the true outcome rate of each arm (or scenario.stratum_rates)")
+    elif sc.kind == "ordinal":
+        if model != "proportional_odds":
+            raise ConfigError(
+                "scenario.kind",
+                f"an ordinal scenario needs design.analysis.model=proportional_odds, the design has {model!r}",
+            )
+        if not sc.control_probs and not sc.stratum_control_probs:
+            raise ConfigError("scenario.control_probs", "give the control arm's category probabilities")
+        if sc.control_probs:
+            _simplex(sc.control_probs, "scenario.control_probs")
+        for stratum, probs in sc.stratum_control_probs.items():
+            _simplex(probs, f"scenario.stratum_control_probs.{stratum}")
+        n_cat = {len(p) for p in [sc.control_probs, *sc.stratum_control_probs.values()] if len(p)}
+        if len(n_cat) > 1:
+            raise ConfigError("scenario.stratum_control_probs", f"every stratum needs the same categories, got {n_cat}")
+        c = design.analysis.n_categories
+        if c is not None and n_cat and n_cat != {c}:
+            raise ConfigError("scenario.control_probs", f"needs design.analysis.n_categories={c} probabilities")
+        if not sc.odds_ratios and not sc.stratum_odds_ratios:
+            raise ConfigError("scenario.odds_ratios", "give one odds ratio per design arm (1 for the control)")
+        if sc.odds_ratios:
+            _odds_ratios(sc.odds_ratios, "scenario.odds_ratios", n_arms)
+        for stratum, odds in sc.stratum_odds_ratios.items():
+            _odds_ratios(odds, f"scenario.stratum_odds_ratios.{stratum}", n_arms)
+        named = [set(sc.stratum_control_probs), set(sc.stratum_odds_ratios), set(sc.stratum_shares)]
+        named = [n for n in named if n]
+        if any(n != named[0] for n in named):
+            raise ConfigError("scenario.stratum_odds_ratios", "per-stratum entries must name the same strata")
+        if sc.rates or sc.stratum_rates:
+            raise ConfigError("scenario.rates", "not used by an ordinal scenario (give control_probs, odds_ratios)")
+    else:
+        _check_factorial(sc, design)
     for stratum, share in sc.stratum_shares.items():
         _probability(share, f"scenario.stratum_shares.{stratum}")
     if sc.stratum_shares and not math.isclose(sum(sc.stratum_shares.values()), 1.0, abs_tol=1e-9):
         raise ConfigError("scenario.stratum_shares", f"must sum to 1, got {sum(sc.stratum_shares.values())}")
     _positive_int(sc.n_patients, "scenario.n_patients")
+
+
+def _check_factorial(sc: DictConfig, design: Any) -> None:
+    if not design.domains:
+        raise ConfigError("scenario.kind", "a factorial scenario needs a design with design.domains")
+    if sc.control_rate is None:
+        raise ConfigError("scenario.control_rate", "give the event probability of the all-controls combination")
+    _probability(sc.control_rate, "scenario.control_rate")
+    if not 0.0 < float(sc.control_rate) < 1.0:
+        raise ConfigError("scenario.control_rate", f"must be strictly between 0 and 1, got {sc.control_rate!r}")
+    names = [d.name for d in design.domains]
+    for dom in sc.domain_log_odds:
+        if dom not in names:
+            raise ConfigError(f"scenario.domain_log_odds.{dom}", f"is not a domain of the design ({', '.join(names)})")
+    for d in design.domains:
+        effects = sc.domain_log_odds.get(d.name)
+        if effects is None:
+            continue
+        key = f"scenario.domain_log_odds.{d.name}"
+        if len(effects) != len(d.arms):
+            raise ConfigError(key, f"needs one log odds ratio per arm of domain {d.name} {list(d.arms)}")
+        if any(not math.isfinite(float(e)) for e in effects):
+            raise ConfigError(key, "log odds ratios must be finite")
+    for combo, value in sc.interaction_log_odds.items():
+        if combo not in design.arms:
+            raise ConfigError(
+                f"scenario.interaction_log_odds.{combo}",
+                f"is not a combination of the design's domains (e.g. {design.arms[-1]!r})",
+            )
+        if not math.isfinite(float(value)):
+            raise ConfigError(f"scenario.interaction_log_odds.{combo}", "must be a finite log odds ratio")
+    if sc.rates or sc.stratum_rates or sc.stratum_shares:
+        raise ConfigError("scenario.rates", "not used by a factorial scenario (give control_rate, domain_log_odds)")
+
+
+def _check_plan(run: DictConfig, design: Any) -> None:
+    """Plan the trials on a tiny copy of the scenario's table: the engine's checks of the design against its data
+    (e.g. concurrent controls with an analysis that lacks them) then stop the run here, before any work."""
+    from ..pipeline import _outcomes_from_scenario
+    from ..platform._domains import _plan as domains_plan
+    from ..platform._plan import make_plan
+
+    tiny = OmegaConf.merge(run, {"scenario": {"n_patients": 64}})
+    outcomes = _outcomes_from_scenario(tiny, design)
+    (domains_plan if design.domains else make_plan)(design, outcomes)
 
 
 def _check_population(pop: DictConfig) -> None:
@@ -95,10 +203,9 @@ def validate(cfg: DictConfig | dict) -> DictConfig:
         _positive_int(run.runtime.chunk_size, "runtime.chunk_size")
     _one_of(run.endpoint.kind, "endpoint.kind", _ENDPOINT_KINDS)
     design = _check_design(run.design)
-    arms = run.design.get("arms") if isinstance(run.design, DictConfig) else None
-    n_arms = len(arms) if arms is not None else None
     if run.outcomes == "scenario":
-        _check_scenario(run.scenario, n_arms)
+        _check_scenario(run.scenario, design)
+        _check_plan(run, design)
     else:
         _check_population(run.population)
         _check_arms(run, design)
@@ -123,6 +230,12 @@ def _check_arms(run: DictConfig, design: Any) -> None:
             raise ConfigError(f"arms.{name}.{getattr(err, 'key', '') or ''}".rstrip("."), _first_line(err)) from None
     build_arms({name: _arm_spec(arm) for name, arm in run.arms.items()})
     missing = [a for a in design.arms if a not in run.arms]
+    if missing and design.domains:
+        raise ConfigError(
+            "design.domains",
+            f"outcomes=mechanistic with domains needs one arm per combination '<arm1>+<arm2>' under arms:; "
+            f"missing {missing}",
+        )
     if missing:
         raise ConfigError("design.arms", f"arms {missing} are not defined under arms: ({', '.join(run.arms)})")
 

@@ -51,9 +51,24 @@ def _strata(results: xr.Dataset) -> list[str]:
     return [str(s) for s in results["stratum"].values][:_MAX_PANELS]
 
 
-def _running(results: xr.Dataset) -> xr.DataArray:
-    """(trial, look) mask: the trial had not stopped before this look."""
-    return results["look"] <= results["trial_stop_look"]
+def _look_ticks(ax, results: xr.Dataset) -> None:
+    """Calendar-time runs (``look_time``): label each look with its patients and its mean calendar day."""
+    if "look_time" not in results:
+        return
+    running = (results["look"] <= results["trial_stop_look"]).transpose("trial", "look").values
+    days = np.where(running, results["look_time"].transpose("trial", "look").values, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean_day = np.nanmean(days, axis=0)
+    x = _x_looks(results)
+    labels = [f"{int(n)}\nday {d:.0f}" if np.isfinite(d) else f"{int(n)}" for n, d in zip(x, mean_day, strict=True)]
+    ax.set_xticks(x, labels, fontsize=7)
+    ax.set_xlabel(ax.get_xlabel() + " (mean calendar day)")
+
+
+def _continuing(results: xr.Dataset) -> xr.DataArray:
+    """(trial, look) mask: the trial goes on after this look (it randomises more patients)."""
+    return results["look"] < results["trial_stop_look"]
 
 
 def _carried(results: xr.Dataset, name: str) -> np.ndarray:
@@ -66,11 +81,15 @@ def _carried(results: xr.Dataset, name: str) -> np.ndarray:
 
 
 def plot_allocation(results: xr.Dataset, path: str | Path) -> Path:
-    """Mean allocation probability per arm against patients at the look, with 10-90% bands over running trials."""
+    """Mean allocation probability per arm after each look, with 10-90% bands, over the trials that go on.
+
+    A trial that stops at a look (and every trial at the last look) randomises nobody after it, so its zero
+    allocation is left out there rather than averaged in (which would pull every arm's mean down).
+    """
     strata = _strata(results)
     fig, axes = _figure(len(strata))
     x = _x_looks(results)
-    alloc = results["alloc_prob"].where(_running(results))
+    alloc = results["alloc_prob"].where(_continuing(results))
     for ax, stratum in zip(axes, strata, strict=True):
         for arm in results["arm"].values:
             a = alloc.sel(arm=arm, stratum=stratum).transpose("trial", "look").values
@@ -81,7 +100,8 @@ def plot_allocation(results: xr.Dataset, path: str | Path) -> Path:
             (line,) = ax.plot(x, mean, marker="o", ms=3, label=str(arm))
             ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.18, lw=0)
         ax.set(xlabel="patients with outcome at look", ylabel="allocation probability", ylim=(0, 1))
-        ax.set_title(f"allocation after each look ({stratum})", fontsize=10)
+        ax.set_title(f"allocation after each look, trials going on ({stratum})", fontsize=10)
+        _look_ticks(ax, results)
         ax.legend(fontsize=8)
     return _save(fig, path)
 
@@ -96,6 +116,7 @@ def plot_sample_size(results: xr.Dataset, path: str | Path) -> Path:
         (line,) = ax.plot(x, a.mean(axis=0), marker="o", ms=3, label=str(arm))
         ax.fill_between(x, *np.quantile(a, [0.1, 0.9], axis=0), color=line.get_color(), alpha=0.18, lw=0)
     ax.set(xlabel="planned patients with outcome at look", ylabel="cumulative patients on arm")
+    _look_ticks(ax, results)
     ax.set_title("cumulative sample size per arm (mean, 10-90%)", fontsize=10)
     ax.legend(fontsize=8)
     return _save(fig, path)

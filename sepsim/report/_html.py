@@ -73,7 +73,68 @@ def _interval_rows(oc: xr.Dataset, items: Sequence[tuple[str, xr.DataArray]]) ->
     return rows
 
 
-def _headline(oc: xr.Dataset) -> str:
+def _is_ordinal(results: xr.Dataset) -> bool:
+    """An ordinal (proportional-odds) run: "events" are sums of outcome categories, means are mean categories."""
+    return "n_category" in results
+
+
+def _words(results: xr.Dataset) -> dict[str, str]:
+    if _is_ordinal(results):
+        return {"events": "sum of outcome categories", "per_patient": "mean outcome category", "mean": "mean category"}
+    return {"events": "events", "per_patient": "events per patient", "mean": "mean"}
+
+
+def _categories(results: xr.Dataset) -> str:
+    """Ordinal runs: share of each outcome category per arm over all patients with an outcome at the stop look."""
+    stop = results["trial_stop_look"].clip(0, results.sizes["look"] - 1)
+    at_stop = results["n_category"].isel(look=stop).sum("trial")  # (arm, stratum, category)
+    parts = []
+    cats = [str(c) for c in range(results.sizes["category"])]
+    for s in [str(v) for v in results["stratum"].values]:
+        rows = []
+        for a in [str(v) for v in results["arm"].values]:
+            counts = at_stop.sel(arm=a, stratum=s).values.astype(float)
+            total = counts.sum()
+            rows.append([html.escape(a), *[_fmt(c / total if total else float("nan")) for c in counts]])
+        parts.append(f"<h3>stratum {html.escape(s)}</h3>" + _table(["arm", *[f"P(category {c})" for c in cats]], rows))
+    note = (
+        '<p class="note">Observed share of each outcome category (0 = worst when higher is better) among the '
+        "patients with an outcome at each trial's last look, pooled over trials.</p>"
+    )
+    return note + "".join(parts)
+
+
+def _calendar(results: xr.Dataset) -> str:
+    """Arm windows of a calendar-day platform (``arm_start_day``/``arm_stop_day``) and the looks' calendar days."""
+    try:
+        design = json.loads(results.attrs.get("design", "") or "{}")
+    except (TypeError, json.JSONDecodeError):
+        return ""
+    start, stop = design.get("arm_start_day"), design.get("arm_stop_day")
+    if not start or "look_time" not in results:
+        return ""
+    arms = list(design.get("arms") or [str(a) for a in results["arm"].values])
+    stop = stop or [-1] * len(arms)
+    rows = [
+        [html.escape(a), _fmt(b), "never" if e is None or e < 0 else _fmt(e)]
+        for a, b, e in zip(arms, start, stop, strict=True)
+    ]
+    running = results["look"] <= results["trial_stop_look"]
+    day = results["look_time"].where(running)
+    look_rows = [
+        [str(int(n)), _fmt(day.isel(look=k).mean().item()), _fmt(running.isel(look=k).mean().item())]
+        for k, n in enumerate(results["look_n"].values)
+    ]
+    return (
+        '<p class="note">A patient is randomised among the arms open on his arrival day; an arm that opens later '
+        "is compared with the control patients who arrived while it was open (concurrent controls).</p>"
+        + _table(["arm", "opens on day", "stops recruiting on day"], rows)
+        + _table(["look (patients with outcome)", "mean calendar day", "share of trials reaching it"], look_rows)
+    )
+
+
+def _headline(oc: xr.Dataset, results: xr.Dataset | None = None) -> str:
+    w = _words(results) if results is not None else _words(xr.Dataset())
     meaning = oc.attrs.get("p_superiority_meaning", "")
     items = [
         (f"P(any arm declared superior) ({meaning})", oc["p_superiority"]),
@@ -84,13 +145,14 @@ def _headline(oc: xr.Dataset) -> str:
             (f"sample size, {100 * q:g}% quantile", oc["sample_size_quantile"].sel(quantile=q))
             for q in oc["quantile"].values
         ],
-        ("expected events in the trial", oc["events_total_mean"]),
-        ("expected events per patient in the trial", oc["events_per_patient_mean"]),
+        (f"expected {w['events']} in the trial", oc["events_total_mean"]),
+        (f"expected {w['per_patient']} in the trial", oc["events_per_patient_mean"]),
     ]
     return _table(["figure", "estimate", "MC SE", "95% MC interval"], _interval_rows(oc, items))
 
 
-def _per_stratum(oc: xr.Dataset) -> str:
+def _per_stratum(oc: xr.Dataset, results: xr.Dataset | None = None) -> str:
+    w = _words(results) if results is not None else _words(xr.Dataset())
     strata = [str(s) for s in oc["stratum"].values]
     rows = [
         ["truly best arm", *[html.escape(str(oc["best_arm"].sel(stratum=s).item()) or "none (tie)") for s in strata]]
@@ -102,8 +164,8 @@ def _per_stratum(oc: xr.Dataset) -> str:
         ("share of patients on best arm (mean)", "best_share_mean"),
         ("P(more patients on an inferior arm than on the best)", "p_more_on_inferior"),
         ("expected patients", "sample_size_stratum_mean"),
-        ("expected events", "events_stratum_mean"),
-        ("expected events per patient", "events_per_patient_stratum_mean"),
+        (f"expected {w['events']}", "events_stratum_mean"),
+        (f"expected {w['per_patient']}", "events_per_patient_stratum_mean"),
         ("RMSE of the selected arm's estimate", "rmse_selected"),
         ("RMSE of the selected arm's effect vs control", "rmse_te_selected"),
     ]
@@ -134,7 +196,14 @@ def _per_arm(results: xr.Dataset, oc: xr.Dataset) -> str:
                     _cell(o["rmse_te"]),
                 ]
             )
-        header = ["arm", "true mean", "E[patients]", *[f"P({d})" for d in decisions], "bias", "RMSE"]
+        header = [
+            "arm",
+            f"true {_words(results)['mean']}",
+            "E[patients]",
+            *[f"P({d})" for d in decisions],
+            "bias",
+            "RMSE",
+        ]
         parts.append(f"<h3>stratum {html.escape(s)}</h3>" + _table([*header, "bias (effect)", "RMSE (effect)"], rows))
     return "".join(parts)
 
@@ -184,11 +253,13 @@ def render_html(
         f"Definitions: {html.escape(str(oc.attrs.get('source')))}; selection strategy "
         f"&ldquo;{html.escape(str(oc.attrs.get('select_strategy')))}&rdquo;.</p>",
         "<h2>Headline operating characteristics</h2>",
-        _headline(oc),
+        _headline(oc, results),
         "<h2>Per stratum</h2>",
-        _per_stratum(oc),
+        _per_stratum(oc, results),
         "<h2>Per arm</h2>",
         _per_arm(results, oc),
+        *(["<h2>Outcome categories</h2>", _categories(results)] if _is_ordinal(results) else []),
+        *(["<h2>Calendar time</h2>", cal] if (cal := _calendar(results)) else []),
         "<h2>Figures</h2>",
         _figures(Path(run_dir), figures),
         "<h2>Resolved configuration</h2>",

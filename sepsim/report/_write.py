@@ -63,7 +63,8 @@ def write_report(
     figures as ``{"value", "mcse", "ci95": [lo, hi]}``) and ``report.html`` (self-contained: OC tables with MC
     SEs, embedded figures, the resolved config as YAML, package versions). The caller stores ``results`` and
     ``oc`` themselves (e.g. with ``atomic_to_netcdf``). ``report.html`` is written last, so its presence means the
-    report is complete.
+    report is complete. Results of a factorial platform (dim ``domain``) get the per-domain report of
+    :func:`sepsim.report._domains.write_domain_report` (``oc`` from ``domain_operating_characteristics``).
 
     Args:
         run_dir: the run directory (created if missing).
@@ -78,6 +79,16 @@ def write_report(
     """
     from sepsim.platform._operating import validate_results  # lazy: keeps sepsim.report free of engine imports
 
+    if isinstance(results, xr.Dataset) and "domain" in results.dims:  # factorial platform: per-domain report
+        from sepsim.platform._operating_domains import validate_domain_results
+
+        from ._domains import write_domain_report
+
+        validate_domain_results(results)
+        if not isinstance(oc, xr.Dataset) or "p_superiority_domain" not in oc:
+            raise ConfigError("oc", "a domains run needs sepsim.platform.domain_operating_characteristics(results)")
+        write_domain_report(Path(run_dir), results, oc, config=config, extra=extra)
+        return
     validate_results(results)
     _check_oc(oc)
     if not isinstance(config, Mapping):
