@@ -33,6 +33,7 @@ from ._design import design_from_dict as design_from_dict
 from ._design import design_schema as design_schema
 from ._design import domain_combinations as domain_combinations
 from ._operating import operating_characteristics as operating_characteristics
+from ._operating_domains import domain_operating_characteristics as domain_operating_characteristics
 from ._outcomes import PotentialOutcomes as PotentialOutcomes
 from ._outcomes import binary_scenario as binary_scenario
 from ._outcomes import from_dataset as from_dataset
@@ -82,6 +83,7 @@ __all__ = [
     "make_allocation_rule",
     "normal_scenario",
     "operating_characteristics",
+    "domain_operating_characteristics",
     "ordinal_scenario",
     "patient_log",
     "prob_all_equivalent_draws",
