@@ -200,3 +200,23 @@ def test_factorial_sweep_merges_per_domain_figures(tmp_path: Path):
     merged, _ = collect(tmp_path / "sw")
     p = merged["p_superiority_domain"].sel(stat="estimate")
     assert p.sizes["scenario"] == 2 and p.sizes["domain"] == 2 and p.notnull().all()
+
+
+def test_domains_of_unequal_size_pad_and_recount(tmp_path: Path):
+    """A 3-arm domain beside a 2-arm one: padding arms are NaN in the OCs and absent from the report."""
+    cfg = compose_config([*COMMON, "experiment=factorial_domains", "n_trials=30", "design.look_n=[200,400]"])
+    cfg.design.domains[0].arms = ["placebo", "anakinra", "ifng"]
+    cfg.scenario.domain_log_odds = {"immuno": [0.0, -0.35, 0.0]}
+    run = tmp_path / "pad"
+    summary = run_pipeline(validate(cfg), run)
+    assert list(summary["per_domain"]["adsorber"]["arms"]) == ["none", "cytosorb"]
+    assert list(summary["per_domain"]["immuno"]["arms"]) == ["placebo", "anakinra", "ifng"]
+    with xr.open_dataset(run / "oc.nc", engine="h5netcdf") as oc, xr.open_dataset(run / "results.nc") as res:
+        assert oc.sizes["domain_arm"] == 3
+        pad = oc["sample_size_arm_mean"].sel(domain="adsorber", domain_arm=2)
+        assert pad.isnull().all()
+        share = oc["share_arm_mean"].sel(stat="estimate")
+        assert share.sel(domain="immuno").sum().item() == pytest.approx(1.0, abs=1e-12)  # every patient once
+        n_combo = res["n_combination"].values.reshape(-1, 3, 2)  # immuno slowest
+        assert (n_combo.sum(axis=2) == res["n_final"].sel(domain="immuno").values).all()
+    assert ">ifng<" in (run / "report.html").read_text()
