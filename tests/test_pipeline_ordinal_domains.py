@@ -220,3 +220,26 @@ def test_domains_of_unequal_size_pad_and_recount(tmp_path: Path):
         n_combo = res["n_combination"].values.reshape(-1, 3, 2)  # immuno slowest
         assert (n_combo.sum(axis=2) == res["n_final"].sel(domain="immuno").values).all()
     assert ">ifng<" in (run / "report.html").read_text()
+
+
+def test_stratified_ordinal_scenario_builds_per_stratum_truth():
+    from sepsim.pipeline import _outcomes_from_scenario
+    from sepsim.platform import design_from_dict
+
+    overrides = [
+        "experiment=ordinal_platform",
+        "+scenario.stratum_control_probs={mals:[0.5,0.2,0.3],other:[0.2,0.1,0.7]}",
+        "+scenario.stratum_odds_ratios={mals:[1.0,2.0,1.0],other:[1.0,1.0,1.2]}",
+        "+scenario.stratum_shares={mals:0.2,other:0.8}",
+    ]
+    cfg = validate(compose_config([*COMMON, *overrides]))
+    design = design_from_dict(OmegaConf.to_container(cfg.design, resolve=True))
+    table = _outcomes_from_scenario(cfg, design)
+    assert table.strata == ("mals", "other") and table.arms == ("placebo", "anakinra", "ifn_gamma")
+    truth = table.true_mean()  # (arm, stratum)
+    assert truth[1, 0] == pytest.approx(_expected_mean_category([0.5, 0.2, 0.3], 2.0), abs=1e-12)
+    assert truth[2, 1] == pytest.approx(_expected_mean_category([0.2, 0.1, 0.7], 1.2), abs=1e-12)
+    share = table.stratum_mix()[0]  # 4000 patients: 3 binomial SE of 0.2 is 0.019
+    assert abs(share - 0.2) < 3 * np.sqrt(0.2 * 0.8 / 4000)
+    with pytest.raises(ConfigError, match="scenario.stratum_odds_ratios: per-stratum entries must name the same"):
+        validate(compose_config([*overrides[:2], "+scenario.stratum_odds_ratios={mals:[1.0,2.0,1.0]}"]))
