@@ -92,14 +92,15 @@ def _jumps(arm: Any, dtype: Any) -> Array:
 def _solve_lean(params: Any, covariates: Covariates, arm: Any, ts: Any, config: SolverConfig) -> PatientSolution:
     """Lean batched Tsit5 over a leading patient axis of ``params``, ``covariates`` and ``ts``.
 
-    The batch is split into groups of ``config.lanes`` patients (the last one padded with copies of the first
-    patient), solved one group after the other by ``lax.map``: each group's loop runs until its own slowest patient
-    is done, and a group's working set stays in the core's cache.
+    The batch is split into equal groups of at most ``config.lanes`` patients (the last one padded with copies of
+    the first patient), solved one group after the other by ``lax.map``: each group's loop runs until its own
+    slowest patient is done, and a group's working set stays in the core's cache.
     """
     n = ts.shape[0]
     # on CPU small groups keep the working set in cache; an accelerator wants the whole batch in one loop
     lanes = max(1, min(config.lanes, n)) if jax.default_backend() == "cpu" else n
     n_groups = -(-n // lanes)
+    lanes = -(-n // n_groups)  # equal groups, e.g. 500 patients -> 4 x 125 rather than 4 x 128 with 12 padded
     take = np.concatenate([np.arange(n), np.zeros(n_groups * lanes - n, dtype=int)])
 
     def group(a: Any) -> Any:
