@@ -9,6 +9,12 @@ slice to that stratum's decisions. Strata where an arm is not allowed or has no 
 with a standard error of 1000 (no information). P(better than the design's control) is the exact mixture
 probability over the tau grid; other comparisons (margins, a changed control, P(best) with > 2 arms) use the
 normal with the posterior mean and sd of each ``theta_sk``, arms treated as independent.
+
+Concurrent controls: with ``n_control``/``events_control`` ((stratum, arm): the control patients of the stratum
+randomised while each arm was open) each arm's per-stratum log odds ratio is estimated against those instead of
+all the stratum's controls; the whole posterior (and so every probability above) is then relative to each arm's
+concurrent controls. The model is already a separate one per arm (``mu_k``, ``tau_k``), so this is the pairwise
+fit.
 """
 
 from __future__ import annotations
@@ -34,13 +40,22 @@ class HierarchicalAnalysis(EffectsAnalysis):
     n_grid: int = eqx.field(static=True, default=64)
 
     def across_units(
-        self, n: Float[Array, "stratum arm"], events: Float[Array, "stratum arm"], eligible: Bool[Array, "stratum arm"]
+        self,
+        n: Float[Array, "stratum arm"],
+        events: Float[Array, "stratum arm"],
+        eligible: Bool[Array, "stratum arm"],
+        *,
+        n_control: Float[Array, "stratum arm"] | None = None,
+        events_control: Float[Array, "stratum arm"] | None = None,
     ) -> dict[str, Float[Array, "stratum arm"]]:
-        """The borrowed posterior of every stratum's log odds ratios, from all strata's (stratum, arm) tables."""
+        """The borrowed posterior of every stratum's log odds ratios, from all strata's (stratum, arm) tables;
+        ``n_control``/``events_control``: each arm's own (concurrent) control data, default the control column."""
         c = self.control_arm
         k = n.shape[-1]
-        est, se = log_odds_ratio_estimates(events[:, c : c + 1], n[:, c : c + 1], events, n)
-        ok = eligible & (n > 0) & (n[:, c : c + 1] > 0) & (jnp.arange(k) != c)[None, :]
+        if n_control is None or events_control is None:
+            n_control, events_control = n[:, c : c + 1], events[:, c : c + 1]
+        est, se = log_odds_ratio_estimates(events_control, n_control, events, n)
+        ok = eligible & (n > 0) & (n_control > 0) & (jnp.arange(k) != c)[None, :]
         est = jnp.where(ok, est, 0.0)
         se = jnp.where(ok, se, _NO_INFO_SE)
         post = hierarchical_effects(
@@ -61,9 +76,12 @@ class HierarchicalAnalysis(EffectsAnalysis):
         *,
         key: Key[Array, ""] | None = None,
         across: dict[str, Float[Array, " arm"]],
+        n_control: Float[Array, " arm"] | None = None,
+        events_control: Float[Array, " arm"] | None = None,
     ) -> dict[str, Any]:
-        """This stratum's slice of the borrowed posterior (independent normals with its means and sds)."""
-        del n, events, active
+        """This stratum's slice of the borrowed posterior (independent normals with its means and sds); concurrent
+        controls enter through ``across`` (``n_control``/``events_control`` are not used here)."""
+        del n, events, active, n_control, events_control
         sd = across["sd"]
         ctx = dict(mean=across["mean"], cov=jnp.diag(sd * sd), chol=jnp.diag(sd), prob=across["prob"])
         return self._sample(ctx, key)

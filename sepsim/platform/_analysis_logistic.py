@@ -7,6 +7,12 @@ covariates the (arm, stratum) event counts are sufficient (aggregated binomial r
 covariates the engine keeps one record per randomised patient (arm, table row, outcome) in the scan carry and the
 fit gives weight 0 to patients whose outcome is not complete at the look. Covariates are the outcome table's
 biomarkers named in ``analysis.covariates``, centred and scaled to unit SD over the table.
+
+Concurrent controls (strata only, no covariates): with ``n_control_strata``/``events_control_strata`` ((stratum,
+arm): the control patients randomised while each arm was open) each arm is also fitted against its own concurrent
+controls, ``logit P = b0 + beta [arm] + gamma_stratum`` on the 2 x S aggregated rows (control's concurrent
+rows, arm's rows; same priors; vmapped over arms); the mode and sd of ``beta`` are the context's
+``pair_mean``/``pair_sd`` (see :mod:`._analysis_effects`).
 """
 
 from __future__ import annotations
@@ -51,9 +57,15 @@ class LogisticAnalysis(EffectsAnalysis):
         n_strata: Float[Array, "stratum arm"] | None = None,
         events_strata: Float[Array, "stratum arm"] | None = None,
         records: dict[str, Array] | None = None,
+        n_control: Float[Array, " arm"] | None = None,
+        events_control: Float[Array, " arm"] | None = None,
+        n_control_strata: Float[Array, "stratum arm"] | None = None,
+        events_control_strata: Float[Array, "stratum arm"] | None = None,
     ) -> dict[str, Any]:
-        """Laplace posterior of the adjusted log odds ratios of the arms against the control."""
-        del active
+        """Laplace posterior of the adjusted log odds ratios of the arms against the control; with
+        ``n_control_strata``/``events_control_strata`` also each arm's pairwise fit against its concurrent
+        controls (``n_control``/``events_control``, their stratum totals, are not used)."""
+        del active, n_control, events_control
         k = n.shape[-1]
         c = self.control_arm
         others = np.asarray([j for j in range(k) if j != c])
@@ -73,4 +85,33 @@ class LogisticAnalysis(EffectsAnalysis):
             x, y, weights=w, prior_sd=jnp.full((x.shape[1],), self.prior_sd, n.dtype), n_iter=self.n_iter
         )
         mean, cov, chol = embed_effects(fit.mode[1:k], fit.cov[1:k, 1:k], c, k)
-        return self._sample(dict(mean=mean, cov=cov, chol=chol, converged=fit.converged), key)
+        ctx = dict(mean=mean, cov=cov, chol=chol, converged=fit.converged)
+        if n_control_strata is not None and records is None:
+            ctx["pair_mean"], ctx["pair_sd"] = self.pairwise(
+                n_strata, events_strata, n_control_strata, events_control_strata
+            )
+        return self._sample(ctx, key)
+
+    def pairwise(
+        self,
+        n_strata: Float[Array, "stratum arm"],
+        events_strata: Float[Array, "stratum arm"],
+        n_control_strata: Float[Array, "stratum arm"],
+        events_control_strata: Float[Array, "stratum arm"],
+    ) -> tuple[Float[Array, " arm"], Float[Array, " arm"]]:
+        """Each arm's stratum-adjusted log odds ratio (mode, sd) from the two-arm fit against its own controls."""
+        s_n = n_strata.shape[0]
+        dt = n_strata.dtype
+        treat = jnp.repeat(jnp.asarray([0.0, 1.0], dt), s_n)[:, None]
+        stratum = jnp.tile(jnp.arange(s_n, dtype=jnp.int32), 2)
+        x = logistic_design_matrix(treat, stratum=stratum, n_strata=s_n)
+        prior = jnp.full((x.shape[1],), self.prior_sd, dt)
+
+        def one(n_arm, ev_arm, n_ctl, ev_ctl):
+            w = jnp.concatenate([n_ctl, n_arm])
+            ev = jnp.concatenate([ev_ctl, ev_arm])
+            y = jnp.where(w > 0, ev / jnp.maximum(w, 1.0), 0.0)
+            fit = logistic_laplace(x, y, weights=w, prior_sd=prior, n_iter=self.n_iter)
+            return fit.mode[1], jnp.sqrt(fit.cov[1, 1])
+
+        return jax.vmap(one, in_axes=1)(n_strata, events_strata, n_control_strata, events_control_strata)

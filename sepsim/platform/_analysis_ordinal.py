@@ -7,6 +7,11 @@ predictor) gives the arms' log odds ratios for a *higher* category against the r
 arm 0 without one), with their joint covariance. Decisions then follow
 :class:`~sepsim.platform._analysis_effects.EffectsAnalysis`: P(better than control) is exactly ``Phi`` of the
 standardised difference under the Laplace normal; "better" is a higher category with ``higher_is_better``.
+
+Concurrent controls: with ``counts_control`` (per arm, the category counts of the control patients randomised while
+that arm was open) each arm is also fitted against its own concurrent controls, a two-arm table
+``[control's concurrent counts, arm's counts]`` with the same prior and reference (vmapped over arms); its log odds
+ratio's mode and sd are the context's ``pair_mean``/``pair_sd`` (see :mod:`._analysis_effects`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Key
@@ -43,10 +49,14 @@ class ProportionalOddsAnalysis(EffectsAnalysis):
         *,
         key: Key[Array, ""] | None = None,
         counts: Float[Array, "arm cat"],
+        counts_control: Float[Array, "arm cat"] | None = None,
+        n_control: Float[Array, " arm"] | None = None,
+        events_control: Float[Array, " arm"] | None = None,
     ) -> dict[str, Any]:
         """Laplace posterior of the arms' log odds ratios (reference arm first in the fit, as the analyses
-        function expects), embedded back in arm order."""
-        del n, events, active
+        function expects), embedded back in arm order; with ``counts_control`` also each arm's pairwise fit
+        against its concurrent controls (``n_control``/``events_control`` are not used)."""
+        del n, events, active, n_control, events_control
         k = counts.shape[0]
         ref = max(self.control_arm, 0)
         perm = np.asarray([ref] + [j for j in range(k) if j != ref])
@@ -58,7 +68,27 @@ class ProportionalOddsAnalysis(EffectsAnalysis):
             "average",
         )
         mean, cov, chol = embed_effects(beta, beta_cov, ref, k)
-        return self._sample(dict(mean=mean, cov=cov, chol=chol, converged=converged), key)
+        ctx = dict(mean=mean, cov=cov, chol=chol, converged=converged)
+        if counts_control is not None:
+            ctx["pair_mean"], ctx["pair_sd"] = self.pairwise(counts, counts_control)
+        return self._sample(ctx, key)
+
+    def pairwise(
+        self, counts: Float[Array, "arm cat"], counts_control: Float[Array, "arm cat"]
+    ) -> tuple[Float[Array, " arm"], Float[Array, " arm"]]:
+        """Each arm's log odds ratio (mode, sd) from the two-arm fit against its own control data."""
+
+        def one(arm_counts, ctrl_counts):
+            beta, beta_cov, _, _ = proportional_odds_laplace(
+                jnp.stack([ctrl_counts, arm_counts]),
+                jnp.asarray(self.prior_sd, counts.dtype),
+                jnp.asarray(1.0, counts.dtype),
+                self.n_iter,
+                "average",
+            )
+            return beta[0], jnp.sqrt(beta_cov[0, 0])
+
+        return jax.vmap(one)(counts, counts_control)
 
 
 def ordinal_categories(n_categories: int | None, outcome: np.ndarray) -> int:

@@ -107,6 +107,8 @@ def simulate_trial(
     needs_strata = bool(getattr(analysis, "needs_strata", False))  # (stratum, arm) tables of the unit
     needs_records = bool(getattr(analysis, "needs_records", False))  # per-patient records (covariate models)
     across_units = getattr(analysis, "across_units", None)  # a posterior computed from all units' tables
+    # the patient log also reports each look's P(better than the design's control) (Bayesian, with a control)
+    log_p_better = plan.record_patients and not freq and plan.control >= 0
 
     def sched_open(window, start_w):
         """Arms open (by the platform schedule) in randomisation window ``window``; ``start_w``: each arm's first
@@ -230,8 +232,11 @@ def simulate_trial(
 
             out["pend_cc"] = carry["pend_cc"] + binned_cc(oh_d)
             out["pend_evcc"] = carry["pend_evcc"] + binned_cc(oh_d * y[:, None])
+            if n_cat:  # ordinal: the concurrent controls' category counts, per arm
+                cats_cc = [binned_cc(oh_d * (y == c).astype(fdt)[:, None]) for c in range(n_cat)]
+                out["pend_cccat"] = carry["pend_cccat"] + jnp.stack(cats_cc, axis=-1)
         if plan.record_patients:
-            for name, v in (("pat_arm", arm), ("pat_y", has_y)):
+            for name, v in (("pat_arm", arm), ("pat_y", has_y), ("pat_out", y), ("pat_strat", strat)):
                 old = jax.lax.dynamic_slice(carry[name], (start,), (width,))
                 out[name] = jax.lax.dynamic_update_slice(carry[name], jnp.where(m, v, old), (start,))
         return out
@@ -283,10 +288,14 @@ def simulate_trial(
     if plan.record_patients:
         carry["pat_arm"] = jnp.full((n_max,), -1, dtype=jnp.int32)
         carry["pat_y"] = jnp.zeros((n_max,), dtype=bool)
+        carry["pat_out"] = jnp.zeros((n_max,), dtype=fdt)
+        carry["pat_strat"] = jnp.full((n_max,), -1, dtype=jnp.int32)
     if needs_sq:
         carry["pend_sq"] = zeros_las
     if n_cat:
         carry["pend_cat"] = jnp.zeros((l_n, a_n, s_n, n_cat), dtype=fdt)
+        if plan.concurrent:
+            carry["pend_cccat"] = jnp.zeros((l_n, a_n, s_n, n_cat), dtype=fdt)
     if needs_records:
         zi = jnp.zeros((n_max,), dtype=jnp.int32)
         carry.update(rec_arm=zi, rec_pid=zi, rec_y=jnp.zeros((n_max,), fdt), rec_w=jnp.zeros((n_max,), fdt))
@@ -302,8 +311,9 @@ def simulate_trial(
     zeros_as = jnp.zeros((a_n, s_n), dtype=fdt)
     carry["seen"] = {name: zeros_as for name in count_names}
     if n_cat:
-        count_names += ("pend_cat",)
-        carry["seen"]["pend_cat"] = jnp.zeros((a_n, s_n, n_cat), dtype=fdt)
+        cat_names = ("pend_cat",) + (("pend_cccat",) if plan.concurrent else ())
+        count_names += cat_names
+        carry["seen"].update({name: jnp.zeros((a_n, s_n, n_cat), dtype=fdt) for name in cat_names})
 
     def unit_counts(c, k):
         seen = {name: c["seen"][name] + c[name][k] for name in count_names}
@@ -318,7 +328,7 @@ def simulate_trial(
     def step(c, k):
         un: UnitState = c["units"]
         kk = jax.random.fold_in(k_look, k)
-        seen_k, (n_as, ev_as, _, _, sq_as), (n_u, ev_u, ncc_u, evcc_u, sq_u) = unit_counts(c, k)
+        seen_k, (n_as, ev_as, ncc_as, evcc_as, sq_as), (n_u, ev_u, ncc_u, evcc_u, sq_u) = unit_counts(c, k)
         thr_k = thresholds
         if plan.observed_info:  # boundaries at each comparison's observed information fraction
             n_ctrl = ncc_u if plan.concurrent else jnp.broadcast_to(n_u[:, plan.control, None], n_u.shape)
@@ -344,10 +354,18 @@ def simulate_trial(
         # model-specific inputs of each unit (leading axis: unit)
         ux = {}
         if n_cat:
-            cat = seen_k["pend_cat"]  # (A, S, C)
-            ux["counts"] = jnp.transpose(cat, (1, 0, 2)) if plan.per_stratum else jnp.sum(cat, axis=1)[None]
+            for name, kw in (("pend_cat", "counts"), ("pend_cccat", "counts_control")):
+                if name in seen_k:
+                    cat = seen_k[name]  # (A, S, C)
+                    ux[kw] = jnp.transpose(cat, (1, 0, 2)) if plan.per_stratum else jnp.sum(cat, axis=1)[None]
         if across_units is not None:
-            ux["across"] = across_units(n_u, ev_u, elig_u)
+            cc = dict(n_control=ncc_u, events_control=evcc_u) if plan.concurrent else {}
+            ux["across"] = across_units(n_u, ev_u, elig_u, **cc)
+        if needs_strata and plan.concurrent:  # (stratum, arm) tables of each arm's concurrent controls
+            if plan.per_stratum:
+                ux.update(n_control_strata=ncc_u[:, None, :], events_control_strata=evcc_u[:, None, :])
+            else:
+                ux.update(n_control_strata=ncc_as.T[None], events_control_strata=evcc_as.T[None])
         records = None
         if needs_records:  # patients whose outcome is complete by look k
             done_k = (jnp.arange(n_max, dtype=jnp.int32) < look_n[k]).astype(fdt)
@@ -367,7 +385,7 @@ def simulate_trial(
                 st2 = continue_while_waiting(plan, st, st2, act, jnp.any(waiting), k, frequentist=True)
             act_next = next_arms(garms, st2) if has_schedule else act2
             zero = jnp.zeros_like(n)
-            return st2, act_next, z, allocate(zero, zero, act_next, st2.control, n, n), zero, zero
+            return st2, act_next, z, allocate(zero, zero, act_next, st2.control, n, n), zero, zero, zero
 
         def unit(n, ev, sq, ncc, evcc, act, garms, st, key, ns, evs, u, ux):
             extra = dict(ux)
@@ -390,14 +408,17 @@ def simulate_trial(
                 act_next = act2
             p_better = analysis.vs_control(ctx, act_next, st2.control)[0] if needs_p_better else pb_final
             alloc = allocate(pb_final, p_better, act_next, st2.control, n, n)
-            return st2, act_next, pb_first, alloc, pb_final, p_better
+            p_log = pb_first
+            if log_p_better:  # audit: P(better than the design's control) of the arms in play at this look
+                p_log = analysis.vs_control(ctx, act, jnp.asarray(plan.control, jnp.int32))[0]
+            return st2, act_next, pb_first, alloc, pb_final, p_better, p_log
 
         keys = jax.vmap(lambda i: jax.random.fold_in(kk, i))(jnp.arange(u_n, dtype=jnp.int32))
         if plan.per_stratum:  # per-stratum tables of each unit (for CMH): the unit's own stratum
             ns_u, evs_u = n_u[:, None, :], ev_u[:, None, :]
         else:
             ns_u, evs_u = n_as.T[None], ev_as.T[None]
-        un2, act_u, pb_u, alloc_u, pbest_u, pbetter_u = jax.vmap(unit_frequentist if freq else unit)(
+        un2, act_u, pb_u, alloc_u, pbest_u, pbetter_u, plog_u = jax.vmap(unit_frequentist if freq else unit)(
             n_u, ev_u, sq_u, ncc_u, evcc_u, in_play, grid_arms, un, keys, ns_u, evs_u, jnp.arange(u_n), ux
         )
         # per-stratum activity and allocation
@@ -458,6 +479,8 @@ def simulate_trial(
             out["efficacy_bound"] = bound_u
         if plan.record_patients and plan.concurrent:
             out["n_concurrent_control"] = seen_k["pend_cc"].sum(1)
+        if log_p_better:
+            out["p_better_control"] = jnp.where(was_done, jnp.nan, plog_u)  # (U, A)
         # randomise the next window and collect outcomes completing before the next look
         kn = jnp.minimum(k + 1, l_n - 1)
         go = ~done & (k + 1 < l_n)
@@ -497,7 +520,12 @@ def simulate_trial(
 
 
 def _patients(plan: Plan, c_end: dict, arrival) -> dict:
-    out = dict(patient_arm=c_end["pat_arm"], patient_has_outcome=c_end["pat_y"])
+    out = dict(
+        patient_arm=c_end["pat_arm"],
+        patient_has_outcome=c_end["pat_y"],
+        patient_outcome=c_end["pat_out"],
+        patient_stratum=c_end["pat_strat"],
+    )
     if arrival is not None:
         out["patient_arrival"] = arrival
     return out

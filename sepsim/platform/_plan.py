@@ -17,6 +17,9 @@ from ._outcomes import PotentialOutcomes
 
 __all__ = ["Plan", "make_plan", "plan_tables"]
 
+# analysis models that compare each arm with its concurrent controls (README_engine.md, "Platform trial")
+CONCURRENT_MODELS = ("beta_binomial", "proportional_odds", "logistic", "hierarchical")
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -149,9 +152,12 @@ def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
     late = any(s > 0 for s in start) or any(d > 0 for d in (design.arm_start_day or []))
     concurrent = bool(design.concurrent_controls) and ctrl >= 0 and late
     an = design.analysis
-    if concurrent and (an.model != "beta_binomial" or (an.method == "frequentist" and an.test == "cmh")):
+    if concurrent and (
+        an.model not in CONCURRENT_MODELS or (an.method == "frequentist" and an.test == "cmh") or an.covariates
+    ):
         raise ConfigError(
-            "design.concurrent_controls", f"not supported with model {an.model!r} or the 'cmh' test: set it to false"
+            "design.concurrent_controls",
+            f"not supported with model {an.model!r}, the 'cmh' test or covariates: set it to false",
         )
     return Plan(
         n_arms=a_n,
