@@ -9,10 +9,15 @@ import pytest
 
 from sepsim._errors import ConfigError
 from sepsim._keys import stage_key
-from sepsim.platform import design_from_dict, ordinal_scenario, patient_log
+from sepsim.platform import binary_scenario, design_from_dict, ordinal_scenario, patient_log
 from sepsim.platform._analysis_ordinal import ProportionalOddsAnalysis
 from sepsim.platform._plan import make_plan
-from sepsim.platform.analyses import proportional_odds_posterior
+from sepsim.platform.analyses import (
+    hierarchical_effects,
+    log_odds_ratio_estimates,
+    logistic_treatment_posterior,
+    proportional_odds_posterior,
+)
 
 P0 = [0.2, 0.3, 0.3, 0.2]  # control category probabilities (illustrative 4-level ordinal scale)
 ARMS = ["ctl", "A", "B"]
@@ -104,3 +109,87 @@ def test_concurrent_controls_rejected_with_covariates():
     bad = design_from_dict(dict(LATE, analysis=dict(model="logistic", covariates=["x"])))
     with pytest.raises(ConfigError, match="concurrent_controls"):
         make_plan(bad, out)
+
+
+# ---- binary outcome with strata: logistic (pooled decisions) and hierarchical (per-stratum decisions) ----------
+RATES = [[0.35, 0.35, 0.25], [0.25, 0.25, 0.2]]  # (stratum, arm) 28-day mortality, illustrative
+BINARY = dict(
+    arms=ARMS,
+    control="ctl",
+    look_n=LOOK_N,
+    higher_is_better=False,
+    strata=["S0", "S1"],
+    arm_start_look=[0, 0, 1],
+    concurrent_controls=True,
+    allocation=dict(rule="fixed"),
+    stopping=dict(superiority=0.99, inferiority=0.02),
+)
+
+
+def _binary_log(model, **stopping):
+    out = binary_scenario(RATES, 20_000, key=stage_key(31, "cohort"), arms=ARMS, strata=["S0", "S1"])
+    d = dict(BINARY, analysis=dict(model=model), stopping=dict(BINARY["stopping"], **stopping))
+    return patient_log(out, d, n_trials=16, key=stage_key(32, "trials"))
+
+
+def _strata_tables(log, t, k):
+    """(stratum, arm) patients and events with outcomes by look k, and each arm's concurrent controls."""
+    n = LOOK_N[k]
+    arm, s = log["patient_arm"].values[t, :n], log["patient_stratum"].values[t, :n]
+    seen, y = log["patient_has_outcome"].values[t, :n], log["patient_outcome"].values[t, :n]
+    opened = np.stack([np.ones(n, bool), np.ones(n, bool), np.arange(n) >= LOOK_N[0]], axis=1)  # (patient, arm)
+    tab = np.zeros((2, 2, 3))  # (n/events, stratum, arm)
+    cc = np.zeros((2, 2, 3))
+    for j in range(2):
+        for a in range(3):
+            sel = seen & (s == j) & (arm == a)
+            tab[:, j, a] = sel.sum(), y[sel].sum()
+            c_sel = seen & (s == j) & (arm == 0) & opened[:, a]
+            cc[:, j, a] = c_sel.sum(), y[c_sel].sum()
+    return tab, cc
+
+
+@pytest.mark.slow
+def test_logistic_concurrent_p_better_equals_pairwise_fit_on_recounted_data():
+    log = _binary_log("logistic")
+    pbc, stop = log["p_better_control"].values, log["trial_stop_look"].values
+    rows, where = [], []
+    for t in range(pbc.shape[0]):
+        for k in range(stop[t] + 1):
+            tab, cc = _strata_tables(log, t, k)
+            for a in (1, 2):
+                if np.isfinite(pbc[t, k, a]):
+                    w = np.concatenate([cc[0, :, a], tab[0, :, a]])
+                    ev = np.concatenate([cc[1, :, a], tab[1, :, a]])
+                    rows.append((w, np.where(w > 0, ev / np.maximum(w, 1), 0.0)))
+                    where.append((t, k, a))
+    assert sum(a == 2 for _, _, a in where) > 10
+    treat = jnp.asarray([[0.0], [0], [1], [1]])
+    stratum = jnp.asarray([0, 1, 0, 1], dtype=jnp.int32)
+    fit = jax.jit(
+        jax.vmap(
+            lambda w, y: logistic_treatment_posterior(y, treat, stratum=stratum, n_strata=2, weights=w).prob_positive
+        )
+    )
+    w, y = (jnp.asarray(np.stack(x)) for x in zip(*rows, strict=True))
+    ref = 1.0 - np.asarray(fit(w, y))[:, 0]  # lower mortality is better
+    t_i, k_i, a_i = np.asarray(where).T
+    np.testing.assert_allclose(pbc[t_i, k_i, a_i], ref, rtol=0, atol=1e-8)
+
+
+@pytest.mark.slow
+def test_hierarchical_concurrent_p_better_equals_recounted_posterior():
+    log = _binary_log("hierarchical", inferiority=None, per_stratum=True)
+    pbc, stop = log["p_better_control"].values, log["trial_stop_look"].values  # (trial, look, stratum, arm)
+    n_checked = 0
+    for t in range(pbc.shape[0]):
+        for k in range(stop[t] + 1):
+            tab, cc = _strata_tables(log, t, k)
+            est, se = log_odds_ratio_estimates(cc[1], cc[0], tab[1], tab[0])
+            ok = (tab[0] > 0) & (cc[0] > 0) & (np.arange(3) != 0)[None, :]
+            post = hierarchical_effects(np.where(ok, est, 0.0).T, np.where(ok, se, 1000.0).T, tau_scale=0.5)
+            ref = 1.0 - np.asarray(post.prob_positive).T  # (stratum, arm); lower mortality is better
+            fin = np.isfinite(pbc[t, k])
+            np.testing.assert_allclose(pbc[t, k][fin], ref[fin], rtol=0, atol=1e-8)
+            n_checked += int(fin[:, 2].sum())
+    assert n_checked > 10
