@@ -1,6 +1,6 @@
 """Observed vs planned information fractions in frequentist platform designs, and the resulting type-I error.
 
-Run: ``PYTHONPATH=. python benchmarks/info_fractions.py`` (about 2 minutes on 2 CPU cores); the printed table is in
+Run: ``PYTHONPATH=. python docs/studies/info_fractions.py`` (about 2 minutes on 2 CPU cores); the printed table is in
 sepsim/platform/README_engine.md ("Information fractions").
 """
 
