@@ -51,7 +51,8 @@ def test_single_run_writes_the_run_directory_and_reuses_cache(tmp_path: Path):
     assert third["extra"]["reused_from_cache"] == {"trials": False}
 
 
-@pytest.mark.parametrize("launcher", ["basic", "submitit_local"])
+# the submitit launcher (the SLURM path's local twin) runs by default; the basic launcher's twin is slow-marked
+@pytest.mark.parametrize("launcher", [pytest.param("basic", marks=pytest.mark.slow), "submitit_local"])
 def test_two_by_two_sweep_merges_with_swept_dims(tmp_path: Path, launcher: str):
     sweep = ["design.stopping.superiority=0.95,0.99", "scenario=adaptr_null,adaptr_alt", "hydra.sweep.dir=sw"]
     if launcher == "submitit_local":
