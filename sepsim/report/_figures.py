@@ -60,6 +60,8 @@ def _look_ticks(ax, results: xr.Dataset) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         mean_day = np.nanmean(days, axis=0)
+    if not np.isfinite(mean_day).any():  # looks by patient count only (no accrual model): nothing to add
+        return
     x = _x_looks(results)
     labels = [f"{int(n)}\nday {d:.0f}" if np.isfinite(d) else f"{int(n)}" for n, d in zip(x, mean_day, strict=True)]
     ax.set_xticks(x, labels, fontsize=7)

@@ -235,3 +235,23 @@ def test_config_may_be_a_resolved_omegaconf_mapping(tmp_path):
     assert summary["config"] == {"n_max": 120, "design": {"looks": [60, 120]}}
     assert summary["extra"] == {"x": None, "k": 3}
     assert "- 120" in (tmp_path / "report.html").read_text()  # the interpolation, resolved, in the YAML
+
+
+@pytest.mark.parametrize("calendar", [False, True])
+def test_look_days_label_only_calendar_time_runs(run, calendar):
+    """Looks are labelled with their mean calendar day only when the run has an accrual model (finite look_time)."""
+    import matplotlib.pyplot as plt
+
+    from sepsim.report._figures import _look_ticks
+
+    _, results, _ = run
+    days = np.arange(results.sizes["look"], dtype=np.float64) * 30.0 + 30.0
+    look_time = np.broadcast_to(days if calendar else np.full_like(days, np.nan), (results.sizes["trial"], days.size))
+    res = results.assign(look_time=(("trial", "look"), look_time))
+    fig, ax = plt.subplots()
+    ax.set_xlabel("patients with outcome at look")
+    _look_ticks(ax, res)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    plt.close(fig)
+    assert ("calendar day" in ax.get_xlabel()) is calendar
+    assert any("day 30" in s for s in labels) is calendar
