@@ -30,8 +30,8 @@ ConfigStore.instance().store(name="run_schema", node=RunConfig)
 
 
 def _refuse(err: Exception) -> None:
-    log.error("invalid configuration, nothing was run: %s", err)
-    print(f"sepsim: invalid configuration, nothing was run.\n  {err}", file=sys.stderr)
+    """One line on stderr naming the key (or file) and what is allowed; exit status 2."""
+    print(f"sepsim: invalid configuration, nothing was run: {err}", file=sys.stderr)
     raise SystemExit(2)
 
 
@@ -52,20 +52,13 @@ def compose_config(overrides: list[str]) -> DictConfig:
 
 
 def _prevalidate(argv: list[str]) -> None:
-    """For a single run (plain ``key=value`` arguments), compose and validate before hydra makes a run directory."""
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
+    """Compose and validate the run, or every point of a ``-m`` sweep, before hydra makes any directory."""
+    from .config import preflight, validate
 
-    from .config import validate
-
-    if any(a.startswith("-") for a in argv):
-        return  # multirun or hydra flags: each job validates itself before any work
     try:
-        validate(compose_config(argv))
+        preflight(argv, CONF_DIR, validate)
     except (ConfigError, DataFileError) as err:
         _refuse(err)
-    except (HydraException, OmegaConfBaseException) as err:
-        _refuse(ConfigError(getattr(err, "full_key", None) or "overrides", describe_error(err)))
 
 
 def _configure_runtime(precision: str) -> None:
@@ -84,6 +77,7 @@ def _run(cfg: DictConfig) -> None:
     try:
         run_cfg = validate(cfg)
     except (ConfigError, DataFileError) as err:
+        log.error("invalid configuration, nothing was run: %s", err)
         _refuse(err)
     _configure_runtime(run_cfg.runtime.precision)
     run_pipeline(run_cfg, Path(HydraConfig.get().runtime.output_dir))

@@ -35,7 +35,7 @@ def _error_for(overrides: list[str]) -> str:
         (["scenario.ratez=[0.1]"], "ratez"),  # unknown key in a group
         (["n_trials=abc"], "n_trials"),  # wrong type
         (["n_trials=-5"], "n_trials: must be a positive integer"),  # impossible value
-        (["seed=-1"], "seed: must be a non-negative integer"),
+        (["seed=-1"], "seed: must be an integer in [0, 2**63 - 1"),
         (["scenario.rates=[0.2,1.5,0.3]"], "scenario.rates[1]: must be a probability in [0, 1]"),
         (["scenario.rates=[0.2,0.3]"], "scenario.rates: needs one rate per design arm (3)"),
         (

@@ -1,6 +1,10 @@
 """Run configuration: structured-config schemas and validation before any work."""
 
 from ._arms import build_arms as build_arms
+from ._cross import WORK_LIMIT as WORK_LIMIT
+from ._cross import work_estimate as work_estimate
+from ._preflight import hydra_error as hydra_error
+from ._preflight import preflight as preflight
 from ._schema import (
     ArmConfig as ArmConfig,
 )
@@ -26,10 +30,14 @@ __all__ = [
     "ArmConfig",
     "build_arms",
     "EndpointConfig",
+    "hydra_error",
     "PopulationConfig",
+    "preflight",
     "RunConfig",
     "RuntimeConfig",
     "ScenarioConfig",
     "to_run_config",
     "validate",
+    "WORK_LIMIT",
+    "work_estimate",
 ]

@@ -56,7 +56,6 @@ class ScenarioConfig:
     domain_log_odds: dict[str, list[float]] = field(default_factory=dict)  # factorial: domain -> per-arm log OR
     interaction_log_odds: dict[str, float] = field(default_factory=dict)  # factorial: "<a1>+<a2>" -> extra log OR
     n_patients: int = 200_000  # size of the potential-outcome pool trials draw from
-    options: dict[str, Any] = field(default_factory=dict)  # engine-specific scenario settings (trends, drift)
 
 
 @dataclass
@@ -68,7 +67,7 @@ class PopulationConfig:
     days: int = 28  # horizon of the dynamics after randomisation (28 or 90 for dead_90d; 10..180 accepted)
     source: str = "prior"  # "prior": parameter ranges of the patient model; "data": patient-level file
     data_file: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # CohortConfig fields: fixed, screening_window_h
 
 
 @dataclass
@@ -116,6 +115,7 @@ class RuntimeConfig:
     chunk_size: int | None = None
     figures: bool = True
     precision: str = "float64"  # float64 (default; what the tests check) | float32 (GPU, where shown harmless)
+    allow_large: bool = False  # confirm a run above sepsim.config.WORK_LIMIT trials x patients x arms
 
 
 @dataclass

@@ -10,7 +10,10 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .._errors import ConfigError
+from . import _cross
 from ._arms import build_arms
+from ._closed import check_closed, unknown_key
+from ._preflight import check_writable
 from ._schema import ArmConfig, RunConfig
 
 __all__ = ["validate", "to_run_config"]
@@ -25,7 +28,12 @@ def to_run_config(cfg: DictConfig | dict) -> DictConfig:
     """Merge ``cfg`` onto the :class:`RunConfig` schema; unknown keys and wrong types become a ``ConfigError``."""
     schema = OmegaConf.structured(RunConfig)
     try:
-        merged = OmegaConf.merge(schema, OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]))
+        # a plain copy: hydra-typed nodes would carry keys forced in with '+' through the merge unchecked
+        if isinstance(cfg, DictConfig):
+            cfg = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+        plain = {k: v for k, v in cfg.items() if k != "hydra"}
+        check_closed(plain)
+        merged = OmegaConf.merge(schema, plain)
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or "config"
         raise ConfigError(str(key), _first_line(err)) from None
@@ -180,6 +188,7 @@ def _check_plan(run: DictConfig, design: Any) -> None:
 
 def _check_population(pop: DictConfig) -> None:
     _positive_int(pop.n_patients, "population.n_patients")
+    _cross.check_cohort_options(_plain_node(pop.options))
     _one_of(pop.source, "population.source", _POPULATION_SOURCES)
     if not isinstance(pop.days, int) or not 10 <= pop.days <= 180:
         raise ConfigError("population.days", f"must be an integer number of days in [10, 180], got {pop.days!r}")
@@ -193,21 +202,30 @@ def _check_population(pop: DictConfig) -> None:
 def validate(cfg: DictConfig | dict) -> DictConfig:
     """Validate a composed run config; return it merged onto the schema. Raises ``ConfigError`` on the first problem."""
     run = to_run_config(cfg)
-    if not isinstance(run.seed, int) or run.seed < 0:
-        raise ConfigError("seed", f"must be a non-negative integer, got {run.seed!r}")
+    _cross.check_seed(run.seed)
+    _cross.check_name(run.name)
     _positive_int(run.n_trials, "n_trials")
     _one_of(run.outcomes, "outcomes", _OUTCOME_SOURCES)
     _one_of(run.runtime.progress, "runtime.progress", _PROGRESS)
     _one_of(run.runtime.precision, "runtime.precision", ("float64", "float32"))
+    if run.runtime.cache:
+        check_writable(run.runtime.cache_dir, "runtime.cache_dir")
     if run.runtime.chunk_size is not None:
         _positive_int(run.runtime.chunk_size, "runtime.chunk_size")
     _one_of(run.endpoint.kind, "endpoint.kind", _ENDPOINT_KINDS)
     design = _check_design(run.design)
+    _cross.check_stopping(design)
+    _cross.check_directions(run, design)
+    _cross.check_work(run, design)
     if run.outcomes == "scenario":
         _check_scenario(run.scenario, design)
+        _cross.check_endpoint_kind(run)
+        _cross.check_pool(run.scenario.n_patients, design, "scenario.n_patients")
         _check_plan(run, design)
     else:
         _check_population(run.population)
+        _cross.check_pool(run.population.n_patients, design, "population.n_patients")
+        _cross.check_endpoint_variables(run)
         _check_arms(run, design)
     return run
 
@@ -217,13 +235,21 @@ def _check_design(design_cfg: Any):
     from ..platform import design_from_dict
 
     plain = OmegaConf.to_container(design_cfg, resolve=True) if isinstance(design_cfg, DictConfig) else design_cfg
-    return design_from_dict(plain)
+    try:
+        return design_from_dict(plain)
+    except ConfigError as err:  # the engine lists the allowed keys; add the closest match for a typo
+        text = str(err).split(": ", 1)[-1]
+        if text.startswith("unknown key; allowed: ") and "did you mean" not in text:
+            allowed = [a.strip(" '[]") for a in text.removeprefix("unknown key; allowed: ").split(",")]
+            raise unknown_key(err.key, allowed) from None
+        raise
 
 
 def _check_arms(run: DictConfig, design: Any) -> None:
     if not run.arms:
         raise ConfigError("arms", "outcomes=mechanistic needs at least one arm (e.g. arms.placebo: {})")
     for name in list(run.arms):
+        _cross.check_doses(_plain_node(run.arms[name]), f"arms.{name}")
         try:
             run.arms[name] = OmegaConf.merge(OmegaConf.structured(ArmConfig), run.arms[name] or {})
         except OmegaConfBaseException as err:
@@ -238,6 +264,10 @@ def _check_arms(run: DictConfig, design: Any) -> None:
         )
     if missing:
         raise ConfigError("design.arms", f"arms {missing} are not defined under arms: ({', '.join(run.arms)})")
+
+
+def _plain_node(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
 
 
 def _arm_spec(arm: DictConfig) -> dict[str, Any]:
