@@ -3,7 +3,8 @@
 A reader, or a job killed at any moment (even by SIGKILL), sees either the old file or the complete new one, never
 a torn file (DESIGN.md, "Caching and safety"). ``os.replace`` is atomic on POSIX when source and target are on the
 same filesystem, which the same-directory temporary guarantees. A killed writer may leave a hidden
-``.<name>.*.tmp`` file behind; the target itself is never damaged.
+``.<name>.<host>-<pid>.*.tmp`` file behind; the target itself is never damaged, and :func:`remove_stale_tmp`
+(called when a run starts) removes the temporary files of writers on this host that are no longer alive.
 
 Every file sepsim writes (run directory, cache, merged sweeps) goes through this module.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +28,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_savefig",
     "atomic_to_netcdf",
+    "remove_stale_tmp",
 ]
 
 _CHUNK = 1 << 20  # bytes written per call
@@ -49,7 +53,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a fresh temporary path in ``path``'s directory; on success fsync it and replace ``path`` with it."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{_owner()}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -67,6 +71,42 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _owner() -> str:
+    """``<host>-<pid>`` of this writer (host names may hold dots; pids are digits)."""
+    return f"{socket.gethostname().replace('-', '_')}-{os.getpid()}"
+
+
+_TMP = re.compile(r"\.(?P<name>.+)\.(?P<host>[^.]*(?:\.[^.]*)*?)-(?P<pid>\d+)\.[^.]+\.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_tmp(directory: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files that writers on this host left in ``directory`` when killed; returns them.
+
+    A temporary file of a live process, or of another host (a shared filesystem), is left alone.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    host = socket.gethostname().replace("-", "_")
+    removed = []
+    for path in d.glob(".*.tmp"):
+        m = _TMP.fullmatch(path.name)
+        if m and m["host"] == host and int(m["pid"]) != os.getpid() and not _alive(int(m["pid"])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def _write_chunk(fh: IO[bytes], chunk: memoryview) -> None:

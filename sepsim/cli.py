@@ -80,7 +80,12 @@ def _run(cfg: DictConfig) -> None:
         log.error("invalid configuration, nothing was run: %s", err)
         _refuse(err)
     _configure_runtime(run_cfg.runtime.precision)
-    run_pipeline(run_cfg, Path(HydraConfig.get().runtime.output_dir))
+    try:
+        run_pipeline(run_cfg, Path(HydraConfig.get().runtime.output_dir))
+    except (ConfigError, DataFileError) as err:  # found only once the data exist (e.g. no eligible patient)
+        log.error("refused: %s", err)
+        print(f"sepsim: refused: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def main() -> None:
@@ -103,7 +108,8 @@ def collect_main(argv: list[str] | None = None) -> None:
     try:
         merged, out = collect(args.multirun_dir, artifact=args.artifact, output=args.output)
     except (ConfigError, DataFileError, FileNotFoundError) as err:
-        sys.exit(f"sepsim-collect: {err}")
+        print(f"sepsim-collect: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
     print(f"merged {merged.attrs['n_runs']} runs over [{merged.attrs['swept']}] into {out}")
     print(merged)
 

@@ -14,7 +14,8 @@ import xarray as xr
 import yaml
 
 from ._errors import DataFileError
-from ._io import atomic_to_netcdf, open_artifact
+from ._io import atomic_to_netcdf, open_artifact, remove_stale_tmp
+from ._rundir import check_complete
 
 __all__ = ["collect", "read_overrides"]
 
@@ -29,7 +30,17 @@ def read_overrides(run_dir: Path) -> dict[str, Any]:
     path = run_dir / ".hydra" / "overrides.yaml"
     if not path.is_file():
         raise DataFileError(str(path), "missing: not a hydra run directory")
-    items = yaml.safe_load(path.read_text()) or []
+    try:
+        items = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise DataFileError(
+            str(path), f"YAML syntax error: {getattr(err, 'problem', err)}", row=mark.line + 1 if mark else None
+        ) from None
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise DataFileError(str(path), f"expected a list of 'key=value' strings, got {type(items).__name__}")
     out: dict[str, Any] = {}
     for row, item in enumerate(items, 1):
         if not isinstance(item, str) or "=" not in item:
@@ -49,18 +60,41 @@ def collect(
     run_dirs = sorted((p for p in root.iterdir() if (p / ".hydra").is_dir()), key=lambda p: p.name)
     if not run_dirs:
         raise DataFileError(str(root), "holds no hydra run directories (.../N/.hydra)")
+    remove_stale_tmp(root)
     overrides = [read_overrides(d) for d in run_dirs]
     keys = sorted({k for o in overrides for k in o})
     swept = [k for k in keys if len({repr(o.get(k)) for o in overrides}) > 1]
-    parts = []
+    parts: dict[tuple, tuple[Path, dict[str, Any], xr.Dataset]] = {}
     for run_dir, ov in zip(run_dirs, overrides, strict=True):
+        try:
+            check_complete(run_dir)
+        except DataFileError as err:
+            raise DataFileError(
+                err.path,
+                f"{str(err).split(': ', 1)[-1]}; resume the sweep into this directory "
+                f"(the same sepsim -m command with hydra.sweep.dir={root}): finished points are skipped",
+            ) from None
         path = run_dir / artifact
         if not path.is_file():
-            raise DataFileError(str(path), "missing: did this run finish? (rerun the sweep; finished runs are reused)")
-        ds = open_artifact(path).drop_attrs()
-        parts.append(ds.expand_dims({k: [ov.get(k)] for k in swept}))
-    merged = xr.combine_by_coords(parts, combine_attrs="drop") if swept else parts[0]
-    merged.attrs.update(n_runs=len(run_dirs), swept=",".join(swept), source=str(root))
+            raise DataFileError(str(path), f"missing: the run does not write {artifact!r} (try --artifact oc.nc)")
+        try:
+            ds = open_artifact(path).drop_attrs()
+        except Exception as err:  # noqa: BLE001 - any reader failure means the file is not a readable netCDF
+            raise DataFileError(str(path), f"not a readable netCDF file ({type(err).__name__}: {err})") from None
+        point = tuple(repr(ov.get(k)) for k in swept)
+        if point in parts:
+            other, _, seen = parts[point]
+            if not seen.identical(ds):
+                where = ", ".join(f"{k}={ov.get(k)}" for k in swept) or "the same overrides"
+                raise DataFileError(
+                    str(run_dir),
+                    f"claims the same sweep point as {other} ({where}) with different numbers; remove one of them",
+                )
+            continue
+        parts[point] = (run_dir, ov, ds)
+    datasets = [ds.expand_dims({k: [ov.get(k)] for k in swept}) for _, ov, ds in parts.values()]
+    merged = xr.combine_by_coords(datasets, combine_attrs="drop") if swept else datasets[0]
+    merged.attrs.update(n_runs=len(parts), swept=",".join(swept), source=str(root))
     out = Path(output) if output is not None else root / "merged.nc"
     atomic_to_netcdf(merged, out)
     return merged, out

@@ -25,8 +25,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import __version__
 from ._cache import cached_stage
+from ._errors import ConfigError
 from ._io import atomic_to_netcdf, atomic_write_text
 from ._keys import stage_key
+from ._rundir import begin_run, finish_run, finished_summary
 from .config import build_arms
 
 __all__ = ["run_pipeline"]
@@ -142,6 +144,9 @@ def _eligible(table: xr.Dataset, design: Any, stratum: str | None) -> xr.Dataset
     if stratum is None or design.strata is None:
         return table
     keep = np.isin(np.asarray(table[stratum].values).astype(str), list(design.strata))
+    if not keep.any():
+        values = sorted(set(np.asarray(table[stratum].values).astype(str)))
+        raise ConfigError("design.strata", f"no virtual patient is eligible: {stratum} takes only {values}")
     log.info("screening: %d of %d virtual patients eligible (strata %s)", keep.sum(), keep.size, design.strata)
     return table.isel(patient=np.flatnonzero(keep))
 
@@ -156,8 +161,13 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     from .platform._operating import operating_characteristics
     from .report import write_report
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    config_text = OmegaConf.to_yaml(cfg, resolve=True)
+    done = finished_summary(run_dir, config_text)
+    if done is not None:  # a resumed sweep: this point finished before (its manifest matches this config)
+        print(f"sepsim: {run_dir} already holds this run, complete (manifest.json); skipped")
+        return done
+    begin_run(run_dir, _cache_dir(cfg))
+    atomic_write_text(run_dir / "config.yaml", config_text)
     t0 = time.monotonic()
     design = design_from_dict(_plain(cfg.design))
     reused: dict[str, bool] = {}
@@ -222,5 +232,6 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     for stage, was in reused.items():
         log.info("stage %s: %s", stage, "reused from cache" if was else "computed")
     log.info("ran %s", extra["ran"])
+    finish_run(run_dir, config_text)  # last: the run is complete only with its manifest
     print(f"sepsim: ran {extra['ran']}\n  results in {run_dir}")
     return json.loads((run_dir / "summary.json").read_text())
