@@ -71,7 +71,9 @@ def check_complete(run_dir: Path) -> dict[str, Any]:
         raise DataFileError(str(path), f"unreadable manifest ({err})") from None
     for rel, meta in files.items():
         f = run_dir / rel
-        if not f.is_file() or f.stat().st_size != meta["bytes"] or _sha256(f) != meta["sha256"]:
+        if not f.is_file():
+            raise DataFileError(str(f), f"missing, though the run's {MANIFEST} lists it (deleted after the run)")
+        if f.stat().st_size != meta["bytes"] or _sha256(f) != meta["sha256"]:
             raise DataFileError(str(f), "differs from the run's manifest (changed or truncated after the run)")
     return manifest
 

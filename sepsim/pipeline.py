@@ -156,10 +156,17 @@ def _cache_dir(cfg: DictConfig) -> Path | None:
 
 
 def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Run every stage of a validated config, writing the run directory. Returns the summary dictionary."""
+    """Run every stage of a config, writing the run directory. Returns the summary dictionary.
+
+    The config is validated first (:func:`sepsim.config.validate`): the same ``ConfigError`` as the CLI, before
+    anything is written.
+    """
+    from .config import validate
     from .platform import design_from_dict, from_dataset, run_trials
     from .platform._operating import operating_characteristics
     from .report import write_report
+
+    cfg = validate(cfg)
 
     config_text = OmegaConf.to_yaml(cfg, resolve=True)
     done = finished_summary(run_dir, config_text)
