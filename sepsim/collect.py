@@ -15,7 +15,7 @@ import yaml
 
 from ._errors import DataFileError
 from ._io import atomic_to_netcdf, open_artifact, remove_stale_tmp
-from ._rundir import check_complete
+from ._rundir import MANIFEST, check_complete
 
 __all__ = ["collect", "read_overrides"]
 
@@ -50,6 +50,25 @@ def read_overrides(run_dir: Path) -> dict[str, Any]:
     return out
 
 
+def expected_points(root: Path) -> list[str] | None:
+    """The run subdirectories a sweep was launched with (from its ``multirun.yaml``), or None if unknown."""
+    path = root / "multirun.yaml"
+    if not path.is_file():
+        return None
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        cfg = yaml.safe_load(path.read_text())
+        task = cfg["hydra"]["overrides"]["task"]
+        if cfg["hydra"]["sweep"]["subdir"] != "${hydra.job.num}":
+            return None  # a custom subdir layout: the run directories are not numbered
+        jobs = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(task), None)[0]
+    except Exception:  # noqa: BLE001 - a sweeper other than the basic one: the points cannot be re-derived here
+        return None
+    return [str(i) for i in range(len(jobs))]
+
+
 def collect(
     multirun_dir: str | Path, *, artifact: str = "oc.nc", output: str | Path | None = None
 ) -> tuple[xr.Dataset, Path]:
@@ -61,6 +80,17 @@ def collect(
     if not run_dirs:
         raise DataFileError(str(root), "holds no hydra run directories (.../N/.hydra)")
     remove_stale_tmp(root)
+    expected = expected_points(root)
+    missing = [n for n in expected or [] if not (root / n / ".hydra").is_dir()]
+    if missing:
+        unfinished = [d.name for d in run_dirs if not (d / MANIFEST).is_file()]
+        raise DataFileError(
+            str(root),
+            f"the sweep launched {len(expected)} points; runs {missing} never started"
+            + (f" and runs {unfinished} are incomplete runs" if unfinished else "")
+            + f"; resume the sweep into this directory (the same sepsim -m command with hydra.sweep.dir={root}): "
+            "finished points are skipped",
+        )
     overrides = [read_overrides(d) for d in run_dirs]
     keys = sorted({k for o in overrides for k in o})
     swept = [k for k in keys if len({repr(o.get(k)) for o in overrides}) > 1]
