@@ -23,15 +23,19 @@ _POPULATION_OPTIONS = ("fixed", "screening_window_h")
 
 
 def closest(word: str, allowed: Iterable[str]) -> str | None:
-    """The allowed word nearest to ``word`` (difflib ratio >= 0.6), or None."""
-    hits = difflib.get_close_matches(str(word), [str(a) for a in allowed], n=1)
-    return hits[0] if hits else None
+    """The allowed word nearest to ``word`` (difflib ratio >= 0.6, ignoring case), or None."""
+    by_lower = {str(a).lower(): str(a) for a in allowed}
+    hits = difflib.get_close_matches(str(word).lower(), list(by_lower), n=1)
+    return by_lower[hits[0]] if hits else None
 
 
-def unknown_key(key: str, allowed: Iterable[str], *, what: str = "unknown key") -> ConfigError:
-    """``ConfigError`` for an unknown ``key``: lists the allowed keys and names the closest match."""
+def unknown_key(
+    key: str, allowed: Iterable[str], *, what: str = "unknown key", given: str | None = None
+) -> ConfigError:
+    """``ConfigError`` for an unknown ``key`` (or an unknown value ``given`` of it): lists what is allowed and names
+    the closest match."""
     allowed = sorted(str(a) for a in allowed)
-    near = closest(key.rsplit(".", 1)[-1], allowed)
+    near = closest(key.rsplit(".", 1)[-1] if given is None else given, allowed)
     hint = f"; did you mean {near!r}?" if near else ""
     listed = ", ".join(allowed) if allowed else "none (nothing reads keys here)"
     return ConfigError(key, f"{what}; allowed: {listed}{hint}")

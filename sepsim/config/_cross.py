@@ -28,6 +28,7 @@ __all__ = [
     "check_pool",
     "check_seed",
     "check_stopping",
+    "check_strata",
     "check_work",
     "work_estimate",
 ]
@@ -137,7 +138,9 @@ def check_cohort_options(options: Mapping[str, Any]) -> None:
     for name, value in (options.get("fixed") or {}).items():
         key = f"population.options.fixed.{name}"
         if name not in names:
-            raise unknown_key(key, names, what="not a parameter of the patient model (sepsim/models/params)")
+            raise unknown_key(
+                key, names, what="not a parameter of the patient model (sepsim/models/params)", given=name
+            )
         if not _number(value) or not math.isfinite(value):
             raise ConfigError(key, f"must be a finite number, got {value!r}")
     window = options.get("screening_window_h")
@@ -168,12 +171,29 @@ def check_endpoint_variables(run: Any) -> None:
     ep = run.endpoint
     allowed = [v for v in ENDPOINT_VARIABLES if v != "dead_90d" or run.population.days >= 90]
     if ep.variable not in allowed:
-        raise unknown_key("endpoint.variable", allowed, what=f"{ep.variable!r} is not an outcome of the model")
+        raise unknown_key(
+            "endpoint.variable", allowed, what=f"{ep.variable!r} is not an outcome of the model", given=ep.variable
+        )
     if ep.stratum is not None and ep.stratum not in STRATUM_VARIABLES:
-        raise unknown_key("endpoint.stratum", STRATUM_VARIABLES, what=f"{ep.stratum!r} is not a patient variable")
+        raise unknown_key(
+            "endpoint.stratum", STRATUM_VARIABLES, what=f"{ep.stratum!r} is not a patient variable", given=ep.stratum
+        )
 
 
 _POSITIVE = {"duration_h", "infusion_h", "session_h", "change_h", "hours_per_day"}
+
+
+def check_strata(run: Any, design: Any) -> None:
+    """Strata defined by the endotype must be endotypes the model assigns, or no patient would be eligible."""
+    from ..models import ENDOTYPES
+
+    if run.endpoint.stratum not in STRATUM_VARIABLES or not design.strata:
+        return
+    for i, name in enumerate(design.strata):
+        if name not in ENDOTYPES:
+            raise unknown_key(
+                f"design.strata[{i}]", ENDOTYPES, what=f"{name!r} is not an endotype the model assigns", given=name
+            )
 
 
 def _number(v: Any) -> bool:

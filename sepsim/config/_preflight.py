@@ -58,7 +58,11 @@ def hydra_error(err: BaseException, hydra: Any = None) -> ConfigError:
     if isinstance(err, MissingConfigException) and missing:
         group, option = missing.groups()
         options = list(err.options or []) or (_group_options(hydra, group) if hydra is not None else [])
-        return unknown_key(group, options, what=f"no option {option!r}") if options else ConfigError(group, text)
+        return (
+            unknown_key(group, options, what=f"no option {option!r}", given=option)
+            if options
+            else ConfigError(group, text)
+        )
     key = getattr(cause, "full_key", None) or getattr(err, "full_key", None)
     not_in = re.search(r"Key '([^']+)' not in '(\w+)'", f"{text}\n{cause or ''}")
     if not_in:

@@ -226,6 +226,7 @@ def validate(cfg: DictConfig | dict) -> DictConfig:
         _check_population(run.population)
         _cross.check_pool(run.population.n_patients, design, "population.n_patients")
         _cross.check_endpoint_variables(run)
+        _cross.check_strata(run, design)
         _check_arms(run, design)
     return run
 
