@@ -181,14 +181,21 @@ def preflight(argv: list[str], conf_dir: Path, validate: Callable[[DictConfig], 
         if args.multirun:
             _check_launcher(top)
             parser = OverridesParser.create(config_loader=hydra.config_loader)
-            jobs = BasicSweeper.split_arguments(parser.parse_overrides(args.overrides), None)[0]
+            params = OmegaConf.select(top, "hydra.sweeper.params") or {}  # sweeps declared in config
+            swept = [f"{k}={v}" for k, v in params.items()] + list(args.overrides)
+            jobs = BasicSweeper.split_arguments(parser.parse_overrides(swept), None)[0]
         else:
             jobs = [args.overrides]
         for job in jobs:
             cfg = hydra.compose_config("config", list(job), run_mode=RunMode.RUN, with_log_configuration=False)
             validate(cfg)
+    except (ConfigError, DataFileError):
+        raise
     except (HydraException, OmegaConfBaseException) as err:
         raise hydra_error(err, hydra) from None
+    except Exception as err:  # noqa: BLE001 - hydra's own assertion failures, e.g. on a malformed hydra.* node
+        text = " ".join(str(err).split()) or "no message"
+        raise ConfigError("overrides", f"hydra could not compose them ({type(err).__name__}: {text})") from None
     finally:
         GlobalHydra.instance().clear()
     out = _output_dir(top, "sweep" if args.multirun else "run")
