@@ -44,11 +44,21 @@ def describe_error(err: BaseException) -> str:
 
 
 def compose_config(overrides: list[str]) -> DictConfig:
-    """Compose ``conf/`` with command-line style overrides (no hydra run directory is created)."""
+    """Compose ``conf/`` with command-line style overrides (no hydra run directory is created).
+
+    Hydra's composition errors (a missing option, a typo'd key) become the CLI's ``ConfigError``.
+    """
     from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from .config import hydra_error
 
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR), job_name="sepsim"):
-        return compose(config_name="config", overrides=overrides)
+        try:
+            return compose(config_name="config", overrides=overrides)
+        except (HydraException, OmegaConfBaseException) as err:
+            raise hydra_error(err) from None
 
 
 def _prevalidate(argv: list[str]) -> None:

@@ -339,6 +339,12 @@ def _pipeline(overrides, tmp_path):
     return lambda: run_pipeline(compose_config(overrides), tmp_path / "run")
 
 
+def _compose(overrides):
+    from sepsim.cli import compose_config
+
+    return lambda: compose_config(overrides)
+
+
 def _design(**extra):
     from sepsim.platform import design_from_dict
 
@@ -395,6 +401,8 @@ API_CASES = [
         id="validate_dict_options",
     ),
     pytest.param(lambda p: lambda: validate({"name": "../x"}), "name", ["one directory name"], id="validate_name"),
+    pytest.param(lambda p: _compose(["n_trails=5"]), "n_trails", ["did you mean 'n_trials'"], id="compose_typo"),
+    pytest.param(lambda p: _compose(["design=nosuch"]), "design", ["two_arm"], id="compose_missing_option"),
     pytest.param(lambda p: _design(stoping={}), "design.stoping", ["stopping"], id="design_from_dict_typo"),
     pytest.param(
         lambda p: _design(stopping={"superiority": math.nan}),
