@@ -36,6 +36,7 @@ from ._effects import Covariates
 from ._params import load_parameter_specs, params_from_mapping
 from ._patient_rhs import N_PHYSIOLOGICAL, STATE_NAMES, STATE_UNITS
 from ._precision import precision_scope
+from ._safety_events import safety_draws, safety_event_days, with_safety_hazards
 from ._solve import DEFAULT_SOLVER, SolverConfig, make_batch_solver, shard_patients
 
 __all__ = ["simulate_outcomes", "ASSAY_CV", "SOFA_NOISE_SD", "classify_endotype", "ENDOTYPES"]
@@ -179,7 +180,11 @@ def _simulate(cohort, arms, key, days, chunk_size, solver, progress) -> xr.Datas
     lam_d, lam_i = np.empty((n, n_arm, nd)), np.empty((n, n_arm, nd))
     screen_true = np.empty((n, len(BIOMARKERS)))
     ok, steps = np.empty((n, n_arm), bool), np.empty((n, n_arm), np.int64)
-    solvers = [make_batch_solver(a, solver) for a in arms]
+    cov0 = Covariates(*(jnp.asarray(d) for _, d in _COV_DEFAULTS))
+    wrapped = [with_safety_hazards(a, cov0) for a in arms]  # therapies' safety hazards as trailing arm states
+    solvers = [make_batch_solver(a, solver) for a, _ in wrapped]
+    ae_names = sorted({n for _, names in wrapped for n in names})
+    ae_cum = {k: np.zeros((n, n_arm, nd)) for k in ae_names}
     starts = list(range(0, n, chunk))
     sofa_z = _sofa_noise(key, cohort["patient"].values, nd)
     with progress_bar(len(starts) * n_arm, desc="patients x arms", mode=progress_mode(progress)) as bar:
@@ -194,12 +199,38 @@ def _simulate(cohort, arms, key, days, chunk_size, solver, progress) -> xr.Datas
                 states[:, sl, a, :] = np.moveaxis(x[:, 1:, :], 2, 0)
                 lam_d[sl, a], lam_i[sl, a] = ys[:, 1:, N_PHYSIOLOGICAL], ys[:, 1:, N_PHYSIOLOGICAL + 1]
                 ok[sl, a], steps[sl, a] = np.asarray(sol.ok)[:m], np.asarray(sol.steps)[:m]
+                arm_names = wrapped[a][1]
+                for j, k in enumerate(arm_names):
+                    ae_cum[k][sl, a] = ys[:, 1:, ys.shape[-1] - len(arm_names) + j]
                 if a == 0:  # screening precedes randomisation: identical in every arm
                     screen_true[sl] = np.stack([x[:, 0, _BIOMARKER_STATE[b]] for b in BIOMARKERS], 1)
                 bar.update(1)
     patients = cohort["patient"].values
     draws = course_draws(key, patients, "discharge"), course_draws(key, patients, "ward")
-    return _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps, sofa_z, draws)
+    ds = _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps, sofa_z, draws)
+    return _add_safety(ds, ae_cum, safety_draws(key, patients, tuple(ae_names)))
+
+
+def _add_safety(ds: xr.Dataset, cum: dict[str, np.ndarray], draws: dict[str, np.ndarray]) -> xr.Dataset:
+    """Safety events (``_safety_events.py``) and serious adverse events (ICH E2A) by the horizon."""
+    death = np.nan_to_num(ds.death_day.values, nan=np.inf)
+    pa = ("patient", "arm")
+    sae = np.isfinite(death) | ds.secondary_infection.values
+    for k in cum:
+        t = safety_event_days(cum[k], draws[k], death)
+        ds[f"ae_{k}"] = (pa, np.isfinite(t), {"long_name": f"{k} (therapy safety event) by the horizon"})
+        ds[f"ae_{k}_day"] = (pa, np.where(np.isfinite(t), t, np.nan), _days(f"{k} onset; NaN: none"))
+        sae |= np.isfinite(t)
+    ds["sae"] = (
+        pa,
+        sae,
+        {
+            "long_name": "serious adverse event (ICH E2A): death, ICU-acquired infection or a "
+            "therapy safety event, by the horizon"
+        },
+    )
+    ds.attrs["safety_events"] = " ".join(cum) or "none"
+    return ds
 
 
 def _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps, sofa_z, draws) -> xr.Dataset:
