@@ -38,6 +38,7 @@ from ._patient_rhs import N_PHYSIOLOGICAL, STATE_NAMES, STATE_UNITS
 from ._precision import precision_scope
 from ._safety_events import safety_draws, safety_event_days, with_safety_hazards
 from ._solve import DEFAULT_SOLVER, SolverConfig, make_batch_solver, shard_patients
+from ._trial_outcomes import INFECTION_RESPONSE, infection_response, organ_support, support_free_days
 
 __all__ = ["simulate_outcomes", "ASSAY_CV", "SOFA_NOISE_SD", "classify_endotype", "ENDOTYPES"]
 
@@ -208,7 +209,30 @@ def _simulate(cohort, arms, key, days, chunk_size, solver, progress) -> xr.Datas
     patients = cohort["patient"].values
     draws = course_draws(key, patients, "discharge"), course_draws(key, patients, "ward")
     ds = _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps, sofa_z, draws)
+    ds = _add_trial_outcomes(ds, _per_patient(cohort, "o_ready"))
     return _add_safety(ds, ae_cum, safety_draws(key, patients, tuple(ae_names)))
+
+
+def _add_trial_outcomes(ds: xr.Dataset, o_ready: np.ndarray) -> xr.Dataset:
+    """Organ support, organ-support-free days and infection response (``_trial_outcomes.py``)."""
+    pa, pad = ("patient", "arm"), ("patient", "arm", "day")
+    death = np.nan_to_num(ds.death_day.values, nan=np.inf)
+    support = organ_support(ds.state_organ_dysfunction.values, ds.in_icu.values, o_ready)
+    ds["organ_support"] = (pad, support, {"long_name": "alive in ICU with O > o_ready (ventilation/vasopressors)"})
+    ds["organ_support_days"] = (pa, support.sum(axis=-1).astype(np.int16), {"units": "d"})
+    if ds.sizes["day"] > 21:
+        hosp = np.nan_to_num(ds.hospital_discharge_day.values, nan=np.inf)
+        osfd = support_free_days(support, death, hosp, float(ds.attrs["days"]))
+        ds["osfd_21"] = (pa, osfd, {"units": "d", "long_name": "organ-support-free days to day 21, -1 = death"})
+    if ds.sizes["day"] > 15:
+        infection = np.nan_to_num(ds.infection_day.values, nan=np.inf)
+        code = infection_response(ds.state_pathogen.values[:, :, 15], death, infection)
+        ds["infection_response_d15"] = (
+            pa,
+            code,
+            {"flag_values": "0 1 2", "flag_meanings": " ".join(INFECTION_RESPONSE)},
+        )
+    return ds
 
 
 def _add_safety(ds: xr.Dataset, cum: dict[str, np.ndarray], draws: dict[str, np.ndarray]) -> xr.Dataset:

@@ -101,6 +101,13 @@ def test_year_horizon_contract(year):
     for v in ("icu_discharge_day", "hospital_discharge_day", "death_day"):
         np.testing.assert_array_equal(o[v].values, out.sel(arm="placebo_twin")[v].values)
     assert out.attrs["covariate_defaults"] == "charlson=2"
+    # trial outcomes in the table follow their definitions (tests/models/test_trial_outcomes.py)
+    support = o.organ_support.values
+    np.testing.assert_array_equal(support, o.in_icu.values & (o.state_organ_dysfunction.values > 3.5))
+    hosp_death = np.isfinite(death) & (death <= 90.0) & np.isnan(t_hosp)
+    np.testing.assert_array_equal(o.osfd_21.values, np.where(hosp_death, -1, 21 - support[:, :21].sum(axis=1)))
+    assert set(np.unique(o.infection_response_d15.values)) <= {0, 1, 2}
+    assert np.all(o.infection_response_d15.values[death <= 15.0] == 1)
 
 
 def test_survivors_recover(year):
