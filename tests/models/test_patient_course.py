@@ -71,7 +71,9 @@ def test_post_acute_hazard_matches_its_sources():
 def year():
     cohort = simulate_cohort(256, key=stage_key(5, "cohort"))
     arms = [Placebo(), Placebo(name="placebo_twin")]
-    return cohort, simulate_outcomes(cohort, arms, key=stage_key(5, "outcomes"), days=365, progress=False)
+    # chunks of 16 patients over 90 ODE days: the compiled shape of test_patient_outcomes.py::test_90_day_horizon
+    out = simulate_outcomes(cohort, arms, key=stage_key(5, "outcomes"), days=365, chunk_size=16, progress=False)
+    return cohort, out
 
 
 def test_year_horizon_contract(year):
@@ -142,10 +144,9 @@ def test_charlson_acts_on_the_hazards(year):
     """Higher Charlson index: pathwise earlier or equal death (common random numbers), and the default is recorded."""
     cohort, _ = year  # same batch shape as the fixture: no new compile
     n, arms, key = cohort.sizes["patient"], [Placebo()], stage_key(7, "o")
-    lo = simulate_outcomes(cohort.assign(charlson=("patient", np.zeros(n))), arms, key=key, days=365, progress=False)
-    hi = simulate_outcomes(
-        cohort.assign(charlson=("patient", np.full(n, 6.0))), arms, key=key, days=365, progress=False
-    )
+    kw = {"key": key, "days": 365, "chunk_size": 16, "progress": False}
+    lo = simulate_outcomes(cohort.assign(charlson=("patient", np.zeros(n))), arms, **kw)
+    hi = simulate_outcomes(cohort.assign(charlson=("patient", np.full(n, 6.0))), arms, **kw)
     assert lo.attrs["covariate_defaults"] == "none"
     d_lo = np.nan_to_num(lo.death_day.values, nan=np.inf)
     d_hi = np.nan_to_num(hi.death_day.values, nan=np.inf)
