@@ -123,6 +123,7 @@ def _outcomes_from_models(cfg: DictConfig) -> tuple[xr.Dataset, bool]:
             days=pop["days"],
             chunk_size=chunk,
             progress=_PROGRESS[cfg.runtime.progress],
+            precision=cfg.runtime.precision,  # the library runs float64 unless asked; float32 only when configured
         )
 
     return cached_stage("outcomes", {**cohort_subtree, "arms": arms_cfg}, compute, cache_dir=_cache_dir(cfg))

@@ -9,7 +9,9 @@ from ._arms import ConstantEffectArm as ConstantEffectArm
 from ._arms import Placebo as Placebo
 from ._arms import combined_rhs as combined_rhs
 from ._cohort import CohortConfig as CohortConfig
-from ._cohort import simulate_cohort as simulate_cohort
+from ._cohort import simulate_cohort as _simulate_cohort
+from ._course import ACUTE_DAYS as ACUTE_DAYS
+from ._course import post_acute_cumhaz as post_acute_cumhaz
 from ._effects import Clearances as Clearances
 from ._effects import Covariates as Covariates
 from ._effects import Effects as Effects
@@ -25,12 +27,17 @@ from ._patient_rhs import STATE_UNITS as STATE_UNITS
 from ._patient_rhs import initial_state as initial_state
 from ._patient_rhs import patient_rhs as patient_rhs
 from ._patient_rhs import to_physical as to_physical
+from ._precision import float64_by_default as _float64_by_default
 from ._solve import PatientSolution as PatientSolution
 from ._solve import SolverConfig as SolverConfig
 from ._solve import make_batch_solver as make_batch_solver
 from ._solve import solve_patient as solve_patient
 
+# float64 whatever the caller's JAX setting (README_patient.md, "Precision"); simulate_outcomes takes `precision=`
+simulate_cohort = _float64_by_default(_simulate_cohort)
+
 __all__ = [
+    "ACUTE_DAYS",
     "Clearances",
     "CohortConfig",
     "ConstantEffectArm",
@@ -50,6 +57,7 @@ __all__ = [
     "load_parameter_specs",
     "make_batch_solver",
     "patient_rhs",
+    "post_acute_cumhaz",
     "reference_params",
     "simulate_cohort",
     "simulate_outcomes",

@@ -56,6 +56,9 @@ class ConstantEffectArm(eqx.Module):
     endotoxin_neutralisation: Any = eqx.field(default=0.0, converter=jnp.asarray)
     inflammation_damping: Any = eqx.field(default=0.0, converter=jnp.asarray)
     clearance_il6: Any = eqx.field(default=0.0, converter=jnp.asarray)
+    clearance_tnf: Any = eqx.field(default=0.0, converter=jnp.asarray)
+    clearance_il1b: Any = eqx.field(default=0.0, converter=jnp.asarray)
+    clearance_il10: Any = eqx.field(default=0.0, converter=jnp.asarray)
     start: Any = eqx.field(default=0.0, converter=jnp.asarray)
     stop: Any = eqx.field(default=24.0 * 15.0, converter=jnp.asarray)
 
@@ -66,7 +69,12 @@ class ConstantEffectArm(eqx.Module):
         dt = jnp.result_type(mediators.tnf)
         on = jnp.where((t >= self.start) & (t < self.stop), 1.0, 0.0).astype(dt)
         eff = _zero_effects(dt)
-        clr = eff.clearance._replace(il6=on * self.clearance_il6.astype(dt))
+        clr = eff.clearance._replace(
+            il6=on * self.clearance_il6.astype(dt),
+            tnf=on * self.clearance_tnf.astype(dt),
+            il1b=on * self.clearance_il1b.astype(dt),
+            il10=on * self.clearance_il10.astype(dt),
+        )
         eff = Effects(
             clr,
             *(

@@ -1,8 +1,9 @@
 """Placebo calibration read-out of the patient model: ``python -m sepsim.models._calibration [N] [SEED] [THERAPY]``.
 
 Simulates ``N`` virtual patients (cohort ``stage_key(SEED, "cohort")``, outcomes ``stage_key(SEED, "outcomes")``,
-placebo, 28 days) and prints the numbers of the calibration table in README_patient.md ("Calibration") with
-exact binomial 95% intervals (Clopper-Pearson). Targets: /work/shared/science/calibration_targets.yaml.
+placebo, 365 days: the ODE over 90 days, the course after it closed form) and prints the numbers of the
+calibration table in README_patient.md ("Calibration") with exact binomial 95% intervals (Clopper-Pearson).
+Targets: /work/shared/science/calibration_targets.yaml.
 With ``THERAPY`` (e.g. ``anakinra``), the same patients are also solved under
 ``arm_from_config({"therapies": [THERAPY]})`` and its rows are printed beside placebo: a prediction, never a target.
 """
@@ -20,6 +21,7 @@ from .._keys import stage_key
 from ._arms import Placebo
 from ._cohort import simulate_cohort
 from ._outcomes import simulate_outcomes
+from ._precision import precision_scope
 
 __all__ = ["clopper_pearson", "placebo_outcomes", "calibration_table"]
 
@@ -34,9 +36,10 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
 
 def placebo_outcomes(n: int, seed: int = 0, arms: Any = None) -> xr.Dataset:
     """Outcomes of ``n`` patients of cohort seed ``seed`` under placebo (and optional further arms)."""
-    cohort = simulate_cohort(n, key=stage_key(seed, "cohort"))
+    with precision_scope("float64"):
+        cohort = simulate_cohort(n, key=stage_key(seed, "cohort"))
     arms = [Placebo()] if arms is None else [Placebo(), *arms]
-    return simulate_outcomes(cohort, arms, key=stage_key(seed, "outcomes"), chunk_size=1000, progress=False)
+    return simulate_outcomes(cohort, arms, key=stage_key(seed, "outcomes"), days=365, chunk_size=1000, progress=False)
 
 
 def _share(mask: np.ndarray, within: np.ndarray | None = None) -> str:
@@ -55,6 +58,8 @@ def calibration_table(out: xr.Dataset, arm: str = "placebo") -> dict[str, str]:
     endo = out.endotype.values
     dead, resp = o.dead_28d.values & ok, o.responder.values & ok
     mals, ip, unc = endo == "MALS", endo == "immunoparalysis", endo == "unclassified"
+    enrolled = mals | ip  # ImmunoSep enrolled only MALS or immunoparalysis: its arm-level targets refer to them
+    alive28 = ~dead
     sofa0 = o.sofa_baseline.values
     q = np.nanpercentile(sofa0, [25, 50, 75])
     fall = (o.state_ferritin.values[:, 3] <= 0.85 * out.true_ferritin.values) & ok  # from screening to day 3
@@ -62,8 +67,10 @@ def calibration_table(out: xr.Dataset, arm: str = "placebo") -> dict[str, str]:
         "MALS ~7% (IS-02)": _share(mals),
         "immunoparalysis ~34% (IS-02)": _share(ip),
         "unclassified ~53-59% (IS-02)": _share(unc),
-        "28-day mortality 49.7% (IS-08p)": _share(dead),
-        "responders 17.9% (IS-05)": _share(resp),
+        "all-comers 28-day mortality": _share(dead),
+        "all-comers responders": _share(resp),
+        "enrolled (MALS or immunoparalysis) 28-day mortality 49.7% (IS-08p)": _share(dead, enrolled),
+        "enrolled responders 17.9% (IS-05)": _share(resp, enrolled),
         "MALS responders 17.4% (IS-06)": _share(resp, mals),
         "MALS 28-day mortality ~60-80% (MA-01)": _share(dead, mals),
         "immunoparalysis responders 18.0% (IS-06)": _share(resp, ip),
@@ -71,6 +78,22 @@ def calibration_table(out: xr.Dataset, arm: str = "placebo") -> dict[str, str]:
         "immunoparalysis 28-day mortality": _share(dead, ip),
         "median baseline SOFA 9 (IQR 7-11)": f"{q[1]:.0f} (IQR {q[0]:.0f}-{q[2]:.0f})",
         "dead by day 1": _share((o.death_day.values <= 1.0) & ok),
+        "[prediction] all-comers 60 / 90 / 365-day mortality": " / ".join(
+            _share(o[f"dead_{d}d"].values & ok) for d in (60, 90, 365)
+        ),
+        "[prediction] died in ICU / in hospital": f"{_share(o.died_in_icu.values & ok)} / "
+        f"{_share(o.died_in_hospital.values & ok)}",
+        "[prediction] ICU / hospital LOS after randomisation, 28-day survivors, median (IQR), d": " / ".join(
+            "{:.1f} ({:.1f}-{:.1f})".format(*np.percentile(o[v].values[alive28 & ok], [50, 25, 75]))
+            for v in ("icu_los_d", "hospital_los_d")
+        ),
+        "[prediction] survivors' SOFA day 0 / 7 / 14 / 28, mean": " / ".join(
+            f"{np.nanmean(o.sofa.values[alive28 & ok, d]):.1f}" for d in (0, 7, 14, 28)
+        ),
+        "[prediction] deaths after ICU discharge, among patients discharged alive": _share(
+            np.isfinite(o.death_day.values) & np.isfinite(o.icu_discharge_day.values) & ok,
+            np.isfinite(o.icu_discharge_day.values),
+        ),
         "ICU-acquired infection by day 28": _share(o.secondary_infection.values & ok),
         "median screening ALC, 10^3/uL (Drewry 2014: 0.7 at onset)": f"{np.median(out.screen_lymphocytes.values):.2f}",
         "median screening IL-6, pg/mL (PMC6219151: ~400-500 at admission)": f"{np.median(out.screen_il6.values):.0f}",
@@ -100,9 +123,6 @@ def main(n: int = 4000, seed: int = 0, therapy: str | None = None) -> None:
         print(f"| {k} | {pla[k]} | {trt[k]} |")
 
 
-if __name__ == "__main__":
-    import jax
-
-    jax.config.update("jax_enable_x64", True)  # calibration in float64, like the tests
+if __name__ == "__main__":  # float64: simulate_cohort / simulate_outcomes scope it themselves
     args = sys.argv[1:]
     main(*(int(a) for a in args[:2]), *args[2:3])

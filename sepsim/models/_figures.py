@@ -4,6 +4,11 @@
   as a persistent and a resolving course).
 * ``endotypes.png``: screening ferritin vs mHLA-DR of 10,000 virtual patients with the ImmunoSep cut-offs
   (4420 ng/mL, 5000 AB/C).
+* ``survival_by_endotype.png``: placebo survival and the share still in the ICU to day 90 by screening endotype
+  (4,000 patients, the calibration cohort ``stage_key(0, ...)``).
+
+``python -m sepsim.models._figures OUTDIR [NAME ...]`` makes only the named figures (``trajectories``,
+``endotypes``, ``survival``).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from ._params import reference_params  # noqa: E402
 from ._patient_rhs import N_PHYSIOLOGICAL, N_STATES, STATE_NAMES, STATE_UNITS, to_physical  # noqa: E402
 from ._solve import solve_patient  # noqa: E402
 
-__all__ = ["plot_trajectories", "plot_endotypes", "main"]
+__all__ = ["plot_trajectories", "plot_endotypes", "plot_survival", "main"]
 
 
 def plot_trajectories(path: Path) -> None:
@@ -86,13 +91,60 @@ def plot_endotypes(path: Path, n: int = 10_000) -> dict[str, float]:
     return shares
 
 
-def main(outdir: str) -> None:
+def plot_survival(path: Path, n: int = 4000, days: int = 90) -> dict[str, float]:
+    """Placebo survival (no censoring before the horizon) and share in the ICU by screening endotype."""
+    cohort = simulate_cohort(n, key=stage_key(0, "cohort"))
+    out = simulate_outcomes(cohort, [Placebo()], key=stage_key(0, "outcomes"), days=days, progress=False)
+    o = out.sel(arm="placebo")
+    t = np.linspace(0.0, days, 4 * days + 1)
+    death = np.nan_to_num(o.death_day.values, nan=np.inf)
+    t_icu = np.nan_to_num(o.icu_discharge_day.values, nan=np.inf)
+    colours = {"unclassified": "tab:grey", "immunoparalysis": "tab:blue", "MALS": "tab:red"}
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 5))
+    at90 = {}
+    for e, c in colours.items():
+        m = out.endotype.values == e
+        surv = (death[m][:, None] > t[None, :]).mean(axis=0)
+        icu = ((death[m][:, None] > t[None, :]) & (t_icu[m][:, None] > t[None, :])).mean(axis=0)
+        at90[e] = float(surv[-1])
+        ax.step(
+            t,
+            surv,
+            where="post",
+            color=c,
+            label=f"{e} (n = {m.sum()}): day 28 {surv[4 * 28]:.2f}, day 90 {surv[-1]:.2f}",
+        )
+        bx.step(t, icu, where="post", color=c, label=e)
+    ax.axvline(28.0, color="k", ls=":", lw=0.8)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel("days since randomisation")
+    ax.set_ylabel("survival (placebo)")
+    ax.legend(fontsize=8)
+    ax.set_title("Placebo survival by screening endotype")
+    bx.set_ylim(0.0, 1.0)
+    bx.set_xlabel("days since randomisation")
+    bx.set_ylabel("share alive and still in the ICU")
+    bx.legend(fontsize=8)
+    bx.set_title("ICU occupancy (discharge when O <= o_ready, then 1/day)")
+    fig.suptitle(f"{n} virtual patients, cohort/outcome seed 0; after ICU discharge the post-acute hazard applies")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return at90
+
+
+def main(outdir: str, *names: str) -> None:
     jax.config.update("jax_enable_x64", True)  # figures are made in float64, like the tests
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    plot_trajectories(out / "trajectories.png")
-    print(plot_endotypes(out / "endotypes.png"))
+    names = names or ("trajectories", "endotypes", "survival")
+    if "trajectories" in names:
+        plot_trajectories(out / "trajectories.png")
+    if "endotypes" in names:
+        print(plot_endotypes(out / "endotypes.png"))
+    if "survival" in names:
+        print(plot_survival(out / "survival_by_endotype.png"))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "docs/figures/patient")
+    main(sys.argv[1] if len(sys.argv) > 1 else "docs/figures/patient", *sys.argv[2:])

@@ -4,9 +4,11 @@ Observation models (all draws are common random numbers, shared by every arm):
 
 * **SOFA** (daily, 0-24): ``round(O(t_day) + 1.0 * z)`` clipped to [0, 24], where ``O`` is the organ-dysfunction
   state and ``z ~ N(0, 1)`` one draw per patient-day (inter-observer SOFA variability ~1 point [U]). NaN after death.
-* **Death**: cumulative hazard ``Lambda(t)`` (integrated in the ODE from randomisation) crosses the patient's
-  Exp(1) draw; the crossing day is interpolated linearly between daily values. ``inf`` if alive at the horizon.
-* **Secondary (ICU-acquired) infection**: same construction with its own hazard and draw; counts only before death.
+* **Clinical course** (:mod:`._course`): ICU discharge once organ dysfunction has resolved, ward stay, death when
+  the cumulative hazard (acute hazard of the ODE until ICU discharge, then the cited post-acute hazard) crosses
+  the patient's Exp(1) draw. The ODE covers the acute phase (at most 90 days); later days are closed form.
+* **Secondary (ICU-acquired) infection**: the ODE's infection hazard crosses its own Exp(1) draw; counts only
+  in the ICU (before death and ICU discharge) and within the ODE horizon.
 * **Screening biomarkers**: true value at ``t_screen_h`` times ``exp(sigma z)``, ``sigma = sqrt(log(1 + CV^2))``.
 * **ImmunoSep endotype**: MALS if ferritin > 4420 ng/mL; else immunoparalysis if HLA-DR < 5000 AB/C; else
   unclassified [V IS-04], from the *measured* screening values (``endotype_true`` from the true ones).
@@ -29,10 +31,14 @@ from jaxtyping import Array, Key
 from .._errors import ConfigError
 from .._progress import progress_bar, progress_mode
 from ._cohort import BIOMARKERS, COVARIATE_NAMES
+from ._course import ACUTE_DAYS, CourseParams, clinical_course, course_draws
 from ._effects import Covariates
-from ._params import params_from_mapping
+from ._params import load_parameter_specs, params_from_mapping
 from ._patient_rhs import N_PHYSIOLOGICAL, STATE_NAMES, STATE_UNITS
+from ._precision import precision_scope
+from ._safety_events import safety_draws, safety_event_days, with_safety_hazards
 from ._solve import DEFAULT_SOLVER, SolverConfig, make_batch_solver, shard_patients
+from ._trial_outcomes import INFECTION_RESPONSE, infection_response, organ_support, support_free_days
 
 __all__ = ["simulate_outcomes", "ASSAY_CV", "SOFA_NOISE_SD", "classify_endotype", "ENDOTYPES"]
 
@@ -95,6 +101,26 @@ def _chunk_inputs(cohort: xr.Dataset, idx: slice, pad_to: int, days: int) -> tup
 
 
 _COV_DEFAULTS = (("weight_kg", 75.0), ("hematocrit", 0.3), ("crcl_ml_min", 60.0), ("platelets", 150.0))
+# covariates that act on the hazards (patient.yaml); a cohort without them gets the population default, recorded in
+# the outcome table's attrs ``covariate_defaults``
+HAZARD_COVARIATES = ("age", "charlson")
+MORTALITY_DAYS = (28, 60, 90, 365)
+
+
+def _per_patient(cohort: xr.Dataset, name: str) -> np.ndarray:
+    """A parameter per patient: the cohort's variable, else its ``fixed.`` override, else the patient.yaml value."""
+    if name in cohort.data_vars:
+        return np.asarray(cohort[name].values, dtype=np.float64)
+    spec = {s.name: s.value for s in load_parameter_specs()}
+    value = cohort.attrs.get(f"fixed.{name}", spec[name])
+    return np.full(cohort.sizes["patient"], float(value))
+
+
+def _course_params(cohort: xr.Dataset) -> CourseParams:
+    v = {n: _per_patient(cohort, n) for n in (*CourseParams._fields[:-1], "age", "charlson")}
+    v.update({n: _per_patient(cohort, n) for n in ("beta_age", "beta_charlson")})
+    hr = np.exp(v["beta_age"] * (v["age"] - 70.0) / 10.0 + v["beta_charlson"] * (v["charlson"] - 2.0))
+    return CourseParams(*(v[n] for n in CourseParams._fields[:-1]), hazard_ratio=hr)
 
 
 def simulate_outcomes(
@@ -106,6 +132,7 @@ def simulate_outcomes(
     chunk_size: int = 1000,
     solver: SolverConfig = DEFAULT_SOLVER,
     progress: bool | None = None,
+    precision: str = "float64",
 ) -> xr.Dataset:
     """Simulate every patient of ``cohort`` under every arm.
 
@@ -113,20 +140,31 @@ def simulate_outcomes(
         cohort: output of :func:`simulate_cohort`.
         arms: objects with ``init_state``, ``rhs``, ``jump_times`` (and optionally ``name``); see ``_arms.py``.
         key: outcome-stage key (SOFA observation noise per global patient index and day; shared by all arms).
-        days: horizon, 28 or 90 days (any 10 <= days <= 180 accepted).
+        days: horizon in days, 10 to 365 (28, 60, 90 or 365 typically). The ODE runs to ``min(days, 90)``;
+            the course after it (discharge, post-acute death) is closed form (:mod:`._course`).
         chunk_size: patients per compiled batch; results do not depend on it.
         solver: static solver settings.
         progress: True a bar, False plain log lines, None a bar only on a terminal (``sepsim._progress``).
+        precision: ``"float64"`` (default, whatever the process-wide JAX setting) or ``"float32"``.
 
     Returns:
-        Dataset with dims (patient, arm, day): every physiological state, daily (``state_<name>``), ``sofa``,
-        ``alive``; (patient, arm): ``death_day``, ``dead_28d``, ``dead_90d`` (if days >= 90), ``responder``,
-        ``sofa_day9``, ``sofa_baseline``, ``secondary_infection``, ``infection_day``, ``solver_ok``,
-        ``solver_steps``; (patient): screening biomarkers ``screen_<name>`` (measured) and ``true_<name>``,
-        ``endotype`` / ``endotype_true`` (strings), ``t_screen_h``, covariates. Attr ``solver_failures``.
+        Dataset with dims (patient, arm, day = 0..min(days, 90)): every physiological state, daily
+        (``state_<name>``), ``sofa``, ``alive``, ``in_icu``; (patient, arm): ``death_day``, ``dead_<d>d`` for d in
+        28, 60, 90, 365 up to ``days``, ``icu_discharge_day``, ``hospital_discharge_day``, ``icu_los_d``,
+        ``hospital_los_d``, ``died_in_icu``, ``died_in_hospital``, ``responder``, ``sofa_day9``,
+        ``sofa_baseline``, ``secondary_infection``, ``infection_day``, ``solver_ok``, ``solver_steps``;
+        (patient): screening biomarkers ``screen_<name>`` (measured) and ``true_<name>``, ``endotype`` /
+        ``endotype_true`` (strings), ``t_screen_h``, covariates. Attrs ``solver_failures``, ``days``,
+        ``covariate_defaults``. Times are float days since randomisation, NaN where the event does not happen
+        before the horizon.
     """
-    if not 10 <= int(days) <= 180:
-        raise ConfigError("outcomes.days", f"must be in [10, 180], got {days!r}")
+    with precision_scope(precision, "outcomes.precision"):
+        return _simulate(cohort, arms, key, int(days), chunk_size, solver, progress)
+
+
+def _simulate(cohort, arms, key, days, chunk_size, solver, progress) -> xr.Dataset:
+    if not 10 <= days <= 365:
+        raise ConfigError("outcomes.days", f"must be in [10, 365], got {days!r}")
     if len(arms) == 0:
         raise ConfigError("outcomes.arms", "need at least one arm")
     if chunk_size < 1:
@@ -137,19 +175,24 @@ def simulate_outcomes(
     names = [str(getattr(a, "name", f"arm{i}")) for i, a in enumerate(arms)]
     if len(set(names)) != len(names):
         raise ConfigError("outcomes.arms", f"arm names must be unique, got {names}")
-    n_arm, nd = len(arms), days + 1
+    ode_days = min(days, ACUTE_DAYS)
+    n_arm, nd = len(arms), ode_days + 1
     states = np.empty((N_PHYSIOLOGICAL, n, n_arm, nd))
     lam_d, lam_i = np.empty((n, n_arm, nd)), np.empty((n, n_arm, nd))
     screen_true = np.empty((n, len(BIOMARKERS)))
     ok, steps = np.empty((n, n_arm), bool), np.empty((n, n_arm), np.int64)
-    solvers = [make_batch_solver(a, solver) for a in arms]
+    cov0 = Covariates(*(jnp.asarray(d) for _, d in _COV_DEFAULTS))
+    wrapped = [with_safety_hazards(a, cov0) for a in arms]  # therapies' safety hazards as trailing arm states
+    solvers = [make_batch_solver(a, solver) for a, _ in wrapped]
+    ae_names = sorted({n for _, names in wrapped for n in names})
+    ae_cum = {k: np.zeros((n, n_arm, nd)) for k in ae_names}
     starts = list(range(0, n, chunk))
     sofa_z = _sofa_noise(key, cohort["patient"].values, nd)
     with progress_bar(len(starts) * n_arm, desc="patients x arms", mode=progress_mode(progress)) as bar:
         for s0 in starts:
             sl = slice(s0, min(s0 + chunk, n))
             m = sl.stop - sl.start
-            params, cov, ts = shard_patients(_chunk_inputs(cohort, sl, chunk, days))
+            params, cov, ts = shard_patients(_chunk_inputs(cohort, sl, chunk, ode_days))
             for a, solve in enumerate(solvers):
                 sol = solve(params, cov, ts)
                 ys = np.asarray(sol.ys)[:m]
@@ -157,20 +200,72 @@ def simulate_outcomes(
                 states[:, sl, a, :] = np.moveaxis(x[:, 1:, :], 2, 0)
                 lam_d[sl, a], lam_i[sl, a] = ys[:, 1:, N_PHYSIOLOGICAL], ys[:, 1:, N_PHYSIOLOGICAL + 1]
                 ok[sl, a], steps[sl, a] = np.asarray(sol.ok)[:m], np.asarray(sol.steps)[:m]
+                arm_names = wrapped[a][1]
+                for j, k in enumerate(arm_names):
+                    ae_cum[k][sl, a] = ys[:, 1:, ys.shape[-1] - len(arm_names) + j]
                 if a == 0:  # screening precedes randomisation: identical in every arm
                     screen_true[sl] = np.stack([x[:, 0, _BIOMARKER_STATE[b]] for b in BIOMARKERS], 1)
                 bar.update(1)
-    return _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps, sofa_z)
+    patients = cohort["patient"].values
+    draws = course_draws(key, patients, "discharge"), course_draws(key, patients, "ward")
+    ds = _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps, sofa_z, draws)
+    ds = _add_trial_outcomes(ds, _per_patient(cohort, "o_ready"))
+    return _add_safety(ds, ae_cum, safety_draws(key, patients, tuple(ae_names)))
 
 
-def _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps, sofa_z) -> xr.Dataset:
+def _add_trial_outcomes(ds: xr.Dataset, o_ready: np.ndarray) -> xr.Dataset:
+    """Organ support, organ-support-free days and infection response (``_trial_outcomes.py``)."""
+    pa, pad = ("patient", "arm"), ("patient", "arm", "day")
+    death = np.nan_to_num(ds.death_day.values, nan=np.inf)
+    support = organ_support(ds.state_organ_dysfunction.values, ds.in_icu.values, o_ready)
+    ds["organ_support"] = (pad, support, {"long_name": "alive in ICU with O > o_ready (ventilation/vasopressors)"})
+    ds["organ_support_days"] = (pa, support.sum(axis=-1).astype(np.int16), {"units": "d"})
+    if ds.sizes["day"] > 21:
+        hosp = np.nan_to_num(ds.hospital_discharge_day.values, nan=np.inf)
+        osfd = support_free_days(support, death, hosp, float(ds.attrs["days"]))
+        ds["osfd_21"] = (pa, osfd, {"units": "d", "long_name": "organ-support-free days to day 21, -1 = death"})
+    if ds.sizes["day"] > 15:
+        infection = np.nan_to_num(ds.infection_day.values, nan=np.inf)
+        code = infection_response(ds.state_pathogen.values[:, :, 15], death, infection)
+        ds["infection_response_d15"] = (
+            pa,
+            code,
+            {"flag_values": "0 1 2", "flag_meanings": " ".join(INFECTION_RESPONSE)},
+        )
+    return ds
+
+
+def _add_safety(ds: xr.Dataset, cum: dict[str, np.ndarray], draws: dict[str, np.ndarray]) -> xr.Dataset:
+    """Safety events (``_safety_events.py``) and serious adverse events (ICH E2A) by the horizon."""
+    death = np.nan_to_num(ds.death_day.values, nan=np.inf)
+    pa = ("patient", "arm")
+    sae = np.isfinite(death) | ds.secondary_infection.values
+    for k in cum:
+        t = safety_event_days(cum[k], draws[k], death)
+        ds[f"ae_{k}"] = (pa, np.isfinite(t), {"long_name": f"{k} (therapy safety event) by the horizon"})
+        ds[f"ae_{k}_day"] = (pa, np.where(np.isfinite(t), t, np.nan), _days(f"{k} onset; NaN: none"))
+        sae |= np.isfinite(t)
+    ds["sae"] = (
+        pa,
+        sae,
+        {
+            "long_name": "serious adverse event (ICH E2A): death, ICU-acquired infection or a "
+            "therapy safety event, by the horizon"
+        },
+    )
+    ds.attrs["safety_events"] = " ".join(cum) or "none"
+    return ds
+
+
+def _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps, sofa_z, draws) -> xr.Dataset:
     n, n_arm, nd = lam_d.shape
     day = np.arange(nd)
-    death = np.stack([_crossing_day(lam_d[:, a], cohort["crn_death"].values) for a in range(n_arm)], 1)
-    infection = np.stack([_crossing_day(lam_i[:, a], cohort["crn_infection"].values) for a in range(n_arm)], 1)
-    infection = np.where(infection < death, infection, np.inf)
-    alive = day[None, None, :] < death[:, :, None]
     organ = states[STATE_NAMES.index("organ_dysfunction")]
+    course = clinical_course(organ, lam_d, cohort["crn_death"].values, *draws, _course_params(cohort), float(days))
+    death, t_icu = course.death, course.icu_discharge
+    infection = np.stack([_crossing_day(lam_i[:, a], cohort["crn_infection"].values) for a in range(n_arm)], 1)
+    infection = np.where((infection < death) & (infection < t_icu), infection, np.inf)
+    alive = day[None, None, :] < death[:, :, None]
     sofa = np.clip(np.round(organ + SOFA_NOISE_SD * sofa_z[:, None, :]), 0.0, 24.0)
     sofa = np.where(alive, sofa, np.nan)
     drop = sofa[:, :, [0]] - sofa[:, :, 2:10]
@@ -184,24 +279,33 @@ def _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps,
     data: dict[str, Any] = {
         f"state_{s}": (pad, states[i], {"units": STATE_UNITS[i]}) for i, s in enumerate(STATE_NAMES)
     }
+    los_icu = np.minimum(np.minimum(t_icu, death), float(days))
+    los_hosp = np.minimum(np.minimum(course.hospital_discharge, death), float(days))
     data.update(
         sofa=(pad, sofa, {"units": "points", "observation": f"round(O + N(0,{SOFA_NOISE_SD}^2)) in [0,24]"}),
         alive=(pad, alive),
-        death_day=(pa, death, {"units": "days since randomisation; inf = alive at horizon"}),
-        dead_28d=(pa, death <= 28.0),
+        in_icu=(pad, alive & (day[None, None, :] < t_icu[:, :, None])),
+        death_day=(pa, _nan_inf(death), _days("death, days after randomisation; NaN: alive at the horizon")),
+        icu_discharge_day=(pa, _nan_inf(t_icu), _days("ICU discharge alive; NaN: died in ICU or still there")),
+        hospital_discharge_day=(pa, _nan_inf(course.hospital_discharge), _days("hospital discharge alive; NaN: none")),
+        icu_los_d=(pa, los_icu, _days("days in ICU after randomisation, to discharge or death, censored at horizon")),
+        hospital_los_d=(pa, los_hosp, _days("days in hospital after randomisation, censored at the horizon")),
+        died_in_icu=(pa, course.death_in_icu),
+        died_in_hospital=(pa, np.isfinite(death) & ~np.isfinite(course.hospital_discharge)),
         responder=(pa, responder),
         sofa_baseline=(pa, sofa[:, :, 0]),
         sofa_day9=(pa, sofa[:, :, 9]),
         secondary_infection=(pa, np.isfinite(infection)),
-        infection_day=(pa, infection, {"units": "days; inf = none before death/horizon"}),
+        infection_day=(pa, _nan_inf(infection), _days("ICU-acquired infection; NaN: none in ICU before the horizon")),
         solver_ok=(pa, ok),
         solver_steps=(pa, steps),
         endotype=("patient", endo.astype(str)),
         endotype_true=("patient", endo_true.astype(str)),
         t_screen_h=("patient", cohort["t_screen_h"].values),
     )
-    if days >= 90:
-        data["dead_90d"] = (pa, death <= 90.0)
+    for d in MORTALITY_DAYS:
+        if days >= d:
+            data[f"dead_{d}d"] = (pa, death <= float(d))
     for j, b in enumerate(BIOMARKERS):
         data[f"screen_{b}"] = ("patient", measured[:, j], {"assay_cv": ASSAY_CV[b]})
         data[f"true_{b}"] = ("patient", screen_true[:, j])
@@ -217,4 +321,15 @@ def _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps,
             RuntimeWarning,
             stacklevel=3,
         )
-    return xr.Dataset(data, coords=coords, attrs={"solver_failures": failures, "days": days})
+    defaults = [f"{c}={_per_patient(cohort, c)[0]:g}" for c in HAZARD_COVARIATES if c not in cohort.data_vars]
+    attrs = {"solver_failures": failures, "days": days, "covariate_defaults": " ".join(defaults) or "none"}
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _nan_inf(t: np.ndarray) -> np.ndarray:
+    """Event times for the file: ``inf`` (no event before the horizon) becomes NaN (netCDF/CF fill)."""
+    return np.where(np.isfinite(t), t, np.nan)
+
+
+def _days(long_name: str) -> dict[str, str]:
+    return {"units": "d", "long_name": long_name}

@@ -146,11 +146,18 @@ def production_loss(t: Any, x: Any, p: Any, eff: Any, xp: Any = jnp) -> tuple[li
     lym_prod = p.k_lym * p.l0 * (1.0 + eff.lymph_prolif)
     apop = p.a_lym_m * m + p.a_lym_il10 * il10 / p.x_lym_il10
     lym_loss = p.k_lym * (1.0 + (1.0 - eff.lymph_apoptosis_block) * apop)
-    # 12 organ dysfunction (SOFA-equivalent): relaxes to a Hill function of damage + pathogen burden
+    # 12 organ dysfunction (SOFA-equivalent): relaxes to a Hill function of the insult (damage + pathogen burden);
+    # the septic floor o_base - o_chronic lasts only while an insult remains (X/(X + x_rec)), so survivors recover
+    # to their chronic baseline o_chronic once damage is repaired and the pathogen cleared
     xo = d + p.w_org_p * pth
-    org_target = p.o_base + (p.o_max - p.o_base) * xo / (xo + p.x_org)
-    org_prod = p.k_org * org_target
-    org_loss = p.k_org
+    xo2 = xo**2  # Hill n = 2: the septic floor holds until the insult is nearly gone, then falls within days
+    floor = p.o_chronic + (p.o_base - p.o_chronic) * xo2 / (xo2 + p.x_rec**2)
+    org_target = floor + (p.o_max - p.o_base) * xo / (xo + p.x_org)
+    # organ injury sets in at k_org but heals at k_org_rec (< k_org): smooth switch over ~0.5 SOFA points
+    worsening = 0.5 * (1.0 + xp.tanh(2.0 * (org_target - org)))
+    k_o = p.k_org_rec + (p.k_org - p.k_org_rec) * worsening
+    org_prod = k_o * org_target
+    org_loss = k_o
     # 13 macrophage tolerance (slow counter-regulation): strongly activated macrophages (Hill n = 4 in M) reprogram
     # at k_tol and recover at k_tol_off (t1/2 ~7 days); T in (0, 1)
     m4 = m**4
@@ -168,11 +175,14 @@ def hazards(x: Any, p: Any, xp: Any = jnp) -> tuple[Any, Any]:
     """Death and ICU-acquired-infection hazards, 1/h, from physical states ``x``.
 
     Infection: ``h_inf = h_inf0 (1 + c_H / (1 + (H/8000)^4) + c_L / (1 + (L/0.6)^4))``.
-    Death: ``h0 exp(beta (O - 9) + beta_age (age - 70)/10) (1 + gamma P/(P + 1)) + q_inf h_inf`` (brief 5:
-    beta = ln 1.35; ``q_inf``: deaths attributable to an ICU-acquired infection per infection).
+    Death: ``h0 exp(beta (O - 9) + beta_age (age - 70)/10 + beta_charlson (charlson - 2)) (1 + gamma P/(P + 1))
+    + q_inf h_inf`` (brief 5: beta = ln 1.35; Charlson OR 1.134 per point, clinical_course.md 7; ``q_inf``: deaths
+    attributable to an ICU-acquired infection per infection). Acute phase only: after ICU discharge
+    :mod:`._course` applies the post-acute hazard instead.
     """
     pth, hla, lym, org = x[0], x[9], x[10], x[11]
-    h_death = (p.h_death0 / 24.0) * xp.exp(p.beta_sofa * (org - 9.0) + p.beta_age * (p.age - 70.0) / 10.0)
+    covariates = p.beta_age * (p.age - 70.0) / 10.0 + p.beta_charlson * (p.charlson - 2.0)
+    h_death = (p.h_death0 / 24.0) * xp.exp(p.beta_sofa * (org - 9.0) + covariates)
     h_inf = (p.h_inf0 / 24.0) * (
         1.0 + p.c_inf_hla / (1.0 + (hla / p.x_inf_hla) ** 4) + p.c_inf_lym / (1.0 + (lym / p.x_inf_lym) ** 4)
     )

@@ -107,8 +107,8 @@ def test_arm_from_config_builds_and_validates():
         ({"adsorber": "dialyser"}, "therapy.adsorber.name"),
         ({"therapies": ["anakinra", "anakinra"]}, "therapy.therapies"),
         ({"drugs": ["anakinra"]}, "therapy.drugs"),
-        ({"adsorber": {"name": "cytosorb", "qb_ml_min": 900}}, "therapy.adsorber"),
-        ({"adsorber": {"name": "cytosorb", "days": 10}}, "therapy.adsorber"),
+        ({"adsorber": {"name": "cytosorb", "qb_ml_min": 900}}, "therapy.adsorber.qb_ml_min"),
+        ({"adsorber": {"name": "cytosorb", "days": 10}}, "therapy.adsorber.days"),
         ({"adsorber": {"name": "cytosorb", "e0": {"il6": 1.0}}}, "therapy.adsorber.e0"),
     ]
     for cfg, key in bad:

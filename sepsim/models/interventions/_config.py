@@ -19,6 +19,7 @@ from sepsim._errors import ConfigError
 
 from ._arm import Combination
 from ._base import AbstractArm, Placebo
+from ._params import load_param_table, param_files
 from .adsorbers import ADSORBERS
 from .therapies import THERAPIES
 
@@ -33,6 +34,29 @@ def _overridable(cls) -> dict[str, dataclasses.Field]:
         for f in dataclasses.fields(cls)
         if f.init and not f.name.startswith("_") and isinstance(f.default, int | float | str)
     }
+
+
+# parameter file and key prefixes of each therapy/device whose file is not simply params/<name>.yaml with bare keys
+_PARAM_FILE = {
+    "anti_pd1": ("checkpoint", ("nivolumab", "anti_pd1")),
+    "anti_pdl1": ("checkpoint", ("anti_pdl1",)),
+    "ivig": ("immunoglobulin", ("ivig",)),
+    "igm_ivig": ("immunoglobulin", ("igm",)),
+    **{d: ("devices", (d,)) for d in ("oxiris", "toraymyxin", "pmma", "an69st", "hvhf")},
+}
+
+
+def _documented_range(name: str, setting: str) -> tuple[float, float, str] | None:
+    """``(low, high, file)`` of ``setting`` in the therapy's or device's parameter file, if it documents one."""
+    file, prefixes = _PARAM_FILE.get(name, (name, ()))
+    if file not in param_files():
+        return None
+    table = load_param_table(file)
+    for k in (setting, *(f"{p}_{setting}" for p in prefixes)):
+        if k in table:
+            lo, hi = table[k]["range"]
+            return float(lo), float(hi), f"params/{file}.yaml: {k}"
+    return None
 
 
 def _build(kind: str, registry: dict, spec: Any, key: str):
@@ -64,6 +88,10 @@ def _build(kind: str, registry: dict, spec: Any, key: str):
             v = float(v)
         elif isinstance(default, str) and not isinstance(v, str):
             raise ConfigError(f"{key}.{k}", f"expected a string, got {v!r}")
+        documented = None if isinstance(v, str) else _documented_range(name, k)
+        if documented is not None and not documented[0] <= v <= documented[1]:
+            lo, hi, where = documented
+            raise ConfigError(f"{key}.{k}", f"{v!r} is outside the documented range [{lo:g}, {hi:g}] ({where})")
         kwargs[k] = v
     try:
         return cls(**kwargs)

@@ -1,0 +1,120 @@
+"""Per-therapy predictions of the patient model: ``python -m sepsim.models._predictions [N] [SEED] [DAYS]``.
+
+``python -m sepsim.models._predictions clearance [N] [SEED]`` dissects the adsorber direction instead: constant
+first-order clearance 0.1/h for 7 days of IL-10 only, of TNF + IL-1b + IL-6 only, and of all four (28 days).
+
+Solves ``N`` virtual patients (cohort ``stage_key(SEED, "cohort")``, outcomes ``stage_key(SEED, "outcomes")``)
+under placebo and every shipped therapy/device regimen (the ``conf/therapy`` and ``conf/adsorber`` settings, with
+ImmunoSep's 15-day anakinra), and prints one markdown row per arm: 28-day mortality in all-comers and within each
+screening endotype, ImmunoSep responders among enrolled (MALS or immunoparalysis), 90-day mortality, ICU-acquired
+infection, organ-support-free days and serious adverse events. Nothing here is calibrated: only placebo rows
+are compared with calibration_targets.yaml (``_calibration.py``); every treatment row is a prediction.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import xarray as xr
+
+from .._keys import stage_key
+from ..config import build_arms  # the study-label wrapper: the arm coordinate carries the regimen's name
+from ._arms import ConstantEffectArm
+from ._cohort import simulate_cohort
+from ._outcomes import simulate_outcomes
+from ._precision import precision_scope
+from .interventions import Placebo
+
+__all__ = ["REGIMENS", "prediction_rows", "clearance_rows"]
+
+# arm name -> arm_from_config spec (the regimens of conf/therapy and conf/adsorber)
+REGIMENS = {
+    "anakinra_15d": {"therapies": [{"name": "anakinra", "n_doses": 45}]},
+    "interferon_gamma": {"therapies": ["interferon_gamma"]},
+    "gm_csf": {"therapies": ["gm_csf"]},
+    "interleukin7": {"therapies": ["interleukin7"]},
+    "interleukin7_iv": {"therapies": [{"name": "interleukin7", "route": "iv", "n_doses": 6}]},
+    "anti_pd1": {"therapies": ["anti_pd1"]},
+    "thymosin_alpha1": {"therapies": ["thymosin_alpha1"]},
+    "ivig": {"therapies": ["ivig"]},
+    "igm_ivig": {"therapies": ["igm_ivig"]},
+    "ulinastatin_ta1": {"therapies": ["ulinastatin", "thymosin_alpha1"]},
+    "cytosorb_sessions": {
+        "adsorber": {"name": "cytosorb", "mode": "sessions", "hours_per_day": 6.0, "qb_ml_min": 250.0}
+    },
+    "toraymyxin": {"adsorber": {"name": "toraymyxin", "qb_ml_min": 100.0}},
+}
+
+
+def _pct(x: np.ndarray) -> str:
+    return f"{100 * x.mean():.1f}" if x.size else "-"
+
+
+def prediction_rows(out: xr.Dataset) -> list[str]:
+    """Markdown rows (header first) of ``out`` (every arm of one outcome table)."""
+    endo = out.endotype.values
+    enrolled = (endo == "MALS") | (endo == "immunoparalysis")
+    head = (
+        "| arm | 28-d mortality all | unclassified | MALS | immunoparalysis | responders enrolled | 90-d mortality | "
+        "ICU-acquired infection | OSFD-21 mean | SAE |"
+    )
+    rows = [head, "|" + "---|" * 10]
+    for arm in out.arm.values:
+        o = out.sel(arm=arm)
+        ok = o.solver_ok.values
+        d28 = o.dead_28d.values
+        cells = [_pct(d28[ok])] + [_pct(d28[ok & (endo == e)]) for e in ("unclassified", "MALS", "immunoparalysis")]
+        cells += [_pct(o.responder.values[ok & enrolled]), _pct(o.dead_90d.values[ok])]
+        cells += [_pct(o.secondary_infection.values[ok]), f"{o.osfd_21.values[ok].mean():.1f}", _pct(o.sae.values[ok])]
+        rows.append(f"| {arm} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def main(n: int = 2000, seed: int = 0, days: int = 90) -> None:
+    with precision_scope("float64"):
+        cohort = simulate_cohort(n, key=stage_key(seed, "cohort"))
+    arms = [Placebo(), *build_arms(REGIMENS)]
+    out = simulate_outcomes(cohort, arms, key=stage_key(seed, "outcomes"), days=days, progress=False)
+    counts = {e: int((out.endotype.values == e).sum()) for e in ("unclassified", "MALS", "immunoparalysis")}
+    print(
+        f"n = {n} (endotypes {counts}), seed {seed}, horizon {days} d; percentages; solver failures "
+        f"{int((~out.solver_ok.values).sum())}"
+    )
+    print("\n".join(prediction_rows(out)))
+
+
+def clearance_rows(n: int = 2000, seed: int = 0, k: float = 0.1) -> list[str]:
+    """28-day mortality (all, by endotype), MALS responders, MALS damage and median HLA-DR on day 3, ICU-acquired
+    infection, under placebo and constant cytokine clearances ``k`` (1/h) for 7 days."""
+    with precision_scope("float64"):
+        cohort = simulate_cohort(n, key=stage_key(seed, "cohort"))
+    pro = {"clearance_tnf": k, "clearance_il1b": k, "clearance_il6": k}
+    arms = [
+        Placebo(),
+        ConstantEffectArm("il10_only", clearance_il10=k, stop=24.0 * 7),
+        ConstantEffectArm("proinflammatory_only", **pro, stop=24.0 * 7),
+        ConstantEffectArm("all_four", **pro, clearance_il10=k, stop=24.0 * 7),
+    ]
+    out = simulate_outcomes(cohort, arms, key=stage_key(seed, "outcomes"), days=28, progress=False)
+    endo, mals = out.endotype.values, out.endotype.values == "MALS"
+    rows = [
+        "| arm | 28-d mortality all | unclassified | MALS | immunoparalysis | MALS responders | MALS damage day 3 "
+        "(median) | HLA-DR day 3 (median) | ICU-acquired infection |",
+        "|" + "---|" * 9,
+    ]
+    for arm in out.arm.values:
+        o = out.sel(arm=arm)
+        d28 = o.dead_28d.values
+        cells = [_pct(d28)] + [_pct(d28[endo == e]) for e in ("unclassified", "MALS", "immunoparalysis")]
+        cells += [_pct(o.responder.values[mals]), f"{np.median(o.state_damage.values[mals, 3]):.2f}"]
+        cells += [f"{np.median(o.state_hla_dr.values[:, 3]):.0f}", _pct(o.secondary_infection.values)]
+        rows.append(f"| {arm} | " + " | ".join(cells) + " |")
+    return rows
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["clearance"]:
+        print("\n".join(clearance_rows(*(int(a) for a in sys.argv[2:4]))))
+    else:
+        main(*(int(a) for a in sys.argv[1:4]))
