@@ -15,6 +15,7 @@ from .._errors import ConfigError
 from ._closed import unknown_key
 
 __all__ = [
+    "ENDPOINT_MIN_DAYS",
     "ENDPOINT_VARIABLES",
     "SEED_MAX",
     "STRATUM_VARIABLES",
@@ -43,14 +44,28 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=,-]*")
 # test tests/config/test_endpoint_variables.py compares these with a real outcome table
 ENDPOINT_VARIABLES = (
     "dead_28d",
+    "dead_60d",
     "dead_90d",
+    "dead_365d",
     "death_day",
+    "died_in_hospital",
+    "died_in_icu",
+    "hospital_discharge_day",
+    "hospital_los_d",
+    "icu_discharge_day",
+    "icu_los_d",
     "infection_day",
+    "infection_response_d15",
+    "organ_support_days",
+    "osfd_21",
     "responder",
+    "sae",
     "secondary_infection",
     "sofa_baseline",
     "sofa_day9",
 )
+# landmark mortalities exist only when the horizon (population.days) reaches them
+ENDPOINT_MIN_DAYS = {"dead_28d": 28, "dead_60d": 60, "dead_90d": 90, "dead_365d": 365}
 STRATUM_VARIABLES = ("endotype", "endotype_true")
 
 
@@ -169,7 +184,7 @@ def check_endpoint_kind(run: Any) -> None:
 
 def check_endpoint_variables(run: Any) -> None:
     ep = run.endpoint
-    allowed = [v for v in ENDPOINT_VARIABLES if v != "dead_90d" or run.population.days >= 90]
+    allowed = [v for v in ENDPOINT_VARIABLES if ENDPOINT_MIN_DAYS.get(v, 0) <= run.population.days]
     if ep.variable not in allowed:
         raise unknown_key(
             "endpoint.variable", allowed, what=f"{ep.variable!r} is not an outcome of the model", given=ep.variable

@@ -64,7 +64,7 @@ class PopulationConfig:
 
     name: str = "prior"
     n_patients: int = 2000
-    days: int = 28  # horizon of the dynamics after randomisation (28 or 90 for dead_90d; 10..180 accepted)
+    days: int = 28  # horizon of the dynamics after randomisation (dead_Nd needs days >= N; 10..365 accepted)
     source: str = "prior"  # "prior": parameter ranges of the patient model; "data": patient-level file
     data_file: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # CohortConfig fields: fixed, screening_window_h

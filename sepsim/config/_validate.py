@@ -190,8 +190,8 @@ def _check_population(pop: DictConfig) -> None:
     _positive_int(pop.n_patients, "population.n_patients")
     _cross.check_cohort_options(_plain_node(pop.options))
     _one_of(pop.source, "population.source", _POPULATION_SOURCES)
-    if not isinstance(pop.days, int) or not 10 <= pop.days <= 180:
-        raise ConfigError("population.days", f"must be an integer number of days in [10, 180], got {pop.days!r}")
+    if not isinstance(pop.days, int) or not 10 <= pop.days <= 365:
+        raise ConfigError("population.days", f"must be an integer number of days in [10, 365], got {pop.days!r}")
     if pop.source == "data":
         if not pop.data_file:
             raise ConfigError("population.data_file", "required when population.source=data (a CSV file path)")
