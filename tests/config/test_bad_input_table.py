@@ -446,16 +446,14 @@ API_CASES = [
     pytest.param(
         lambda p: _arm({"therapies": [{"name": "anakinra", "dose_mg": math.nan}]}),
         "therapy.therapies[0].dose_mg",
-        ["finite"],
+        ["documented range [100, 800]"],
         id="arm_from_config_nan_dose",
-        marks=_xfail("models: arm_from_config accepts dose_mg=nan (sepsim.config refuses)"),
     ),
     pytest.param(
         lambda p: _arm({"therapies": [{"name": "anakinra", "interval_h": 0}]}),
         "therapy.therapies[0].interval_h",
-        ["> 0"],
+        ["documented range [4, 24]"],
         id="arm_from_config_zero_interval",
-        marks=_xfail("models: arm_from_config accepts interval_h=0 (sepsim.config refuses)"),
     ),
 ]
 
