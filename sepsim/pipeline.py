@@ -153,7 +153,7 @@ def _cache_dir(cfg: DictConfig) -> Path | None:
 def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Run every stage of a validated config, writing the run directory. Returns the summary dictionary."""
     from .platform import design_from_dict, from_dataset, run_trials
-    from .platform._operating import operating_characteristics
+    from .platform._operating.trials import operating_characteristics
     from .report import write_report
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -201,7 +201,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     )
     t2 = time.monotonic()
     if design.domains:  # factorial platform: per-domain OCs against the combinations' true rates
-        from .platform._operating_domains import domain_operating_characteristics
+        from .platform._operating.domains import domain_operating_characteristics
 
         truth = np.asarray(outcomes.true_mean(), dtype=np.float64) @ outcomes.stratum_mix()  # (arm,)
         combo = [list(outcomes.arms).index(a) for a in results["arm"].values]

@@ -170,8 +170,8 @@ def _check_plan(run: DictConfig, design: Any) -> None:
     """Plan the trials on a tiny copy of the scenario's table: the engine's checks of the design against its data
     (e.g. concurrent controls with an analysis that lacks them) then stop the run here, before any work."""
     from ..pipeline import _outcomes_from_scenario
-    from ..platform._domains import _plan as domains_plan
-    from ..platform._plan import make_plan
+    from ..platform._design.plan import make_plan
+    from ..platform._engine.domains import _plan as domains_plan
 
     tiny = OmegaConf.merge(run, {"scenario": {"n_patients": 64}})
     outcomes = _outcomes_from_scenario(tiny, design)

@@ -77,10 +77,10 @@ def write_report(
     Raises:
         ConfigError: if ``results`` or ``oc`` is not what the report needs; nothing is written then.
     """
-    from sepsim.platform._operating import validate_results  # lazy: keeps sepsim.report free of engine imports
+    from sepsim.platform._operating.trials import validate_results  # lazy: keeps sepsim.report free of engine imports
 
     if isinstance(results, xr.Dataset) and "domain" in results.dims:  # factorial platform: per-domain report
-        from sepsim.platform._operating_domains import validate_domain_results
+        from sepsim.platform._operating.domains import validate_domain_results
 
         from ._domains import write_domain_report
 

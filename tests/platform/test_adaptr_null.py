@@ -16,7 +16,7 @@ import pytest
 
 from sepsim._keys import stage_key
 from sepsim.platform import binary_scenario, calibrate_threshold, run_trials
-from sepsim.platform._run import make_trial_function
+from sepsim.platform._engine.run import make_trial_function
 
 S = 0.9814318
 ADAPTR = dict(
