@@ -31,11 +31,14 @@ from ._design.design import design_from_dict as design_from_dict
 from ._design.design import design_schema as design_schema
 from ._design.design import domain_combinations as domain_combinations
 from ._engine.patient_log import patient_log as patient_log
+from ._engine.run import plan_trials as plan_trials
 from ._engine.run import run_trials as run_trials
 from ._operating.calibrate import CalibrationResult as CalibrationResult
 from ._operating.calibrate import calibrate_threshold as calibrate_threshold
 from ._operating.domains import domain_operating_characteristics as domain_operating_characteristics
 from ._operating.trials import operating_characteristics as operating_characteristics
+from ._outcomes.scenario import factorial_rates as factorial_rates
+from ._outcomes.scenario import outcomes_from_scenario as outcomes_from_scenario
 from ._outcomes.table import PotentialOutcomes as PotentialOutcomes
 from ._outcomes.table import binary_scenario as binary_scenario
 from ._outcomes.table import from_dataset as from_dataset
@@ -78,14 +81,17 @@ __all__ = [
     "design_schema",
     "domain_combinations",
     "efficacy_bounds",
+    "factorial_rates",
     "from_dataset",
     "group_sequential_bounds",
     "make_allocation_rule",
     "normal_scenario",
     "operating_characteristics",
+    "outcomes_from_scenario",
     "domain_operating_characteristics",
     "ordinal_scenario",
     "patient_log",
+    "plan_trials",
     "prob_all_equivalent_draws",
     "prob_all_equivalent_quadrature",
     "prob_best_draws",

@@ -29,6 +29,7 @@ from ..stats._posterior_binary import (
     prob_vs_control_draws,
     prob_vs_control_quadrature,
 )
+from .base import AbstractAnalysis, AnalysisNeeds
 
 __all__ = ["LookProbabilities", "BetaBinomialAnalysis"]
 
@@ -43,7 +44,7 @@ class LookProbabilities(NamedTuple):
     p_all_equivalent: Float[Array, ""]
 
 
-class BetaBinomialAnalysis(eqx.Module):
+class BetaBinomialAnalysis(AbstractAnalysis):
     """Beta(prior_a, prior_b) prior, binomial likelihood; probabilities by quadrature or posterior draws."""
 
     higher_is_better: bool = eqx.field(static=True)
@@ -57,6 +58,10 @@ class BetaBinomialAnalysis(eqx.Module):
     need_control: bool = eqx.field(static=True, default=False)
     need_all_equivalent: bool = eqx.field(static=True, default=False)
     control_arm: int = eqx.field(static=True, default=-1)
+
+    @property
+    def needs(self) -> AnalysisNeeds:
+        return AnalysisNeeds()
 
     def posterior(self, n: Float[Array, " arm"], events: Float[Array, " arm"]):
         return self.prior_a + events, self.prior_b + (n - events)

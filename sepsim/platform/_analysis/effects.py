@@ -34,6 +34,8 @@ import numpy as np
 from jax.scipy.special import ndtr
 from jaxtyping import Array, Bool, Float, Int, Key
 
+from .base import AbstractAnalysis
+
 __all__ = ["EffectsAnalysis", "N_SOBOL"]
 
 N_SOBOL = 4096  # points of the deterministic ("quadrature") posterior sample for P(best) with > 2 arms
@@ -48,7 +50,7 @@ def _sobol_normals(m: int, d: int) -> np.ndarray:
     return norm.ppf(np.clip(u, 1e-12, 1 - 1e-12))
 
 
-class EffectsAnalysis(eqx.Module):
+class EffectsAnalysis(AbstractAnalysis):
     """Base class: subclasses implement ``prepare`` returning a context with ``mean``, ``cov``, ``chol`` (arm
     effects) and, from this class's ``_sample``, ``z`` (standard normal points) when there are more than 2 arms."""
 

@@ -1,5 +1,5 @@
-"""Builds the log-odds-effect analyses (proportional odds, logistic, hierarchical) from a design and checks that
-the outcome table fits the model."""
+"""The one analysis factory (:func:`make_analysis`): the analysis object of a design, every kind; for the
+log-odds-effect models (proportional odds, logistic, hierarchical) it checks that the outcome table fits the model."""
 
 from __future__ import annotations
 
@@ -9,14 +9,62 @@ from ..._errors import ConfigError
 from .._design.design import TrialDesign
 from .._design.plan import Plan
 from .._outcomes.table import PotentialOutcomes
+from .base import AbstractAnalysis
+from .binary import BetaBinomialAnalysis
 from .effects import EffectsAnalysis
+from .frequentist import FrequentistAnalysis
 from .hierarchical import HierarchicalAnalysis
 from .logistic import LogisticAnalysis
+from .normal import NormalAnalysis
 from .ordinal import ProportionalOddsAnalysis, ordinal_categories
 
-__all__ = ["EFFECT_MODELS", "effects_analysis", "effects_tables"]
+__all__ = ["EFFECT_MODELS", "make_analysis", "effects_analysis", "effects_tables"]
 
 EFFECT_MODELS = ("proportional_odds", "logistic", "hierarchical")
+
+
+def make_analysis(design: TrialDesign, plan: Plan, outcomes: PotentialOutcomes | None = None) -> AbstractAnalysis:
+    """The one analysis factory: the engine-side analysis object for ``design.analysis`` (every kind)."""
+    an, st = design.analysis, design.stopping
+    if an.method == "frequentist":
+        return _frequentist(design, plan)
+    if an.model in EFFECT_MODELS:
+        return effects_analysis(design, plan, outcomes)
+    if an.model == "normal":
+        return NormalAnalysis(
+            higher_is_better=bool(design.higher_is_better),
+            prior_mean=float(an.prior_mean),
+            prior_kappa=float(an.prior_kappa),
+            prior_shape=float(an.prior_shape),
+            prior_rate=float(an.prior_rate),
+            equivalence_margin=float(st.equivalence_margin or 0.0),
+            futility_margin=float(st.futility_margin or 0.0),
+        )
+    return BetaBinomialAnalysis(
+        higher_is_better=bool(design.higher_is_better),
+        method=an.method,
+        n_grid=int(an.n_grid),
+        n_draws=int(an.n_draws),
+        prior_a=float(an.prior_a),
+        prior_b=float(an.prior_b),
+        equivalence_margin=float(st.equivalence_margin or 0.0),
+        futility_margin=float(st.futility_margin or 0.0),
+        need_control=plan.control >= 0 or design.allocation.rule == "trippa",
+        need_all_equivalent=plan.control < 0 and st.equivalence_prob is not None,
+        control_arm=plan.control,
+    )
+
+
+def _frequentist(design: TrialDesign, plan: Plan) -> FrequentistAnalysis:
+    an = design.analysis
+    return FrequentistAnalysis(
+        higher_is_better=bool(design.higher_is_better),
+        test=an.test,
+        model=an.model,
+        n_max=int(plan.n_max),
+        control_arm=plan.control,
+        has_futility=an.futility_z is not None,
+    )
 
 
 def _columns(design: TrialDesign, outcomes: PotentialOutcomes) -> np.ndarray:

@@ -18,11 +18,13 @@ Decisions (:mod:`sepsim.platform._decisions.frequentist`) compare these with the
 
 from __future__ import annotations
 
+from typing import Any
+
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtri
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float, Int, Key
 
 from ..stats import (
     chi_square_2x2,
@@ -33,6 +35,7 @@ from ..stats import (
     mean_difference_z,
     two_proportion_z,
 )
+from .base import AbstractAnalysis, AnalysisNeeds
 
 __all__ = ["FrequentistAnalysis", "efficacy_bounds"]
 
@@ -52,7 +55,7 @@ def efficacy_bounds(
     return tuple(out)
 
 
-class FrequentistAnalysis(eqx.Module):
+class FrequentistAnalysis(AbstractAnalysis):
     """Group-sequential tests of every arm against the control (see the module docstring).
 
     Attributes:
@@ -75,11 +78,30 @@ class FrequentistAnalysis(eqx.Module):
     control_arm: int = eqx.field(static=True)
     has_futility: bool = eqx.field(static=True, default=False)
 
-    frequentist = True
-
     @property
-    def needs_sq(self) -> bool:
-        return self.model == "normal"
+    def needs(self) -> AnalysisNeeds:
+        return AnalysisNeeds(frequentist=True, sum_squares=self.model == "normal")
+
+    def prepare(
+        self,
+        n: Float[Array, " arm"],
+        total: Float[Array, " arm"],
+        active: Bool[Array, " arm"],
+        *,
+        key: Key[Array, ""] | None = None,
+        **tables: Any,
+    ) -> dict[str, Any]:
+        """The look's context: ``z``, the signed statistic of every arm against the control (:meth:`statistics`)."""
+        del active, key
+        return {"z": self.statistics(n, total, **tables)}
+
+    def p_best(self, ctx: dict[str, Any], active: Bool[Array, " arm"]) -> Float[Array, " arm"]:
+        raise TypeError("a frequentist analysis has no P(best): its decisions compare ctx['z'] with the boundaries")
+
+    def vs_control(
+        self, ctx: dict[str, Any], active: Bool[Array, " arm"], control: Int[Array, ""]
+    ) -> tuple[Float[Array, " arm"], Float[Array, " arm"], Float[Array, " arm"]]:
+        raise TypeError("a frequentist analysis has no posterior comparison: it decides on ctx['z'] (statistics)")
 
     def statistics(
         self,

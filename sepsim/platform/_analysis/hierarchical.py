@@ -26,6 +26,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, Key
 
 from ..stats import hierarchical_effects, log_odds_ratio_estimates
+from .base import AnalysisNeeds
 from .effects import EffectsAnalysis
 
 __all__ = ["HierarchicalAnalysis"]
@@ -38,6 +39,10 @@ class HierarchicalAnalysis(EffectsAnalysis):
 
     tau_scale: float = eqx.field(static=True, default=0.5)
     n_grid: int = eqx.field(static=True, default=64)
+
+    @property
+    def needs(self) -> AnalysisNeeds:
+        return AnalysisNeeds(across_units=True)
 
     def across_units(
         self,

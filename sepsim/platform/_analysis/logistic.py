@@ -26,6 +26,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Key
 
 from ..stats import logistic_design_matrix, logistic_laplace
+from .base import AnalysisNeeds
 from .effects import EffectsAnalysis, embed_effects
 
 __all__ = ["LogisticAnalysis"]
@@ -40,12 +41,9 @@ class LogisticAnalysis(EffectsAnalysis):
     n_iter: int = eqx.field(static=True, default=30)
 
     @property
-    def needs_strata(self) -> bool:
-        return self.n_covariates == 0
-
-    @property
-    def needs_records(self) -> bool:
-        return self.n_covariates > 0
+    def needs(self) -> AnalysisNeeds:
+        # without covariates: the unit's (stratum, arm) tables; with covariates: per-patient records
+        return AnalysisNeeds(strata=self.n_covariates == 0, records=self.n_covariates > 0)
 
     def prepare(
         self,

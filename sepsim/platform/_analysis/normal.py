@@ -30,6 +30,7 @@ from jax.scipy.special import ndtr
 from jaxtyping import Array, Bool, Float, Int, Key
 
 from ..stats import normal_difference_unknown_variance
+from .base import AbstractAnalysis, AnalysisNeeds
 
 __all__ = ["NormalAnalysis"]
 
@@ -41,7 +42,7 @@ _ZW = _ZW / _ZW.sum()
 _TW = _TW / _TW.sum()
 
 
-class NormalAnalysis(eqx.Module):
+class NormalAnalysis(AbstractAnalysis):
     """Normal model with a common unknown variance (normal-inverse-gamma prior); see the module docstring."""
 
     higher_is_better: bool = eqx.field(static=True)
@@ -52,7 +53,9 @@ class NormalAnalysis(eqx.Module):
     equivalence_margin: float = eqx.field(static=True, default=0.0)
     futility_margin: float = eqx.field(static=True, default=0.0)
 
-    needs_sq = True
+    @property
+    def needs(self) -> AnalysisNeeds:
+        return AnalysisNeeds(sum_squares=True)
 
     def posterior_mean(self, n: Float[Array, "..."], total: Float[Array, "..."]) -> Float[Array, "..."]:
         """Posterior mean of each arm mean, ``(kappa0 m0 + sum y) / (kappa0 + n)``."""

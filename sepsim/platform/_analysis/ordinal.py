@@ -26,6 +26,7 @@ from jaxtyping import Array, Bool, Float, Key
 
 from ..._errors import ConfigError
 from ..stats._proportional_odds import proportional_odds_laplace
+from .base import AnalysisNeeds
 from .effects import EffectsAnalysis, embed_effects
 
 __all__ = ["ProportionalOddsAnalysis", "ordinal_categories"]
@@ -36,6 +37,10 @@ class ProportionalOddsAnalysis(EffectsAnalysis):
 
     n_categories: int = eqx.field(static=True, default=2)
     n_iter: int = eqx.field(static=True, default=30)
+
+    @property
+    def needs(self) -> AnalysisNeeds:
+        return AnalysisNeeds(n_categories=self.n_categories)
 
     def posterior_mean(self, n: Float[Array, "..."], events: Float[Array, "..."]) -> Float[Array, "..."]:
         """Mean category of each arm (``events`` holds the sum of categories)."""

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
-from .._analysis.binary import BetaBinomialAnalysis
+from .._analysis.base import AbstractAnalysis
 from .._design.plan import Plan
 
 __all__ = ["UnitState", "decide_unit"]
@@ -141,7 +141,7 @@ def _with_control(plan: Plan, thr, analysis, ctx, act, dec, ctrl):
 
 def decide_unit(
     plan: Plan,
-    analysis: BetaBinomialAnalysis,
+    analysis: AbstractAnalysis,
     ctx: dict,
     active: Bool[Array, " arm"],
     state: UnitState,

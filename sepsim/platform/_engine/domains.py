@@ -32,7 +32,9 @@ from .._allocation.base import AllocationInputs
 from .._allocation.factory import make_allocation_rule
 from .._allocation.fixed import FixedAllocation
 from .._allocation.trippa import TrippaAllocation
+from .._analysis.factory import make_analysis
 from .._decisions.decide import UnitState, decide_unit
+from .._decisions.thresholds import design_thresholds
 from .._design.design import TrialDesign, design_to_json, domain_combinations
 from .._design.plan import Plan, make_plan
 from .._outcomes.table import PotentialOutcomes
@@ -44,7 +46,7 @@ _U32 = 1.0 / 4294967296.0
 
 
 @dataclass(frozen=True)
-class _DomainsPlan:
+class DomainsPlan:
     plans: tuple[Plan, ...]  # one single-domain plan per domain
     look_n: tuple[int, ...]
     rand_n: tuple[int, ...]
@@ -72,7 +74,7 @@ def domain_designs(design: TrialDesign) -> list[TrialDesign]:
     ]
 
 
-def _plan(design: TrialDesign, outcomes: PotentialOutcomes) -> _DomainsPlan:
+def _plan(design: TrialDesign, outcomes: PotentialOutcomes) -> DomainsPlan:
     combos = domain_combinations(design.domains)
     missing = [c for c in combos if c not in outcomes.arms]
     if missing:
@@ -92,7 +94,7 @@ def _plan(design: TrialDesign, outcomes: PotentialOutcomes) -> _DomainsPlan:
     strides = tuple(int(np.prod(sizes[i + 1 :])) for i in range(len(sizes)))
     ln = tuple(int(x) for x in design.look_n)
     rn = tuple(int(x) for x in (design.enrolment.randomised_n or ln))
-    return _DomainsPlan(
+    return DomainsPlan(
         plans=tuple(plans),
         look_n=ln,
         rand_n=rn,
@@ -105,7 +107,7 @@ def _plan(design: TrialDesign, outcomes: PotentialOutcomes) -> _DomainsPlan:
     )
 
 
-def _simulate(dp: _DomainsPlan, rules, analyses, table, key, thresholds):
+def _simulate(dp: DomainsPlan, rules, analyses, table, key, thresholds):
     """One trial; per-domain outputs are lists (domains have different numbers of arms)."""
     n_d, l_n, n_max = len(dp.plans), len(dp.look_n), dp.n_max
     fdt = table.dtype
@@ -246,7 +248,7 @@ def _simulate(dp: _DomainsPlan, rules, analyses, table, key, thresholds):
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled(dp: _DomainsPlan, rules: tuple, analyses: tuple):
+def _compiled(dp: DomainsPlan, rules: tuple, analyses: tuple):
     @jax.jit
     def fn(table, keys, thr):
         return jax.vmap(lambda k: _simulate(dp, rules, analyses, table, k, thr))(keys)
@@ -277,12 +279,11 @@ def run_domain_trials(
         domain); ``trial_stop_look``, ``n_total`` (trial); ``n_combination`` (trial, arm): patients randomised to
         each combination.
     """
-    from .run import _analysis, design_thresholds  # (``_run`` dispatches here)
 
     dp = _plan(design, outcomes)
     subs = domain_designs(design)
     rules = tuple(make_allocation_rule(d.allocation, len(d.arms)) for d in subs)
-    analyses = tuple(_analysis(d, p) for d, p in zip(subs, dp.plans, strict=True))
+    analyses = tuple(make_analysis(d, p) for d, p in zip(subs, dp.plans, strict=True))
     table = jnp.asarray(outcomes.outcome)[:, jnp.asarray(dp.combo_cols)]
     thr = tuple({k: jnp.asarray(v, dtype=table.dtype) for k, v in design_thresholds(d).items()} for d in subs)
     fn = _compiled(dp, rules, analyses)
@@ -309,7 +310,7 @@ def _pad(xs: list[np.ndarray], width: int, fill) -> np.ndarray:
     return np.stack(out, axis=-2)
 
 
-def _to_dataset(res, design: TrialDesign, dp: _DomainsPlan, *, start: int, seed) -> xr.Dataset:
+def _to_dataset(res, design: TrialDesign, dp: DomainsPlan, *, start: int, seed) -> xr.Dataset:
     doms = design.domains
     width = max(len(d.arms) for d in doms)
     pl = res["per_look"]

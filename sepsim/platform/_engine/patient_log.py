@@ -16,12 +16,13 @@ from jaxtyping import Array, Key
 
 from ..._keys import index_keys
 from .._allocation.factory import make_allocation_rule
-from .._analysis.factory import effects_tables
+from .._analysis.factory import effects_tables, make_analysis
 from .._analysis.frequentist import FrequentistAnalysis
+from .._decisions.thresholds import design_thresholds, frequentist_bounds
 from .._design.design import TrialDesign
 from .._design.plan import make_plan, plan_tables
 from .._outcomes.table import PotentialOutcomes
-from .run import _analysis, _as_design, _to_dataset, design_thresholds, frequentist_bounds
+from .run import _as_design, _to_dataset
 from .trial import simulate_trial
 
 __all__ = ["patient_log"]
@@ -46,7 +47,7 @@ def patient_log(
     plan = dataclasses.replace(make_plan(design, outcomes), record_patients=True)
     tables = plan_tables(design, outcomes)
     rule = make_allocation_rule(design.allocation, plan.n_arms)
-    analysis = _analysis(design, plan, outcomes)
+    analysis = make_analysis(design, plan, outcomes)
     tables.update(effects_tables(design, outcomes))
     thr = design_thresholds(design)
     if isinstance(analysis, FrequentistAnalysis):

@@ -16,82 +16,24 @@ from ..._errors import ConfigError
 from ..._keys import index_keys
 from ..._progress import progress_bar, progress_mode
 from .._allocation.factory import make_allocation_rule
-from .._analysis.binary import BetaBinomialAnalysis
 from .._analysis.effects import N_SOBOL
-from .._analysis.factory import EFFECT_MODELS, effects_analysis, effects_tables
-from .._analysis.frequentist import FrequentistAnalysis, efficacy_bounds
-from .._analysis.normal import NormalAnalysis
+from .._analysis.factory import EFFECT_MODELS, effects_tables, make_analysis
+from .._analysis.frequentist import FrequentistAnalysis
+from .._decisions.thresholds import design_thresholds, frequentist_bounds
 from .._design.design import TrialDesign, design_from_dict, design_to_json
 from .._design.plan import Plan, make_plan, plan_tables
 from .._outcomes.table import PotentialOutcomes
+from .domains import DomainsPlan, run_domain_trials
+from .domains import _plan as domains_plan
 from .trial import simulate_trial
 
-__all__ = ["run_trials", "make_trial_function"]
+__all__ = ["run_trials", "make_trial_function", "plan_trials"]
 
 
-def _analysis(design: TrialDesign, plan: Plan, outcomes: PotentialOutcomes | None = None):
-    an, st = design.analysis, design.stopping
-    if an.method == "frequentist":
-        return _frequentist(design, plan)
-    if an.model in EFFECT_MODELS:
-        return effects_analysis(design, plan, outcomes)
-    if an.model == "normal":
-        return NormalAnalysis(
-            higher_is_better=bool(design.higher_is_better),
-            prior_mean=float(an.prior_mean),
-            prior_kappa=float(an.prior_kappa),
-            prior_shape=float(an.prior_shape),
-            prior_rate=float(an.prior_rate),
-            equivalence_margin=float(st.equivalence_margin or 0.0),
-            futility_margin=float(st.futility_margin or 0.0),
-        )
-    return BetaBinomialAnalysis(
-        higher_is_better=bool(design.higher_is_better),
-        method=an.method,
-        n_grid=int(an.n_grid),
-        n_draws=int(an.n_draws),
-        prior_a=float(an.prior_a),
-        prior_b=float(an.prior_b),
-        equivalence_margin=float(st.equivalence_margin or 0.0),
-        futility_margin=float(st.futility_margin or 0.0),
-        need_control=plan.control >= 0 or design.allocation.rule == "trippa",
-        need_all_equivalent=plan.control < 0 and st.equivalence_prob is not None,
-        control_arm=plan.control,
-    )
-
-
-def _frequentist(design: TrialDesign, plan: Plan) -> FrequentistAnalysis:
-    an = design.analysis
-    return FrequentistAnalysis(
-        higher_is_better=bool(design.higher_is_better),
-        test=an.test,
-        model=an.model,
-        n_max=int(plan.n_max),
-        control_arm=plan.control,
-        has_futility=an.futility_z is not None,
-    )
-
-
-def frequentist_bounds(design: TrialDesign, plan: Plan) -> dict[str, np.ndarray]:
-    """Efficacy boundaries ``(unit, look)`` (Bonferroni over each unit's non-control arms: per stratum with
-    ``stopping.per_stratum``, else over the design's arms) and futility bounds ``(look,)``."""
-    an = design.analysis
-    elig = np.asarray(plan.eligible)  # (S, A)
-    others = np.arange(plan.n_arms) != plan.control
-    if plan.per_stratum:
-        m = tuple(int(np.sum(row & others)) for row in elig)
-    else:
-        m = (int(np.sum(elig.any(axis=0) & others)),)
-    bounds = efficacy_bounds(plan.look_n, m, alpha=float(an.alpha), spending=an.spending, gamma=an.gamma)
-    fut = an.futility_z if an.futility_z is not None else [-np.inf] * plan.n_looks
-    out = {"efficacy_z": np.asarray(bounds, dtype=np.float64), "futility_z": np.asarray(fut, dtype=np.float64)}
-    if plan.observed_info:  # per-comparison alpha and planned final information (see _gsd_observed)
-        out["alpha_unit"] = float(an.alpha) / np.maximum(np.asarray(m, dtype=np.float64), 1.0)
-        ratio = np.asarray(plan.ratio, dtype=np.float64)
-        n_plan = plan.n_max * ratio / ratio.sum()
-        i_max = 1.0 / (1.0 / n_plan + 1.0 / n_plan[plan.control])
-        out["i_max"] = np.broadcast_to(i_max, (len(m), plan.n_arms)).copy()
-    return out
+def plan_trials(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan | DomainsPlan:
+    """The static plan of ``design`` on ``outcomes`` (a factorial design: one plan per domain), with the engine's
+    checks of the design against the table (raise :class:`~sepsim._errors.ConfigError` before any simulation)."""
+    return domains_plan(design, outcomes) if design.domains else make_plan(design, outcomes)
 
 
 def make_trial_function(design: TrialDesign, outcomes: PotentialOutcomes):
@@ -100,7 +42,7 @@ def make_trial_function(design: TrialDesign, outcomes: PotentialOutcomes):
     plan = make_plan(design, outcomes)
     tables = plan_tables(design, outcomes)
     rule = make_allocation_rule(design.allocation, plan.n_arms)
-    analysis = _analysis(design, plan, outcomes)
+    analysis = make_analysis(design, plan, outcomes)
     tables.update(effects_tables(design, outcomes))
     fn, traces = _compiled(plan, rule, analysis)
     default = design_thresholds(design)
@@ -129,14 +71,6 @@ def _compiled(plan: Plan, rule, analysis):
         return jax.vmap(lambda k: one(tables, k, thr))(keys)
 
     return fn, traces
-
-
-def design_thresholds(design: TrialDesign) -> dict[str, float]:
-    """Numeric thresholds of the stopping rules the design switches on (passed to the jitted trial function as
-    traced values, so changing them does not recompile)."""
-    st = design.stopping
-    names = ("superiority", "inferiority", "equivalence_prob", "futility_prob")
-    return {n: float(getattr(st, n)) for n in names if getattr(st, n) is not None}
 
 
 def default_chunk(design: TrialDesign, n_trials: int) -> int:
@@ -191,8 +125,6 @@ def run_trials(
     if chunk < 1:
         raise ConfigError("chunk_size", "must be a positive integer")
     if design.domains:  # factorial platform: one randomisation and analysis per domain
-        from .domains import run_domain_trials
-
         return run_domain_trials(
             outcomes, design, n_trials=n_trials, key=key, chunk_size=chunk, start=start, progress=progress, seed=seed
         )

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from .._allocation.base import AbstractAllocationRule, AllocationInputs
 from .._allocation.fixed import FixedAllocation, block_assign
 from .._allocation.trippa import TrippaAllocation
-from .._analysis.binary import BetaBinomialAnalysis
+from .._analysis.base import AbstractAnalysis
 from .._decisions.decide import UnitState, decide_unit
 from .._decisions.frequentist import decide_frequentist
 from .._decisions.gsd_observed import init_spend_state, observed_fractions, spend_bounds
@@ -64,7 +64,7 @@ def _window(n_max: int, lo, hi, width: int):
 def simulate_trial(
     plan: Plan,
     rule: AbstractAllocationRule,
-    analysis: BetaBinomialAnalysis,
+    analysis: AbstractAnalysis,
     tables: dict,
     key: jax.Array,
     thresholds: dict[str, jax.Array],
@@ -99,14 +99,15 @@ def simulate_trial(
     has_schedule = any(x > 0 for x in plan.start_window) or any(x >= 0 for x in plan.stop_look) or calendar
     if calendar:
         t_first, t_last = window_days(arrival, rand_n)
-    freq = bool(getattr(analysis, "frequentist", False))
-    needs_sq = bool(getattr(analysis, "needs_sq", False))  # continuous outcomes: sums of squares too
+    needs = analysis.needs  # the static record of what the analysis needs (see _analysis/base.py)
+    freq = needs.frequentist
+    needs_sq = needs.sum_squares  # continuous outcomes: sums of squares too
     needs_p_better = isinstance(rule, TrippaAllocation)
     # model-specific data (see README_engine.md, "Plugging in another analysis")
-    n_cat = int(getattr(analysis, "n_categories", 0))  # ordinal: counts per (look, arm, stratum, category)
-    needs_strata = bool(getattr(analysis, "needs_strata", False))  # (stratum, arm) tables of the unit
-    needs_records = bool(getattr(analysis, "needs_records", False))  # per-patient records (covariate models)
-    across_units = getattr(analysis, "across_units", None)  # a posterior computed from all units' tables
+    n_cat = needs.n_categories  # ordinal: counts per (look, arm, stratum, category)
+    needs_strata = needs.strata  # (stratum, arm) tables of the unit
+    needs_records = needs.records  # per-patient records (covariate models)
+    across_units = analysis.across_units if needs.across_units else None  # a posterior from all units' tables
     # the patient log also reports each look's P(better than the design's control) (Bayesian, with a control)
     log_p_better = plan.record_patients and not freq and plan.control >= 0
 
