@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .._design.design import AllocationConfig
 from .base import AbstractAllocationRule
 from .fixed import FixedAllocation
@@ -15,7 +17,7 @@ __all__ = ["make_allocation_rule"]
 
 def make_allocation_rule(cfg: AllocationConfig, n_arms: int) -> AbstractAllocationRule:
     """The :class:`AbstractAllocationRule` for ``cfg`` (limits and softening attached)."""
-    lim = dict(min_prob=cfg.min_prob, max_prob=cfg.max_prob, soften_power=float(cfg.soften_power))
+    lim: dict[str, Any] = dict(min_prob=cfg.min_prob, max_prob=cfg.max_prob, soften_power=float(cfg.soften_power))
     if cfg.rule == "fixed":
         ratio = tuple(float(r) for r in (cfg.fixed_ratio or [1.0] * n_arms))
         return FixedAllocation(ratio=ratio, **lim)

@@ -145,7 +145,8 @@ class BetaBinomialAnalysis(AbstractAnalysis):
             own = control == self.control_arm
             pb, pe, pf = (jnp.where(own, x, y) for x, y in ((cb, pb), (ce, pe), (cf, pf)))
         keep = active & (jnp.arange(k, dtype=jnp.int32) != control) & (control >= 0)
-        return tuple(jnp.where(keep, x, jnp.nan) for x in (pb, pe, pf))
+        pb, pe, pf = (jnp.where(keep, x, jnp.nan) for x in (pb, pe, pf))
+        return pb, pe, pf
 
     def evaluate(self, ctx: dict[str, Any], active: Bool[Array, " arm"], control: Int[Array, ""]) -> LookProbabilities:
         """Every probability at once (NaN where the design does not need it)."""

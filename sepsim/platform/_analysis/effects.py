@@ -46,7 +46,7 @@ def _sobol_normals(m: int, d: int) -> np.ndarray:
     """``(m, d)`` standard normal points from a scrambled Sobol sequence (fixed seed: deterministic)."""
     from scipy.stats import norm, qmc
 
-    u = qmc.Sobol(d, scramble=True, seed=20251121).random(m)
+    u = qmc.Sobol(d, scramble=True, seed=20251121).random(m)  # pyright: ignore[reportCallIssue]
     return norm.ppf(np.clip(u, 1e-12, 1 - 1e-12))
 
 
@@ -70,6 +70,7 @@ class EffectsAnalysis(AbstractAnalysis):
         k = ctx["mean"].shape[-1]
         if k > 2:
             if self.method == "draws":
+                assert key is not None, "posterior draws need a key"
                 ctx["z"] = jax.random.normal(key, (self.n_draws, k), dtype=ctx["mean"].dtype)
             else:
                 ctx["z"] = jnp.asarray(_sobol_normals(N_SOBOL, k), dtype=ctx["mean"].dtype)
@@ -103,7 +104,8 @@ class EffectsAnalysis(AbstractAnalysis):
             own = control == self.control_arm
             pb, pe, pf = (jnp.where(own, x, y) for x, y in zip(self._vs_concurrent(ctx), (pb, pe, pf), strict=True))
         keep = active & (jnp.arange(k, dtype=jnp.int32) != control) & (control >= 0)
-        return tuple(jnp.where(keep, x, jnp.nan) for x in (pb, pe, pf))
+        pb, pe, pf = (jnp.where(keep, x, jnp.nan) for x in (pb, pe, pf))
+        return pb, pe, pf
 
     def _vs_concurrent(self, ctx: dict[str, Any]) -> tuple[Array, Array, Array]:
         """(P(better), P(equivalent), P(futile)) of each arm against its concurrent controls (pairwise normal)."""

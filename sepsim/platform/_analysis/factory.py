@@ -3,6 +3,8 @@ log-odds-effect models (proportional odds, logistic, hierarchical) it checks tha
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..._errors import ConfigError
@@ -29,6 +31,8 @@ def make_analysis(design: TrialDesign, plan: Plan, outcomes: PotentialOutcomes |
     if an.method == "frequentist":
         return _frequentist(design, plan)
     if an.model in EFFECT_MODELS:
+        if outcomes is None:
+            raise ValueError(f"analysis.model {an.model!r} needs the outcome table")
         return effects_analysis(design, plan, outcomes)
     if an.model == "normal":
         return NormalAnalysis(
@@ -75,7 +79,7 @@ def _columns(design: TrialDesign, outcomes: PotentialOutcomes) -> np.ndarray:
 def effects_analysis(design: TrialDesign, plan: Plan, outcomes: PotentialOutcomes) -> EffectsAnalysis:
     """The analysis object for ``design.analysis.model`` in ``EFFECT_MODELS``."""
     an, st = design.analysis, design.stopping
-    common = dict(
+    common: dict[str, Any] = dict(
         higher_is_better=bool(design.higher_is_better),
         method=an.method,
         n_draws=int(an.n_draws),

@@ -128,6 +128,7 @@ class FrequentistAnalysis(AbstractAnalysis):
         n_c, e_c = jnp.broadcast_to(n_c, n.shape), jnp.broadcast_to(e_c, n.shape)
         sign = 1.0 if self.higher_is_better else -1.0
         if self.model == "normal":
+            assert total_sq is not None, "the normal model needs total_sq"
             mean, var = mean_and_variance(total, total_sq, n)
             z = mean_difference_z(mean[c], var[c], n[c], mean, var, n, pooled=True).statistic
         elif self.test == "z":
@@ -141,6 +142,7 @@ class FrequentistAnalysis(AbstractAnalysis):
             p = fisher_exact_2x2(e_c, n_c, total, n, n_max=self.n_max, alternative=alt).p_value
             return jnp.where(jnp.arange(n.shape[-1]) == c, 0.0, -ndtri(jnp.clip(p, 1e-300, 1.0)))
         else:  # cmh over strata (axis 0)
+            assert n_strata is not None and total_strata is not None, "cmh needs the (stratum, arm) tables"
             z = cochran_mantel_haenszel(
                 total_strata[:, c][:, None], n_strata[:, c][:, None], total_strata, n_strata, axis=0
             ).statistic

@@ -68,6 +68,7 @@ class LogisticAnalysis(EffectsAnalysis):
         c = self.control_arm
         others = np.asarray([j for j in range(k) if j != c])
         if records is None:  # aggregated binomial rows, one per (stratum, arm)
+            assert n_strata is not None and events_strata is not None, "needs.strata: the (stratum, arm) tables"
             s_n = n_strata.shape[0]
             arm = jnp.tile(jnp.arange(k, dtype=jnp.int32), s_n)
             stratum = jnp.repeat(jnp.arange(s_n, dtype=jnp.int32), k)
@@ -84,7 +85,8 @@ class LogisticAnalysis(EffectsAnalysis):
         )
         mean, cov, chol = embed_effects(fit.mode[1:k], fit.cov[1:k, 1:k], c, k)
         ctx = dict(mean=mean, cov=cov, chol=chol, converged=fit.converged)
-        if n_control_strata is not None and records is None:
+        if n_control_strata is not None and events_control_strata is not None and records is None:
+            assert n_strata is not None and events_strata is not None
             ctx["pair_mean"], ctx["pair_sd"] = self.pairwise(
                 n_strata, events_strata, n_control_strata, events_control_strata
             )

@@ -152,4 +152,5 @@ class NormalAnalysis(AbstractAnalysis):
         mf = self.futility_margin
         pf = 1.0 - self._diff(ctx, c, mf) if self.higher_is_better else self._diff(ctx, c, -mf)
         keep = active & (jnp.arange(k, dtype=jnp.int32) != control) & (control >= 0)
-        return tuple(jnp.where(keep, x, jnp.nan) for x in (pb, pe, pf))
+        pb, pe, pf = (jnp.where(keep, x, jnp.nan) for x in (pb, pe, pf))
+        return pb, pe, pf

@@ -632,8 +632,8 @@ _NESTED = {
 }
 
 
-def _build(cls, d: Any, prefix: str):
-    if dataclasses.is_dataclass(d):
+def _build(cls: Any, d: Any, prefix: str) -> Any:
+    if dataclasses.is_dataclass(d) and not isinstance(d, type):
         d = dataclasses.asdict(d)
     if hasattr(d, "items") and not isinstance(d, dict) and not dataclasses.is_dataclass(d):  # OmegaConf node
         from omegaconf import OmegaConf

@@ -7,6 +7,7 @@ Runs exactly the trials of :func:`sepsim.platform.run_trials` with the same key 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -49,7 +50,7 @@ def patient_log(
     rule = make_allocation_rule(design.allocation, plan.n_arms)
     analysis = make_analysis(design, plan, outcomes)
     tables.update(effects_tables(design, outcomes))
-    thr = design_thresholds(design)
+    thr: dict[str, Any] = dict(design_thresholds(design))
     if isinstance(analysis, FrequentistAnalysis):
         thr.update(frequentist_bounds(design, plan))
     thr = {k: jnp.asarray(v, dtype=tables["outcome"].dtype) for k, v in thr.items()}

@@ -45,7 +45,7 @@ def make_trial_function(design: TrialDesign, outcomes: PotentialOutcomes):
     analysis = make_analysis(design, plan, outcomes)
     tables.update(effects_tables(design, outcomes))
     fn, traces = _compiled(plan, rule, analysis)
-    default = design_thresholds(design)
+    default: dict[str, Any] = dict(design_thresholds(design))
     if isinstance(analysis, FrequentistAnalysis):  # boundaries are traced too: designs differing in them share code
         default.update(frequentist_bounds(design, plan))
 

@@ -13,6 +13,8 @@ Random numbers: one key per trial (from the global trial index), split by purpos
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import jax
 import jax.numpy as jnp
 
@@ -20,6 +22,7 @@ from .._allocation.base import AbstractAllocationRule, AllocationInputs
 from .._allocation.fixed import FixedAllocation, block_assign
 from .._allocation.trippa import TrippaAllocation
 from .._analysis.base import AbstractAnalysis
+from .._analysis.frequentist import FrequentistAnalysis
 from .._decisions.decide import UnitState, decide_unit
 from .._decisions.frequentist import decide_frequentist
 from .._decisions.gsd_observed import init_spend_state, observed_fractions, spend_bounds
@@ -68,7 +71,7 @@ def simulate_trial(
     tables: dict,
     key: jax.Array,
     thresholds: dict[str, jax.Array],
-) -> dict[str, jax.Array]:
+) -> dict[str, Any]:
     """Simulate one trial; returns per-look and per-trial arrays (see :func:`sepsim.platform.run_trials`)."""
     a_n, s_n, l_n, n_max, u_n = plan.n_arms, plan.n_strata, plan.n_looks, plan.n_max, plan.n_units
     fdt = tables["outcome"].dtype
@@ -101,6 +104,7 @@ def simulate_trial(
         t_first, t_last = window_days(arrival, rand_n)
     needs = analysis.needs  # the static record of what the analysis needs (see _analysis/base.py)
     freq = needs.frequentist
+    freq_analysis = cast(FrequentistAnalysis, analysis)  # used only when freq
     needs_sq = needs.sum_squares  # continuous outcomes: sums of squares too
     needs_p_better = isinstance(rule, TrippaAllocation)
     # model-specific data (see README_engine.md, "Plugging in another analysis")
@@ -380,8 +384,8 @@ def simulate_trial(
 
         def unit_frequentist(n, ev, sq, ncc, evcc, act, garms, st, key, ns, evs, u, ux):
             extra = dict(n_control=ncc, total_control=evcc) if plan.concurrent else {}
-            z = analysis.statistics(n, ev, total_sq=sq, n_strata=ns, total_strata=evs, **extra)
-            st2, act2 = decide_frequentist(plan, analysis, z, act, st, k, u, thr_k)
+            z = freq_analysis.statistics(n, ev, total_sq=sq, n_strata=ns, total_strata=evs, **extra)
+            st2, act2 = decide_frequentist(plan, freq_analysis, z, act, st, k, u, thr_k)
             if plan.max_active:
                 st2 = continue_while_waiting(plan, st, st2, act, jnp.any(waiting), k, frequentist=True)
             act_next = next_arms(garms, st2) if has_schedule else act2
@@ -441,10 +445,10 @@ def simulate_trial(
                 alloc_sa = jax.vmap(strat_alloc)(n_s, ev_s, sq_s, active_sa.T, skeys).T
             else:
 
-                def strat_alloc(act):
+                def strat_alloc_fixed(act):
                     return allocate(pbest_u[0], pbetter_u[0], act, un2.control[0], n_u[0], n_u[0])
 
-                alloc_sa = jax.vmap(strat_alloc)(active_sa.T).T
+                alloc_sa = jax.vmap(strat_alloc_fixed)(active_sa.T).T
         alloc_sa = jnp.where(active_sa, alloc_sa, 0.0)
         stratum_stopped = un2.stopped if plan.per_stratum else jnp.broadcast_to(un2.stopped[0], (s_n,))
         done = c["done"] | jnp.all(un2.stopped)
@@ -452,7 +456,7 @@ def simulate_trial(
         final_look = k == l_n - 1  # nobody is randomised after the last look
         # blocks restart when a stratum's set of open arms changes
         changed = jnp.any(active_sa != (c["alloc"] > 0), axis=0)
-        c2 = dict(
+        c2: dict[str, Any] = dict(
             c,
             seen=seen_k,
             units=un2,

@@ -17,11 +17,11 @@ from typing import NamedTuple
 
 import numpy as np
 from jaxtyping import Float
-from scipy import optimize, stats
+from scipy import stats
 
 from ..._errors import ConfigError
 from ._gsd import _GRID_R, _check_common, _check_fractions, _Recursion, group_sequential_bounds
-from ._spending import SPENDING_FUNCTIONS, alpha_spending
+from ._spending import SPENDING_FUNCTIONS, alpha_spending, brent_root
 
 __all__ = ["FutilityDesign", "group_sequential_futility"]
 
@@ -68,13 +68,13 @@ def _futility_given_drift(t, b, beta_spent, drift, r):
         elif excess(b[k]) <= 0.0:
             a[k] = b[k]  # the futility boundary may not pass the efficacy boundary
         else:
-            a[k] = optimize.brentq(excess, lo_bracket, b[k], xtol=1e-13, rtol=1e-14, maxiter=200)
+            a[k] = brent_root(excess, lo_bracket, b[k], xtol=1e-13)
         rec.advance(a[k], b[k])
     raise AssertionError("unreachable")
 
 
 def group_sequential_futility(
-    info_fractions: Sequence[float] | int,
+    info_fractions: Sequence[float] | np.ndarray | int,
     *,
     alpha: float = 0.025,
     beta: float = 0.1,
@@ -116,7 +116,7 @@ def group_sequential_futility(
     def shortfall(drift):
         return _futility_given_drift(t, eff.z, beta_spent, drift, _GRID_R)[1]
 
-    drift = optimize.brentq(shortfall, 0.5 * fixed, 3.0 * fixed, xtol=1e-12, rtol=1e-14, maxiter=200)
+    drift = brent_root(shortfall, 0.5 * fixed, 3.0 * fixed, xtol=1e-12)
     a, _ = _futility_given_drift(t, eff.z, beta_spent, drift, _GRID_R)
     a[-1] = eff.z[-1]
     cumulative_beta = np.cumsum(_lower_crossings(t, a, eff.z, drift))

@@ -15,10 +15,10 @@ from typing import NamedTuple
 
 import numpy as np
 from jaxtyping import Float
-from scipy import optimize, special, stats
+from scipy import special, stats
 
 from ..._errors import ConfigError
-from ._spending import CLASSICAL_DESIGNS, SPENDING_FUNCTIONS, alpha_spending
+from ._spending import CLASSICAL_DESIGNS, SPENDING_FUNCTIONS, alpha_spending, brent_root
 
 __all__ = ["GroupSequentialBounds", "group_sequential_bounds", "crossing_probabilities"]
 
@@ -83,6 +83,7 @@ class _Recursion:
         """Mean and sd of ``Z_k sqrt(I_k)`` given ``z_{k-1}`` on the grid."""
         i0, i1 = self.info[k - 1], self.info[k]
         d = i1 - i0
+        assert self.z is not None, "advance() the recursion before the second look"
         return self.z * math.sqrt(i0) + self.drift * d, math.sqrt(d), math.sqrt(i1)
 
     def crossing(self, lower: float, upper: float) -> tuple[float, float]:
@@ -113,8 +114,8 @@ class _Recursion:
 
 
 def crossing_probabilities(
-    z: Sequence[float],
-    info_fractions: Sequence[float],
+    z: Sequence[float] | np.ndarray,
+    info_fractions: Sequence[float] | np.ndarray,
     *,
     drift: float = 0.0,
     sided: int = 1,
@@ -181,7 +182,7 @@ def _classical(t: np.ndarray, alpha: float, shape: np.ndarray, sided: int, r: in
     # C = z_(alpha/(sided K)) / min(shape) Bonferroni bounds the total by alpha (margins for rounding)
     lo = 0.99 * stats.norm.isf(alpha / sided) / shape.max()
     hi = 1.01 * stats.norm.isf(alpha / (sided * t.size)) / shape.min()
-    c = optimize.brentq(excess, lo, hi, xtol=1e-13, rtol=1e-14, maxiter=200)
+    c = brent_root(excess, lo, hi, xtol=1e-13)
     return c * shape
 
 
@@ -199,14 +200,14 @@ def _spending_bounds(t: np.ndarray, spent: np.ndarray, sided: int, r: int) -> np
         if increments[k] <= 0.0 or excess(_Z_MAX) >= 0.0:
             z[k] = np.inf
         else:
-            z[k] = optimize.brentq(excess, 0.0, _Z_MAX, xtol=1e-13, rtol=1e-14, maxiter=200)
+            z[k] = brent_root(excess, 0.0, _Z_MAX, xtol=1e-13)
         if k + 1 < t.size:
             rec.advance(-z[k] if sided == 2 else -np.inf, z[k])
     return z
 
 
 def group_sequential_bounds(
-    info_fractions: Sequence[float] | int,
+    info_fractions: Sequence[float] | np.ndarray | int,
     *,
     alpha: float = 0.025,
     spending: str = "obf",

@@ -9,13 +9,15 @@ Trials", ch. 7.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import SupportsFloat, cast
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 from ..._errors import ConfigError
 
-__all__ = ["alpha_spending", "SPENDING_FUNCTIONS", "CLASSICAL_DESIGNS"]
+__all__ = ["alpha_spending", "brent_root", "SPENDING_FUNCTIONS", "CLASSICAL_DESIGNS"]
 
 #: alpha-spending families (boundaries found look by look).
 SPENDING_FUNCTIONS = ("ld_obf", "ld_pocock", "hsd")
@@ -53,3 +55,11 @@ def alpha_spending(t, *, alpha: float, spending: str, gamma: float | None = None
             return alpha * t
         return alpha * np.expm1(-gamma * t) / np.expm1(-gamma)
     raise ConfigError("spending", f"unknown spending function {spending!r}; allowed: {SPENDING_FUNCTIONS}")
+
+
+_RTOL = np.float64(1e-14)
+
+
+def brent_root(f: Callable[[float], float], lo: SupportsFloat, hi: SupportsFloat, *, xtol: float) -> float:
+    """The root of ``f`` in ``[lo, hi]`` by Brent's method (scipy's ``brentq``, ``rtol=1e-14``, 200 iterations)."""
+    return float(cast(float, optimize.brentq(f, float(lo), float(hi), xtol=xtol, rtol=_RTOL, maxiter=200)))
