@@ -14,6 +14,8 @@ from ._allocation.sqrt_control import SqrtControlAllocation as SqrtControlAlloca
 from ._allocation.thall_wathen import ThallWathenAllocation as ThallWathenAllocation
 from ._allocation.thompson import ThompsonAllocation as ThompsonAllocation
 from ._allocation.trippa import TrippaAllocation as TrippaAllocation
+from ._analysis.base import AbstractAnalysis as AbstractAnalysis
+from ._analysis.base import AnalysisNeeds as AnalysisNeeds
 from ._analysis.binary import BetaBinomialAnalysis as BetaBinomialAnalysis
 from ._analysis.binary import LookProbabilities as LookProbabilities
 from ._analysis.frequentist import FrequentistAnalysis as FrequentistAnalysis
@@ -44,6 +46,8 @@ from ._outcomes.table import binary_scenario as binary_scenario
 from ._outcomes.table import from_dataset as from_dataset
 from ._outcomes.table import normal_scenario as normal_scenario
 from ._outcomes.table import ordinal_scenario as ordinal_scenario
+from ._results.codes import ArmDecision as ArmDecision
+from ._results.codes import TrialOutcome as TrialOutcome
 from .stats import group_sequential_bounds as group_sequential_bounds
 from .stats._posterior_binary import prob_all_equivalent_draws as prob_all_equivalent_draws
 from .stats._posterior_binary import prob_all_equivalent_quadrature as prob_all_equivalent_quadrature
@@ -54,6 +58,9 @@ from .stats._posterior_binary import prob_vs_control_quadrature as prob_vs_contr
 
 __all__ = [
     "AbstractAllocationRule",
+    "AbstractAnalysis",
+    "AnalysisNeeds",
+    "ArmDecision",
     "AllocationConfig",
     "AllocationInputs",
     "AnalysisConfig",
@@ -73,6 +80,7 @@ __all__ = [
     "ThallWathenAllocation",
     "ThompsonAllocation",
     "TrialDesign",
+    "TrialOutcome",
     "TrippaAllocation",
     "apply_limits",
     "binary_scenario",

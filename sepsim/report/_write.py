@@ -68,7 +68,7 @@ def write_report(
 
     Args:
         run_dir: the run directory (created if missing).
-        results: per-trial results Dataset (``sepsim/platform/CONTRACT.md``).
+        results: per-trial results Dataset (``sepsim/platform/_results/schema.py``).
         oc: its operating characteristics, from :func:`sepsim.platform.operating_characteristics`.
         config: the resolved run configuration (a mapping, e.g. a dict or an omegaconf DictConfig; values that
             are not plain data are written as strings).

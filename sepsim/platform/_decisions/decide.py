@@ -26,6 +26,7 @@ from jaxtyping import Array, Bool, Float, Int
 
 from .._analysis.base import AbstractAnalysis
 from .._design.plan import Plan
+from .._results.codes import ArmDecision, TrialOutcome
 
 __all__ = ["UnitState", "decide_unit"]
 
@@ -48,23 +49,24 @@ def _no_control(plan: Plan, thr, analysis, ctx, act, dec, p):
             act, dec, p = c
             drop = act & (p < thr["inferiority"])
             act = act & ~drop
-            return act, jnp.where(drop, 2, dec), analysis.p_best(ctx, act)
+            return act, jnp.where(drop, ArmDecision.INFERIOR, dec), analysis.p_best(ctx, act)
 
         act, dec, p = jax.lax.fori_loop(0, k - 1, drop_inferior, (act, dec, p))
     best = jnp.argmax(jnp.where(act, p, -1.0)).astype(jnp.int32)
     stop = jnp.asarray(False)
-    outcome = jnp.asarray(0, dtype=jnp.int32)
+    outcome = jnp.asarray(TrialOutcome.MAX, dtype=jnp.int32)
     superior = jnp.asarray(-1, dtype=jnp.int32)
     if plan.superiority is not None:
         is_sup = jnp.any(act) & (p[best] > thr["superiority"])
-        dec = jnp.where(is_sup & (jnp.arange(k, dtype=jnp.int32) == best), 1, dec)
-        stop, outcome, superior = is_sup, jnp.where(is_sup, 1, 0), jnp.where(is_sup, best, -1)
+        dec = jnp.where(is_sup & (jnp.arange(k, dtype=jnp.int32) == best), ArmDecision.SUPERIOR, dec)
+        stop, superior = is_sup, jnp.where(is_sup, best, -1)
+        outcome = jnp.where(is_sup, TrialOutcome.SUPERIORITY, TrialOutcome.MAX)
     if plan.equivalence_prob is not None:
         p_all = analysis.p_all_equivalent(ctx, act)
         is_eq = ~stop & jnp.any(act) & (p_all > thr["equivalence_prob"])
-        dec = jnp.where(is_eq & act, 4, dec)
+        dec = jnp.where(is_eq & act, ArmDecision.EQUIVALENT, dec)
         stop = stop | is_eq
-        outcome = jnp.where(is_eq, 2, outcome)
+        outcome = jnp.where(is_eq, TrialOutcome.EQUIVALENCE, outcome)
     return act, dec, stop, outcome, superior, p
 
 
@@ -92,7 +94,7 @@ def _with_control(plan: Plan, thr, analysis, ctx, act, dec, ctrl):
         others = act & (ar != ctrl)
         if plan.inferiority is not None:
             inf = run & others & (c.pb < thr["inferiority"])
-            dec = jnp.where(inf, 2, dec)
+            dec = jnp.where(inf, ArmDecision.INFERIOR, dec)
             act = act & ~inf
             others = others & ~inf
         if plan.superiority is not None:
@@ -102,7 +104,7 @@ def _with_control(plan: Plan, thr, analysis, ctx, act, dec, ctrl):
         else:
             any_sup, new_c = false, ctrl
         # a superior arm becomes the new control; the old control is dropped as inferior
-        dec = jnp.where(any_sup & (ar == ctrl), 2, dec)
+        dec = jnp.where(any_sup & (ar == ctrl), ArmDecision.INFERIOR, dec)
         act = act & ~(any_sup & (ar == ctrl))
         ctrl = jnp.where(any_sup, new_c, ctrl)
         rest = run & ~any_sup
@@ -112,19 +114,19 @@ def _with_control(plan: Plan, thr, analysis, ctx, act, dec, ctrl):
         if plan.equivalence_prob is not None:
             eqv = rest & act & (ar != ctrl) & (c.pe > thr["equivalence_prob"])
             eqv = eqv & first if plan.equivalence_only_first else eqv
-            dec = jnp.where(eqv, 4, dec)
+            dec = jnp.where(eqv, ArmDecision.EQUIVALENT, dec)
             act = act & ~eqv
             eq_stop = eq_stop | (rest & jnp.any(eqv) & (jnp.sum(act) == 1))
         if plan.futility_prob is not None:
             fut = rest & act & (ar != ctrl) & (c.pf > thr["futility_prob"]) & ~eqv
             fut = fut & first if plan.futility_only_first else fut
-            dec = jnp.where(fut, 3, dec)
+            dec = jnp.where(fut, ArmDecision.FUTILE, dec)
             act = act & ~fut
             fut_stop = fut_stop | (rest & ~eq_stop & jnp.any(fut) & (jnp.sum(act) == 1))
         last = run & (jnp.sum(act) == 1)
         last_arm = jnp.argmax(act).astype(jnp.int32)
         won = last & ~(eq_stop | fut_stop)
-        dec = jnp.where(won & (ar == last_arm), 1, dec)
+        dec = jnp.where(won & (ar == last_arm), ArmDecision.SUPERIOR, dec)
         superior = jnp.where(won, last_arm, c.superior)
         run = run & any_sup & ~last
         # with a new control, compare again (the grid or draws are reused)
@@ -135,7 +137,15 @@ def _with_control(plan: Plan, thr, analysis, ctx, act, dec, ctrl):
     pb, pe, pf = analysis.vs_control(ctx, act, ctrl)
     init = _ControlLoop(act, dec, ctrl, pb, pe, pf, jnp.asarray(True), false, false, false, jnp.asarray(-1, jnp.int32))
     c = jax.lax.fori_loop(0, k, one_round, init)
-    outcome = jnp.where(c.brk, jnp.where(c.eq_stop, 2, jnp.where(c.fut_stop, 3, 1)), 0)
+    outcome = jnp.where(
+        c.brk,
+        jnp.where(
+            c.eq_stop,
+            TrialOutcome.EQUIVALENCE,
+            jnp.where(c.fut_stop, TrialOutcome.FUTILITY, TrialOutcome.SUPERIORITY),
+        ),
+        TrialOutcome.MAX,
+    )
     return c.act, c.dec, c.brk, outcome, c.superior, c.ctrl
 
 

@@ -16,6 +16,7 @@ from jaxtyping import Array, Bool, Float, Int
 
 from .._analysis.frequentist import FrequentistAnalysis
 from .._design.plan import Plan
+from .._results.codes import ArmDecision, TrialOutcome
 from .decide import UnitState
 
 __all__ = ["decide_frequentist"]
@@ -40,16 +41,20 @@ def decide_frequentist(
     others = active & (ar != ctrl)
     sup = others & (z >= bounds)
     dec0 = state.decision
-    dec = jnp.where(sup, 1, dec0)
+    dec = jnp.where(sup, ArmDecision.SUPERIOR, dec0)
     act = active & ~sup
     if analysis.has_futility:
         fut = others & ~sup & (z <= thresholds["futility_z"][look])
-        dec = jnp.where(fut, 3, dec)
+        dec = jnp.where(fut, ArmDecision.FUTILE, dec)
         act = act & ~fut
-    any_sup = jnp.any(dec == 1)
+    any_sup = jnp.any(dec == ArmDecision.SUPERIOR)
     none_left = ~jnp.any(act & (ar != ctrl))
     stop = none_left | (look == plan.n_looks - 1)
-    outcome = jnp.where(stop, jnp.where(any_sup, 1, jnp.where(none_left, 3, 0)), 0)
+    outcome = jnp.where(
+        stop,
+        jnp.where(any_sup, TrialOutcome.SUPERIORITY, jnp.where(none_left, TrialOutcome.FUTILITY, TrialOutcome.MAX)),
+        TrialOutcome.MAX,
+    )
     first_sup = (state.superior < 0) & jnp.any(sup)
     superior = jnp.where(first_sup, jnp.argmax(jnp.where(sup, z, -jnp.inf)).astype(jnp.int32), state.superior)
     frozen = state.stopped

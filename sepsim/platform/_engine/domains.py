@@ -38,6 +38,7 @@ from .._decisions.thresholds import design_thresholds
 from .._design.design import TrialDesign, design_to_json, domain_combinations
 from .._design.plan import Plan, make_plan
 from .._outcomes.table import PotentialOutcomes
+from .._results.schema import DOMAIN_RESULTS_SCHEMA, check_results
 from .trial import _window
 
 __all__ = ["run_domain_trials", "domain_designs"]
@@ -366,4 +367,5 @@ def _to_dataset(res, design: TrialDesign, dp: DomainsPlan, *, start: int, seed) 
             "seed": -1 if seed is None else int(seed),
         },
     )
+    check_results(ds, DOMAIN_RESULTS_SCHEMA, strict=True)  # the results contract (_results/schema.py)
     return ds

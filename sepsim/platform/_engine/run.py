@@ -23,6 +23,8 @@ from .._decisions.thresholds import design_thresholds, frequentist_bounds
 from .._design.design import TrialDesign, design_from_dict, design_to_json
 from .._design.plan import Plan, make_plan, plan_tables
 from .._outcomes.table import PotentialOutcomes
+from .._results.codes import ArmDecision, TrialOutcome
+from .._results.schema import RESULTS_SCHEMA, check_results
 from .domains import DomainsPlan, run_domain_trials
 from .domains import _plan as domains_plan
 from .trial import simulate_trial
@@ -148,21 +150,28 @@ def _to_dataset(res, design: TrialDesign, plan: Plan, outcomes: PotentialOutcome
     strata = list(outcomes.strata)
     elig = np.asarray(plan.eligible).T  # (A, S)
     tls = ("trial", "look", "arm", "stratum")
+    frequentist = "z_unit" in pl  # z statistics instead of P(best) (reported as z_statistic below)
+    pb_unit = np.full(pl["z_unit"].shape, np.nan) if frequentist else pl["p_best_unit"]
     if plan.per_stratum:
         dec = np.transpose(un.decision, (0, 2, 1))
         dlook = np.transpose(un.decision_look, (0, 2, 1))
-        p_best = pl["p_best_unit"][:, :, 0, :] if plan.n_strata == 1 else np.full(pl["n"].shape[:3], np.nan)
+        p_best = pb_unit[:, :, 0, :] if plan.n_strata == 1 else np.full(pl["n"].shape[:3], np.nan)
         s_out = un.outcome
+        out_ = TrialOutcome
         trial_outcome = np.where(
-            np.any(s_out == 1, axis=1),
-            1,
-            np.where(np.all(s_out == 2, axis=1), 2, np.where(np.all(s_out == 3, axis=1), 3, 0)),
+            np.any(s_out == out_.SUPERIORITY, axis=1),
+            out_.SUPERIORITY,
+            np.where(
+                np.all(s_out == out_.EQUIVALENCE, axis=1),
+                out_.EQUIVALENCE,
+                np.where(np.all(s_out == out_.FUTILITY, axis=1), out_.FUTILITY, out_.MAX),
+            ),
         )
         superior = un.superior[:, 0] if plan.n_strata == 1 else np.full((t_n,), -1)
     else:
-        dec = np.where(elig[None], un.decision[:, 0, :, None], 0)
+        dec = np.where(elig[None], un.decision[:, 0, :, None], ArmDecision.NONE)
         dlook = np.where(elig[None], un.decision_look[:, 0, :, None], -1)
-        p_best = pl["p_best_unit"][:, :, 0, :]
+        p_best = pb_unit[:, :, 0, :]
         trial_outcome = un.outcome[:, 0]
         superior = un.superior[:, 0]
     ds = xr.Dataset(
@@ -206,22 +215,20 @@ def _to_dataset(res, design: TrialDesign, plan: Plan, outcomes: PotentialOutcome
     if "counts" in pl:  # ordinal: patients per category
         ds["n_category"] = (tls + ("category",), pl["counts"].astype(np.int64))
     if plan.per_stratum:
-        ds["p_best_stratum"] = (tls, np.transpose(pl["p_best_unit"], (0, 1, 3, 2)).astype(np.float64))
+        ds["p_best_stratum"] = (tls, np.transpose(pb_unit, (0, 1, 3, 2)).astype(np.float64))
         ds["stratum_outcome"] = (("trial", "stratum"), un.outcome.astype(np.int64))
         ds["stratum_stop_look"] = (("trial", "stratum"), un.stop_look.astype(np.int64))
         ds["stratum_superior_arm"] = (("trial", "stratum"), un.superior.astype(np.int64))
-    if design.analysis.method == "frequentist":  # the unit slot holds z statistics, not P(best)
-        z = pl["p_best_unit"]
+    if frequentist:
+        z = pl["z_unit"]
         if plan.per_stratum:
             ds["z_statistic"] = (tls, np.transpose(z, (0, 1, 3, 2)).astype(np.float64))
         else:
             ds["z_statistic"] = (("trial", "look", "arm"), z[:, :, 0, :].astype(np.float64))
-        ds["p_best"] = (("trial", "look", "arm"), np.full(pl["n"].shape[:3], np.nan))
-        if plan.per_stratum:
-            ds["p_best_stratum"] = (tls, np.full(pl["n"].shape, np.nan))
         ds.attrs["efficacy_z"] = json.dumps(frequentist_bounds(design, plan)["efficacy_z"].tolist())
         if "efficacy_bound" in pl:  # information: observed (per trial, look and arm; inf = nothing spent)
             ds["efficacy_bound"] = (("trial", "look", "arm"), pl["efficacy_bound"][:, :, 0, :].astype(np.float64))
+    check_results(ds, RESULTS_SCHEMA, strict=True)  # the results contract (sepsim/platform/_results/schema.py)
     return ds
 
 

@@ -480,6 +480,8 @@ def simulate_trial(
         if n_cat:
             out["counts"] = seen_k["pend_cat"]
         out["p_best_unit"] = jnp.where(was_done, jnp.nan, out["p_best_unit"])
+        if freq:  # a frequentist unit reports z statistics, in their own output
+            out["z_unit"] = out.pop("p_best_unit")
         if plan.observed_info:
             out["efficacy_bound"] = bound_u
         if plan.record_patients and plan.concurrent:

@@ -22,34 +22,17 @@ import numpy as np
 import xarray as xr
 
 from ..._errors import ConfigError
+from .._results.schema import DOMAIN_RESULTS_SCHEMA, check_results
 from .trials import DECISIONS, OUTCOMES, QUANTILES, STATS, _bootstrap, _mean, _prop, _quantiles
 
 __all__ = ["domain_operating_characteristics", "validate_domain_results"]
-
-_REQUIRED = {
-    "look_n": ("look",),
-    "n": ("trial", "look", "domain", "domain_arm"),
-    "alloc_prob": ("trial", "look", "domain", "domain_arm"),
-    "arm_decision": ("trial", "domain", "domain_arm"),
-    "n_final": ("trial", "domain", "domain_arm"),
-    "events_final": ("trial", "domain", "domain_arm"),
-    "estimate": ("trial", "domain", "domain_arm"),
-    "domain_outcome": ("trial", "domain"),
-    "domain_stop_look": ("trial", "domain"),
-    "trial_stop_look": ("trial",),
-    "n_total": ("trial",),
-}
 
 
 def validate_domain_results(results: xr.Dataset) -> None:
     """Check that ``results`` are those of a domains design; raise :class:`ConfigError` naming what is wrong."""
     if not isinstance(results, xr.Dataset):
         raise ConfigError("results", f"must be an xarray.Dataset, got {type(results).__name__}")
-    for name, dims in _REQUIRED.items():
-        if name not in results.variables:
-            raise ConfigError(f"results.{name}", f"variable missing; a domains run has {sorted(_REQUIRED)}")
-        if set(results[name].dims) != set(dims):
-            raise ConfigError(f"results.{name}", f"must have dims {dims}, got {results[name].dims}")
+    check_results(results, DOMAIN_RESULTS_SCHEMA)  # required variables present; known variables with their dims
     if "arm_name" not in results.coords:
         raise ConfigError("results.arm_name", "coordinate (domain, domain_arm) missing")
     if results.sizes["trial"] < 2:

@@ -1,7 +1,7 @@
 """Operating characteristics of a trial design, each with its Monte-Carlo error.
 
 Input: the per-trial results Dataset of :func:`sepsim.platform.run_trials` (dims ``trial``, ``look``, ``arm``,
-``stratum``; see ``sepsim/platform/CONTRACT.md``). Output: one Dataset in which every figure carries a ``stat``
+``stratum``; see ``sepsim/platform/_results/schema.py``). Output: one Dataset in which every figure carries a ``stat``
 dimension ``("estimate", "mcse", "lo", "hi")``: the estimate over the simulated trials, its Monte-Carlo standard
 error and a 95% Monte-Carlo interval.
 
@@ -36,29 +36,16 @@ import xarray as xr
 
 from sepsim._errors import ConfigError
 
+from .._results.codes import DECISIONS, OUTCOMES
+from .._results.schema import RESULTS_SCHEMA, check_results
+
 __all__ = ["operating_characteristics", "validate_results"]
 
 STATS = ("estimate", "mcse", "lo", "hi")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-OUTCOMES = ("max", "superiority", "equivalence", "futility")  # codes 0..3 of ``trial_outcome``
-DECISIONS = ("none", "superior", "inferior", "futile", "equivalent")  # codes 0..4 of ``arm_decision``
 SELECT_STRATEGIES = ("none", "control if available")
 _Z95 = 1.959963984540054  # standard normal 0.975 quantile
 _DIMS = ("trial", "look", "arm", "stratum")
-_REQUIRED = {
-    "look_n": ("look",),
-    "n": ("trial", "look", "arm", "stratum"),
-    "events": ("trial", "look", "arm", "stratum"),
-    "alloc_prob": ("trial", "look", "arm", "stratum"),
-    "arm_decision": ("trial", "arm", "stratum"),
-    "trial_stop_look": ("trial",),
-    "trial_outcome": ("trial",),
-    "estimate": ("trial", "arm", "stratum"),
-    "n_total": ("trial",),
-    "events_total": ("trial",),
-    "true_mean": ("arm", "stratum"),
-}
-_OPTIONAL = {"n_final": ("trial", "arm", "stratum"), "events_final": ("trial", "arm", "stratum")}
 
 
 def validate_results(results: xr.Dataset) -> None:
@@ -70,14 +57,7 @@ def validate_results(results: xr.Dataset) -> None:
             raise ConfigError(f"results.{dim}", f"dimension missing; required dims are {_DIMS}")
     if results.sizes["trial"] < 2:
         raise ConfigError("results.trial", "at least 2 trials are needed for Monte-Carlo errors")
-    for name, dims in _REQUIRED.items():
-        if name not in results.variables:
-            raise ConfigError(f"results.{name}", f"variable missing; required variables are {sorted(_REQUIRED)}")
-        if set(results[name].dims) != set(dims):
-            raise ConfigError(f"results.{name}", f"must have dims {dims}, got {results[name].dims}")
-    for name, dims in _OPTIONAL.items():
-        if name in results.variables and set(results[name].dims) != set(dims):
-            raise ConfigError(f"results.{name}", f"must have dims {dims}, got {results[name].dims}")
+    check_results(results, RESULTS_SCHEMA)  # required variables present; every known variable with its dims
     hib = results.attrs.get("higher_is_better")
     if hib not in (0, 1, True, False) or isinstance(hib, str):
         raise ConfigError("results.attrs.higher_is_better", f"must be 0 or 1, got {hib!r}")
@@ -198,7 +178,7 @@ def operating_characteristics(
     """Operating characteristics of a simulated design, each with its Monte-Carlo standard error.
 
     Args:
-        results: per-trial results following the results contract (``sepsim/platform/CONTRACT.md``). Per-arm
+        results: per-trial results following the results contract (``sepsim/platform/_results/schema.py``). Per-arm
             sample sizes and events are taken at the stop look, or from the optional ``n_final`` and
             ``events_final`` (trial, arm, stratum: every randomised patient) where the results have them.
         best_arm: name of the arm taken as truly best in every stratum; by default the arm with the best

@@ -62,7 +62,7 @@ def chi_square_2x2(events_a: ArrayLike, n_a: ArrayLike, events_b: ArrayLike, n_b
     obs = jnp.stack([ea, na - ea, eb, nb - eb])
     ok_n = n > 0
     n_ = jnp.where(ok_n, n, 1.0)
-    exp = jnp.stack([na * m1, na * m0, nb * m1, nb * m0]) / n_
+    exp = jnp.stack([na * m1, na * m0, nb * m1, nb * m0]) / n_[None, ...]  # explicit broadcast over the 4 cells
     pos = exp > 0
     x2 = jnp.sum(jnp.where(pos, (obs - exp) ** 2 / jnp.where(pos, exp, 1.0), 0.0), axis=0)
     x2 = jnp.where(ok_n & jnp.all(pos, axis=0), x2, 0.0)
