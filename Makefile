@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXPERIMENT ?= immunosep
 
-.PHONY: run test test-slow lint bench clean-cache
+.PHONY: run test test-slow lint typecheck bench clean-cache
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check sepsim tests benchmarks
 	$(BIN)/ruff format --check sepsim tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/basedpyright --pythonpath $(BIN)/python
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b --quick || exit 1; done

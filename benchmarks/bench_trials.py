@@ -52,7 +52,7 @@ def _time_engine(method: str, batch: int, repeats: int, n_grid: int = 97) -> dic
 
     from sepsim._keys import index_keys, stage_key
     from sepsim.platform import binary_scenario, design_from_dict
-    from sepsim.platform._run import make_trial_function
+    from sepsim.platform._engine.run import make_trial_function
 
     out = binary_scenario([0.25, 0.25, 0.25], 50_000, key=stage_key(1, "cohort"))
     fn, _ = make_trial_function(design_from_dict(_design(method, n_grid)), out)

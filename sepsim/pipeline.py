@@ -30,6 +30,7 @@ from ._io import atomic_to_netcdf, atomic_write_text
 from ._keys import stage_key
 from ._rundir import begin_run, finish_run, finished_summary
 from .config import build_arms
+from .platform import factorial_rates as factorial_rates  # moved to sepsim.platform (kept importable)
 
 __all__ = ["run_pipeline"]
 
@@ -42,58 +43,11 @@ def _plain(node: Any) -> Any:
 
 
 def _outcomes_from_scenario(cfg: DictConfig, design: Any):
-    """A parametric table: cheap and deterministic in (scenario, arms, seed), so it is rebuilt, not cached.
+    """A parametric table (:func:`sepsim.platform.outcomes_from_scenario`): cheap and deterministic in (scenario,
+    arms, seed), so it is rebuilt, not cached."""
+    from .platform import outcomes_from_scenario
 
-    ``scenario.kind`` picks the generator: ``binary`` (:func:`~sepsim.platform.binary_scenario`), ``ordinal``
-    (:func:`~sepsim.platform.ordinal_scenario`) or ``factorial`` (a binary table over the combinations of
-    ``design.domains``, :func:`factorial_rates`).
-    """
-    from .platform import binary_scenario, ordinal_scenario
-
-    sc = _plain(cfg.scenario)
-    key = stage_key(cfg.seed, "outcomes")
-    arms = list(design.arms)
-    if sc["kind"] == "factorial":
-        rates = factorial_rates(sc, design)
-        return binary_scenario(rates, sc["n_patients"], key=key, arms=arms)
-    if sc["kind"] == "ordinal":
-        strata = list(sc["stratum_control_probs"] or sc["stratum_odds_ratios"]) or None
-        if strata is None:
-            probs, odds, shares = sc["control_probs"], sc["odds_ratios"], None
-        else:
-            probs = [sc["stratum_control_probs"].get(s, sc["control_probs"]) for s in strata]
-            odds = [sc["stratum_odds_ratios"].get(s, sc["odds_ratios"]) for s in strata]
-            shares = [sc["stratum_shares"][s] for s in strata] if sc["stratum_shares"] else None
-        return ordinal_scenario(probs, odds, sc["n_patients"], key=key, arms=arms, strata=strata, stratum_probs=shares)
-    if sc["stratum_rates"]:
-        strata = list(sc["stratum_rates"])
-        rates = [sc["stratum_rates"][s] for s in strata]
-        probs = [sc["stratum_shares"][s] for s in strata] if sc["stratum_shares"] else None
-    else:
-        strata, rates, probs = None, sc["rates"], None
-    return binary_scenario(rates, sc["n_patients"], key=key, arms=arms, strata=strata, stratum_probs=probs)
-
-
-def factorial_rates(scenario: dict[str, Any], design: Any) -> np.ndarray:
-    """Event probability of every combination of a domains design (in ``design.arms`` order).
-
-    ``logit p("<a1>+<a2>") = logit(control_rate) + sum_d domain_log_odds[d][a_d] + interaction_log_odds[combo]``;
-    a domain missing from ``domain_log_odds`` has no effect, a combination missing from ``interaction_log_odds``
-    no interaction.
-    """
-    import itertools
-
-    base = float(np.log(scenario["control_rate"]) - np.log1p(-scenario["control_rate"]))
-    effects = [scenario["domain_log_odds"].get(d.name, [0.0] * len(d.arms)) for d in design.domains]
-    logits = []
-    for idx in itertools.product(*[range(len(d.arms)) for d in design.domains]):  # first domain slowest
-        combo = "+".join(d.arms[i] for d, i in zip(design.domains, idx, strict=True))
-        extra = float(scenario["interaction_log_odds"].get(combo, 0.0))
-        logits.append(base + sum(float(e[i]) for e, i in zip(effects, idx, strict=True)) + extra)
-    names = ["+".join(c) for c in itertools.product(*[d.arms for d in design.domains])]
-    if names != list(design.arms):  # the engine's combination order (domain_combinations)
-        raise AssertionError(f"combination order {names} differs from the design's {list(design.arms)}")
-    return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
+    return outcomes_from_scenario(_plain(cfg.scenario), design, key=stage_key(cfg.seed, "outcomes"))
 
 
 def _outcomes_from_models(cfg: DictConfig) -> tuple[xr.Dataset, bool]:
@@ -164,7 +118,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """
     from .config import validate
     from .platform import design_from_dict, from_dataset, run_trials
-    from .platform._operating import operating_characteristics
+    from .platform._operating.trials import operating_characteristics
     from .report import write_report
 
     cfg = validate(cfg)
@@ -219,7 +173,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     )
     t2 = time.monotonic()
     if design.domains:  # factorial platform: per-domain OCs against the combinations' true rates
-        from .platform._operating_domains import domain_operating_characteristics
+        from .platform._operating.domains import domain_operating_characteristics
 
         truth = np.asarray(outcomes.true_mean(), dtype=np.float64) @ outcomes.stratum_mix()  # (arm,)
         combo = [list(outcomes.arms).index(a) for a in results["arm"].values]

@@ -1,4 +1,5 @@
-"""Test-wide JAX settings: float64 on CPU and strict dtype promotion (STYLE.md, point 8)."""
+"""Test-wide JAX settings: float64 on CPU and strict dtype promotion (STYLE.md, point 8); every warning raised from
+sepsim's own code fails the test that triggers it."""
 
 import os
 
@@ -9,3 +10,8 @@ import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_dtype_promotion", "strict")
+
+
+def pytest_configure(config):
+    # module regex: warnings whose warn() call sits in sepsim (or a subpackage) become errors
+    config.addinivalue_line("filterwarnings", "error::Warning:sepsim")

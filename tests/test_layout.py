@@ -32,3 +32,90 @@ def test_import_jax_and_sepsim_from_root():
 def test_platform_subpackage_lives_inside_sepsim():
     assert (ROOT / "sepsim" / "platform" / "__init__.py").exists()
     assert (ROOT / "sepsim" / "models" / "__init__.py").exists()
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the ``sepsim`` modules it imports anywhere in its body (function-level imports included).
+
+    ``from pkg import name`` counts as an import of ``pkg.name`` when that is a module, else of ``pkg``; an import
+    of ``a.b.c`` is an edge to ``a.b.c`` only (the parents' ``__init__`` run too, but they are not the dependency).
+    """
+    import ast
+
+    files = {_module_name(p): p for p in (ROOT / "sepsim").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for mod, path in files.items():
+        is_pkg = path.name == "__init__.py"
+        package = mod.split(".") if is_pkg else mod.split(".")[:-1]
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                edges |= {a.name for a in node.names if a.name in files}
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package[: len(package) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                for alias in node.names:
+                    sub = f"{target}.{alias.name}"
+                    edges.add(sub if sub in files else target)
+        graph[mod] = {e for e in edges if e in files and e != mod}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_cycle_detector_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_import_graph_sees_function_level_imports():
+    graph = _import_graph()
+    assert "sepsim.pipeline" in graph["sepsim.cli"]  # `from .pipeline import run_pipeline` inside a function
+
+
+def test_no_import_cycle_inside_sepsim():
+    cycles = _cycles(_import_graph())
+    assert not cycles, "import cycles inside sepsim (function-level imports included): " + "; ".join(
+        " <-> ".join(c) for c in cycles
+    )

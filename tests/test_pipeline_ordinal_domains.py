@@ -106,7 +106,7 @@ def test_factorial_interaction_makes_a_domain_non_null():
     rates = factorial_rates(sc, design)
     logit = np.log(0.35 / 0.65)
     assert rates == pytest.approx([0.35, 0.35, 0.35, 1 / (1 + np.exp(-(logit - 0.5)))], abs=1e-12)
-    from sepsim.platform._operating_domains import _marginal_truth
+    from sepsim.platform._operating.domains import _marginal_truth
 
     names = xr.Dataset(coords={"arm_name": (("domain", "domain_arm"), [["placebo", "anakinra"], ["none", "cytosorb"]])})
     truth, null = _marginal_truth(names, rates)

@@ -177,13 +177,11 @@ def _check_factorial(sc: DictConfig, design: Any) -> None:
 def _check_plan(run: DictConfig, design: Any) -> None:
     """Plan the trials on a tiny copy of the scenario's table: the engine's checks of the design against its data
     (e.g. concurrent controls with an analysis that lacks them) then stop the run here, before any work."""
-    from ..pipeline import _outcomes_from_scenario
-    from ..platform._domains import _plan as domains_plan
-    from ..platform._plan import make_plan
+    from .._keys import stage_key
+    from ..platform import outcomes_from_scenario, plan_trials
 
-    tiny = OmegaConf.merge(run, {"scenario": {"n_patients": 64}})
-    outcomes = _outcomes_from_scenario(tiny, design)
-    (domains_plan if design.domains else make_plan)(design, outcomes)
+    tiny = OmegaConf.to_container(OmegaConf.merge(run.scenario, {"n_patients": 64}), resolve=True)
+    plan_trials(design, outcomes_from_scenario(tiny, design, key=stage_key(run.seed, "outcomes")))
 
 
 def _check_population(pop: DictConfig) -> None:

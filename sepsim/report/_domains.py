@@ -1,7 +1,7 @@
 """The report of a factorial platform (``design.domains``): per-domain figures, ``summary.json`` and ``report.html``.
 
 Same files as :func:`sepsim.report.write_report` for a single-domain run, from the per-domain operating
-characteristics of :func:`sepsim.platform._operating_domains.domain_operating_characteristics`.
+characteristics of :func:`sepsim.platform._operating.domains.domain_operating_characteristics`.
 """
 
 from __future__ import annotations

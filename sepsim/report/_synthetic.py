@@ -46,7 +46,7 @@ def synthetic_results(
         seed: NumPy seed.
 
     Returns:
-        The per-trial results Dataset (see ``sepsim/platform/CONTRACT.md``).
+        The per-trial results Dataset (see ``sepsim/platform/_results/schema.py``).
     """
     true_mean = true_mean or {"placebo": 0.30, "anakinra": 0.25, "ifn_gamma": 0.30}
     first = next(iter(true_mean.values()))

@@ -68,7 +68,7 @@ def write_report(
 
     Args:
         run_dir: the run directory (created if missing).
-        results: per-trial results Dataset (``sepsim/platform/CONTRACT.md``).
+        results: per-trial results Dataset (``sepsim/platform/_results/schema.py``).
         oc: its operating characteristics, from :func:`sepsim.platform.operating_characteristics`.
         config: the resolved run configuration (a mapping, e.g. a dict or an omegaconf DictConfig; values that
             are not plain data are written as strings).
@@ -77,10 +77,10 @@ def write_report(
     Raises:
         ConfigError: if ``results`` or ``oc`` is not what the report needs; nothing is written then.
     """
-    from sepsim.platform._operating import validate_results  # lazy: keeps sepsim.report free of engine imports
+    from sepsim.platform._operating.trials import validate_results  # lazy: keeps sepsim.report free of engine imports
 
     if isinstance(results, xr.Dataset) and "domain" in results.dims:  # factorial platform: per-domain report
-        from sepsim.platform._operating_domains import validate_domain_results
+        from sepsim.platform._operating.domains import validate_domain_results
 
         from ._domains import write_domain_report
 

@@ -10,28 +10,39 @@ Tolerance: 3 combined Monte-Carlo standard errors (ours plus the published estim
 """
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
-from sepsim._keys import stage_key
+from sepsim import stage_key
 from sepsim.platform import binary_scenario, calibrate_threshold, run_trials
-from sepsim.platform._run import make_trial_function
+from sepsim.platform._engine.run import make_trial_function
 
-S = 0.9814318
+ORACLE = yaml.safe_load((Path(__file__).resolve().parents[1] / "oracles" / "adaptr_null.yaml").read_text())
+PUB = ORACLE["published"]
+_D = ORACLE["design"]
+S = _D["superiority_threshold"]
+_LOOKS, _RAND = _D["looks_with_outcome"], _D["randomised_at_looks"]
 ADAPTR = dict(
-    arms=["A", "B", "C"],
-    look_n=list(range(300, 2001, 100)),
+    arms=_D["arms"],
+    look_n=list(range(_LOOKS["from"], _LOOKS["to"] + 1, _LOOKS["by"])),
     higher_is_better=False,
-    allocation=dict(rule="thompson", min_prob=0.2),
-    stopping=dict(superiority=S, inferiority=1 - S, equivalence_prob=0.9, equivalence_margin=0.05),
-    enrolment=dict(randomised_n=list(range(400, 2001, 100)) + [2000]),
+    allocation=dict(rule="thompson", min_prob=_D["min_allocation"]),
+    stopping=dict(
+        superiority=S,
+        inferiority=1 - S,
+        equivalence_prob=_D["equivalence"]["probability"],
+        equivalence_margin=_D["equivalence"]["margin"],
+    ),
+    enrolment=dict(randomised_n=list(range(_RAND["from"], _RAND["to"] + 1, _RAND["by"])) + _RAND["then"]),
 )
-PUBLISHED_N = 1000
+PUBLISHED_N = PUB["n_simulations"]
 
 
 def _null(seed=11):
-    return binary_scenario([0.25, 0.25, 0.25], 50_000, key=stage_key(seed, "cohort"))
+    return binary_scenario(_D["true_event_rates"], 50_000, key=stage_key(seed, "cohort"))
 
 
 def _check_prob(ours, n_ours, published, name):
@@ -42,11 +53,11 @@ def _check_prob(ours, n_ours, published, name):
 def _check_published(ds):
     n = ds.sizes["trial"]
     out = ds.trial_outcome.values
-    _check_prob(float(np.mean(out == 1)), n, 0.048, "P(superiority)")
-    _check_prob(float(np.mean(out == 2)), n, 0.381, "P(equivalence)")
+    _check_prob(float(np.mean(out == 1)), n, PUB["prob_superiority"], "P(superiority)")
+    _check_prob(float(np.mean(out == 2)), n, PUB["prob_equivalence"], "P(equivalence)")
     size = ds.n_total.values
-    se = math.sqrt(11.36**2 + size.var() / n)
-    assert abs(size.mean() - 1749.6) < 3 * se
+    se = math.sqrt(PUB["mean_sample_size_se"] ** 2 + size.var() / n)
+    assert abs(size.mean() - PUB["mean_sample_size"]) < 3 * se
     assert size.min() >= 400 and size.max() == 2000
 
 
@@ -95,7 +106,7 @@ def test_calibration_reproduces_threshold():
     assert below and max(below) > 0.05
     # the published threshold lies within the calibration's Monte-Carlo spread: P(sup) there is near 0.05
     ds = run_trials(_null(), ADAPTR, n_trials=4000, key=stage_key(5, "trials"))
-    _check_prob(float(np.mean(ds.trial_outcome.values == 1)), 4000, 0.048, "P(superiority) at 0.9814318")
+    _check_prob(float(np.mean(ds.trial_outcome.values == 1)), 4000, PUB["prob_superiority"], f"P(superiority) at {S}")
     assert 0.97 < res.threshold < 0.995
 
 

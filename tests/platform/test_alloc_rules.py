@@ -17,7 +17,7 @@ from sepsim.platform import (
     TrippaAllocation,
     apply_limits,
 )
-from sepsim.platform._alloc_fixed import block_assign
+from sepsim.platform._allocation.fixed import block_assign
 
 EPS = math.sqrt(np.finfo(float).eps)
 

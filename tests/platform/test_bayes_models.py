@@ -9,7 +9,7 @@ from scipy import integrate, optimize, stats
 from scipy.special import expit, log_expit
 
 from sepsim._errors import ConfigError
-from sepsim.platform.analyses import (
+from sepsim.platform.stats import (
     hierarchical_effects,
     log_odds_ratio_estimates,
     logistic_design_matrix,
@@ -19,7 +19,7 @@ from sepsim.platform.analyses import (
     normal_difference_unknown_variance,
     proportional_odds_posterior,
 )
-from sepsim.platform.analyses._normal_model import _student_t_sf
+from sepsim.platform.stats._normal_model import _student_t_sf
 
 # ----------------------------------------------------------------------------------------------------------- normal
 

@@ -10,9 +10,9 @@ import pytest
 from sepsim._errors import ConfigError
 from sepsim._keys import stage_key
 from sepsim.platform import binary_scenario, design_from_dict, ordinal_scenario, patient_log
-from sepsim.platform._analysis_ordinal import ProportionalOddsAnalysis
-from sepsim.platform._plan import make_plan
-from sepsim.platform.analyses import (
+from sepsim.platform._analysis.ordinal import ProportionalOddsAnalysis
+from sepsim.platform._design.plan import make_plan
+from sepsim.platform.stats import (
     hierarchical_effects,
     log_odds_ratio_estimates,
     logistic_treatment_posterior,

@@ -16,7 +16,7 @@ from scipy import stats
 from sepsim._errors import ConfigError
 from sepsim._keys import stage_key
 from sepsim.platform import binary_scenario, design_from_dict, run_trials
-from sepsim.platform.analyses import (
+from sepsim.platform.stats import (
     cochran_mantel_haenszel,
     crossing_probabilities,
     exact_rejection_probability,

@@ -11,7 +11,7 @@ from scipy import stats
 from sepsim._errors import ConfigError
 from sepsim._keys import stage_key
 from sepsim.platform import binary_scenario, design_from_dict, run_trials
-from sepsim.platform.analyses import hierarchical_effects, log_odds_ratio_estimates
+from sepsim.platform.stats import hierarchical_effects, log_odds_ratio_estimates
 
 N_TRIALS = 3000
 STRATA = ["S0", "S1", "S2"]

@@ -6,7 +6,7 @@ import pytest
 
 from sepsim._keys import stage_key
 from sepsim.platform import ThallWathenAllocation, ThompsonAllocation, binary_scenario, prob_best_quadrature, run_trials
-from sepsim.platform._alloc_base import AllocationInputs
+from sepsim.platform._allocation.base import AllocationInputs
 
 RAR = dict(
     arms=["A", "B", "C"],

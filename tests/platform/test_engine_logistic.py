@@ -12,8 +12,8 @@ import pytest
 from sepsim._errors import ConfigError
 from sepsim._keys import stage_key
 from sepsim.platform import PotentialOutcomes, binary_scenario, design_from_dict, run_trials
-from sepsim.platform._analysis_logistic import LogisticAnalysis
-from sepsim.platform.analyses import logistic_treatment_posterior
+from sepsim.platform._analysis.logistic import LogisticAnalysis
+from sepsim.platform.stats import logistic_treatment_posterior
 
 N_TRIALS = 4000
 PRIOR_SD = 1000.0  # vague: the covariate check below compares two parametrisations of the same likelihood

@@ -8,9 +8,9 @@ import pytest
 from sepsim._errors import ConfigError
 from sepsim._keys import stage_key
 from sepsim.platform import binary_scenario, design_from_dict, run_trials
-from sepsim.platform._gsd_observed import init_spend_state, observed_fractions
-from sepsim.platform._gsd_observed import spend_bounds as _spend_bounds
-from sepsim.platform.analyses import group_sequential_bounds
+from sepsim.platform._decisions.gsd_observed import init_spend_state, observed_fractions
+from sepsim.platform._decisions.gsd_observed import spend_bounds as _spend_bounds
+from sepsim.platform.stats import group_sequential_bounds
 
 spend_bounds = jax.jit(_spend_bounds, static_argnames=("spending", "gamma"))
 

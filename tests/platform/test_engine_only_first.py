@@ -8,8 +8,8 @@ import pytest
 from sepsim._errors import ConfigError
 from sepsim._keys import stage_key
 from sepsim.platform import binary_scenario, design_from_dict, run_trials
-from sepsim.platform._decide import UnitState, decide_unit
-from sepsim.platform._plan import make_plan
+from sepsim.platform._decisions.decide import UnitState, decide_unit
+from sepsim.platform._design.plan import make_plan
 
 ARMS = ["ctrl", "A", "B"]
 

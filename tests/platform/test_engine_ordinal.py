@@ -12,8 +12,8 @@ import pytest
 from sepsim._errors import ConfigError
 from sepsim._keys import stage_key
 from sepsim.platform import design_from_dict, ordinal_scenario, run_trials
-from sepsim.platform._analysis_ordinal import ProportionalOddsAnalysis
-from sepsim.platform.analyses import proportional_odds_posterior
+from sepsim.platform._analysis.ordinal import ProportionalOddsAnalysis
+from sepsim.platform.stats import proportional_odds_posterior
 
 P0 = [0.2, 0.3, 0.3, 0.2]  # control category probabilities (illustrative 4-level ordinal scale)
 N_TRIALS = 4000

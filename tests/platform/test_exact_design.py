@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from sepsim._errors import ConfigError
-from sepsim.platform.analyses import exact_rejection_probability, rejection_region
+from sepsim.platform.stats import exact_rejection_probability, rejection_region
 
 
 @pytest.mark.parametrize("sided", [1, 2])

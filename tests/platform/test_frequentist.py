@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from sepsim._errors import ConfigError
-from sepsim.platform.analyses import (
+from sepsim.platform.stats import (
     chi_square_2x2,
     cochran_mantel_haenszel,
     fisher_exact_2x2,

@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from sepsim._errors import ConfigError
-from sepsim.platform.analyses import (
+from sepsim.platform.stats import (
     alpha_spending,
     crossing_probabilities,
     group_sequential_bounds,

@@ -8,7 +8,7 @@ import scipy.stats
 import xarray as xr
 
 from sepsim._errors import ConfigError
-from sepsim.platform._operating import QUANTILES, operating_characteristics, validate_results
+from sepsim.platform._operating.trials import QUANTILES, operating_characteristics, validate_results
 from sepsim.report._synthetic import synthetic_results
 
 EST, MCSE, LO, HI = 0, 1, 2, 3

@@ -17,7 +17,7 @@ import yaml
 
 import sepsim._io as atomic
 from sepsim._errors import ConfigError
-from sepsim.platform._operating import operating_characteristics
+from sepsim.platform._operating.trials import operating_characteristics
 from sepsim.report import (
     plot_allocation,
     plot_decisions,

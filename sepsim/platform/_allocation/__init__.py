@@ -1,0 +1,1 @@
+"""Allocation rules: how each randomisation window shares patients among the active arms."""

@@ -1,0 +1,47 @@
+"""Fixed-ratio allocation, optionally in permuted blocks (stratified by the engine when strata exist)."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float, Int, Key
+
+from .base import AbstractAllocationRule, AllocationInputs
+
+__all__ = ["FixedAllocation", "block_assign"]
+
+
+class FixedAllocation(AbstractAllocationRule):
+    """Allocation in a fixed ratio among the active arms (renormalised when arms leave)."""
+
+    ratio: tuple[float, ...] = eqx.field(static=True, default=())
+
+    def weights(self, inp: AllocationInputs) -> tuple[Float[Array, " arm"], Float[Array, " arm"]]:
+        r = jnp.asarray(self.ratio, dtype=inp.p_best.dtype)
+        r = jnp.where(inp.active, r, 0.0)
+        return r, r / jnp.maximum(jnp.sum(r), 1e-300)
+
+
+def block_assign(
+    ratio_counts: Int[Array, " arm"],
+    open_arms: Bool[Array, " arm"],
+    position: Int[Array, ""],
+    *,
+    key: Key[Array, ""],
+    max_block: int,
+) -> Int[Array, ""]:
+    """The arm at ``position`` of a permuted block.
+
+    The block holds ``ratio_counts[a]`` copies of each open arm, in a random order drawn from ``key`` (one key per
+    block, so every patient of the block sees the same permutation). ``position`` is taken modulo the block size.
+    """
+    counts = jnp.where(open_arms, ratio_counts, 0)
+    size = jnp.maximum(jnp.sum(counts), 1).astype(jnp.int32)
+    edges = jnp.cumsum(counts).astype(jnp.int32)
+    slots = jnp.arange(max_block, dtype=jnp.int32)
+    content = jnp.searchsorted(edges, slots, side="right")  # arm index of each slot before permuting
+    prio = jax.random.uniform(key, (max_block,), dtype=jnp.float32)
+    prio = jnp.where(slots < size, prio, 2.0)
+    order = jnp.argsort(prio)
+    return content[order[jnp.asarray(position).astype(jnp.int32) % size]].astype(jnp.int32)

@@ -1,0 +1,1 @@
+"""Decisions at a look: superiority, inferiority, futility, equivalence; frequentist boundaries."""

@@ -1,0 +1,1 @@
+"""Operating characteristics of simulated trials, and threshold calibration."""

@@ -1,0 +1,1 @@
+"""The results contract as code: decision and outcome codes, and the per-trial results schema."""
