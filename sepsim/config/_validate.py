@@ -16,7 +16,7 @@ from ._schema import ArmConfig, RunConfig
 __all__ = ["validate", "to_run_config"]
 
 _OUTCOME_SOURCES = ("scenario", "mechanistic")
-_POPULATION_SOURCES = ("prior", "data")
+_POPULATION_SOURCES = ("prior", "posterior", "data")
 _ENDPOINT_KINDS = ("binary", "continuous", "ordinal")
 _PROGRESS = ("auto", "bar", "log")
 
