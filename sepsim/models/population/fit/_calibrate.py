@@ -35,13 +35,13 @@ class CalibrationConfig(NamedTuple):
     """Settings of Fit 1 (``conf/experiment calibrate`` / ``python -m sepsim.models.population fit``)."""
 
     targets: str | None = None  # targets file; None = conf/targets/immunosep.yaml
-    library_size: int = 12_000  # library patients per round
+    library_size: int = 4000  # library patients per round
     rounds: int = 2
     stable_sd: float = 0.25
     components: int = 32  # hyper-parameter draws in the proposal mixture
-    num_warmup: int = 500
-    num_samples: int = 500
-    num_chains: int = 4
+    num_warmup: int = 300
+    num_samples: int = 300
+    num_chains: int = 2
     target_accept: float = 0.9
     seed: int = 1
     inclusion: dict[str, Any] = {"infection_site": [0, 1, 2, 3]}  # library population (ImmunoSep infection types)
