@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     fit.add_argument("--samples", type=int, default=d.num_samples)
     fit.add_argument("--chains", type=int, default=d.num_chains)
     fit.add_argument("--seed", type=int, default=d.seed)
+    fit.add_argument("--max-tree-depth", type=int, default=d.max_tree_depth)
     fit.add_argument("--out", default="outputs/calibrate", help="output directory")
     fit.add_argument("--ship", action="store_true", help="replace the committed posterior netCDF")
     fit.add_argument("--strict", action="store_true", help="exit 1 if the convergence gates fail")
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         num_samples=args.samples,
         num_chains=args.chains,
         seed=args.seed,
+        max_tree_depth=args.max_tree_depth,
     )
     passed = calibrate_and_report(cfg, args.out, ship=args.ship, figures=not args.no_figures)
     return 1 if (args.strict and not passed) else 0

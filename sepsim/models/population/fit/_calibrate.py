@@ -43,6 +43,7 @@ class CalibrationConfig(NamedTuple):
     num_samples: int = 300
     num_chains: int = 2
     target_accept: float = 0.9
+    max_tree_depth: int = 6  # bounds the cost of one iteration (2^6 - 1 leapfrog steps)
     seed: int = 1
     inclusion: dict[str, Any] = {"infection_site": [0, 1, 2, 3]}  # library population (ImmunoSep infection types)
 
@@ -81,7 +82,12 @@ def _pooled_log_q(libs: list[Library], proposals: list[Proposal], space: LatentS
 
 def _fit(cfg: CalibrationConfig, space, prior, lib, compiled, key) -> MCMC:
     arrays = library_arrays(lib)
-    kernel = NUTS(calibration_model, target_accept_prob=cfg.target_accept, init_strategy=init_to_median)
+    kernel = NUTS(
+        calibration_model,
+        target_accept_prob=cfg.target_accept,
+        max_tree_depth=cfg.max_tree_depth,
+        init_strategy=init_to_median,
+    )
     mcmc = MCMC(
         kernel,
         num_warmup=cfg.num_warmup,
