@@ -93,7 +93,7 @@ def _observed(result: CalibrationResult) -> dict[str, np.ndarray]:
     return obs
 
 
-def inference_data(result: CalibrationResult, *, seed: int = 0, prior_draws: int = 1000) -> az.InferenceData:
+def inference_data(result: CalibrationResult, *, seed: int = 0, prior_draws: int = 200) -> az.InferenceData:
     """All six groups; predictive replicates at the published n include the library's Monte-Carlo error."""
     import jax
 
