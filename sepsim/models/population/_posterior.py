@@ -34,11 +34,16 @@ def default_posterior_path() -> Path:
     return Path(str(resources.files("sepsim.models.population").joinpath("data/immunosep_posterior.nc")))
 
 
-@cache
 def _read(path: str) -> xr.Dataset:
     p = Path(path)
     if not p.is_file():
         raise DataFileError(path, "posterior file not found; run `sepsim experiment=calibrate` to fit it")
+    return _read_version(path, p.stat().st_mtime_ns)  # a refit under the same path is read again
+
+
+@cache
+def _read_version(path: str, mtime_ns: int) -> xr.Dataset:
+    p = Path(path)
     try:
         with xr.open_dataset(p, group="posterior", engine="h5netcdf") as ds:
             post = ds[["mu", "sd", "corr_chol", "beta"]].load()

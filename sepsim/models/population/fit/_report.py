@@ -9,6 +9,7 @@ Gates (issue 11): R-hat <= 1.01, bulk ESS >= 400 on every hyper-parameter, no di
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -16,12 +17,12 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
-from ...._io import atomic_to_netcdf, atomic_write_text
+from ...._io import atomic_write_text
 from .._latent import EFFECT_COVARIATES
 from ._calibrate import CalibrationResult, prior_statistics
 from ._likelihood import predictive_counts, site_name
 
-__all__ = ["Gates", "check_gates", "inference_data", "target_table", "write_figures"]
+__all__ = ["Gates", "check_gates", "inference_data", "target_table", "write_figures", "write_outputs"]
 
 RHAT_MAX, ESS_MIN = 1.01, 400
 _HYPER = ("mu", "sd", "beta", "corr")
@@ -265,17 +266,14 @@ def _plot_ppc(idata: az.InferenceData, result: CalibrationResult) -> None:
 
 
 def write_outputs(idata: az.InferenceData, result: CalibrationResult, out_dir: Path, posterior_file: Path | None):
-    """The run directory (posterior.nc, targets.md, rounds, figures) and, optionally, the shipped posterior."""
+    """The run directory (posterior.nc, targets.md) and, optionally, the shipped posterior (written to a temporary
+    name, then renamed into place, so a killed fit never leaves a half-written posterior)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    idata.to_netcdf(str(out_dir / "posterior.nc"), engine="h5netcdf")
+    targets = [out_dir / "posterior.nc"] + ([Path(posterior_file)] if posterior_file is not None else [])
+    for path in targets:
+        tmp = path.with_name(path.name + ".tmp")
+        idata.to_netcdf(str(tmp), engine="h5netcdf")
+        os.replace(tmp, path)
     table = target_table(idata, result)
     atomic_write_text(out_dir / "targets.md", table)
-    if posterior_file is not None:
-        small = az.InferenceData(
-            **{g: getattr(idata, g) for g in idata.groups()},
-        )
-        small.to_netcdf(str(posterior_file), engine="h5netcdf")
     return table
-
-
-__all__ += ["write_outputs", "atomic_to_netcdf"]
