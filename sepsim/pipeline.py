@@ -12,6 +12,7 @@ Outcome sources (``outcomes=``):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import platform as _stdlib_platform
@@ -57,14 +58,25 @@ def _outcomes_from_models(cfg: DictConfig) -> tuple[xr.Dataset, bool]:
     pop = _plain(cfg.population)
     arms_cfg = _plain(cfg.arms)
     chunk = cfg.runtime.chunk_size or 2000
-    # precision changes the numbers, so it is part of every key; chunking and progress do not, so they are not
-    cohort_subtree = {"population": pop, "seed": cfg.seed, "precision": cfg.runtime.precision}
+    # precision changes the numbers, so it is part of every key; chunking and progress do not, so they are not;
+    # a posterior enters through the hash of its file (a refit under the same path is a new cohort)
+    cohort_subtree = {
+        "population": pop,
+        "seed": cfg.seed,
+        "precision": cfg.runtime.precision,
+        "posterior_sha256": _posterior_digest(pop),
+    }
+    config = CohortConfig(
+        **pop["options"],
+        source=pop["source"],
+        posterior_file=pop["posterior_file"],
+        posterior_draw=pop["posterior_draw"],
+        inclusion=pop["inclusion"],
+    )
     cohort, _ = cached_stage(
         "cohort",
         cohort_subtree,
-        lambda: simulate_cohort(
-            pop["n_patients"], key=stage_key(cfg.seed, "cohort"), config=CohortConfig(**pop["options"])
-        ),
+        lambda: simulate_cohort(pop["n_patients"], key=stage_key(cfg.seed, "cohort"), config=config),
         cache_dir=_cache_dir(cfg),
     )
     arms = build_arms(arms_cfg)
@@ -81,6 +93,52 @@ def _outcomes_from_models(cfg: DictConfig) -> tuple[xr.Dataset, bool]:
         )
 
     return cached_stage("outcomes", {**cohort_subtree, "arms": arms_cfg}, compute, cache_dir=_cache_dir(cfg))
+
+
+def _posterior_digest(pop: dict[str, Any]) -> str | None:
+    if pop["source"] != "posterior":
+        return None
+    from .models.population import default_posterior_path
+
+    path = Path(pop["posterior_file"]) if pop["posterior_file"] else default_posterior_path()
+    if not path.is_file():
+        raise ConfigError("population.posterior_file", f"file not found: {path} (fit it: sepsim experiment=calibrate)")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _check_population(cfg: DictConfig) -> None:
+    """Refuse, before any work, what the population stage cannot honour."""
+    if cfg.outcomes == "scenario":
+        return
+    if cfg.population.source == "data":
+        raise ConfigError(
+            "population.source",
+            "'data' (a patient-level file) fits the population model (Fit 2, sepsim.models.population.data) but "
+            "cannot yet generate trial cohorts; use population=immunosep (calibrated posterior) or population=prior",
+        )
+    if not cfg.population.calibrate:
+        _posterior_digest(_plain(cfg.population))
+
+
+def _calibrate(cfg: DictConfig, run_dir: Path) -> DictConfig:
+    """Stage 1 (Fit 1) when ``population.calibrate`` is set: the cohort then comes from the fresh posterior."""
+    from .models.population.fit import CalibrationConfig
+    from .models.population.fit._entry import calibrate_and_report
+
+    opts = dict(_plain(cfg.population.calibrate))
+    ship, strict = bool(opts.pop("ship", False)), bool(opts.pop("strict", False))
+    unknown = set(opts) - set(CalibrationConfig._fields)
+    if unknown:
+        raise ConfigError(
+            "population.calibrate", f"unknown keys {sorted(unknown)}; allowed {CalibrationConfig._fields}"
+        )
+    out = run_dir / "population"
+    passed = calibrate_and_report(CalibrationConfig(seed=cfg.seed, **opts), out, ship=ship)
+    if strict and not passed:
+        raise RuntimeError(f"population fit did not converge (population.calibrate.strict=true); see {out}")
+    cfg = cfg.copy()
+    cfg.population.posterior_file = str(out / "posterior.nc")
+    return cfg
 
 
 def _solved(table: xr.Dataset) -> tuple[xr.Dataset, int]:
@@ -122,6 +180,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     from .report import write_report
 
     cfg = validate(cfg)
+    _check_population(cfg)
 
     config_text = OmegaConf.to_yaml(cfg, resolve=True)
     done = finished_summary(run_dir, config_text)
@@ -131,6 +190,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     begin_run(run_dir, _cache_dir(cfg))
     atomic_write_text(run_dir / "config.yaml", config_text)
     t0 = time.monotonic()
+    if cfg.outcomes != "scenario" and cfg.population.calibrate:
+        cfg = _calibrate(cfg, run_dir)
     design = design_from_dict(_plain(cfg.design))
     reused: dict[str, bool] = {}
     solver_failures = 0

@@ -65,9 +65,14 @@ class PopulationConfig:
     name: str = "prior"
     n_patients: int = 2000
     days: int = 28  # horizon of the dynamics after randomisation (dead_Nd needs days >= N; 10..365 accepted)
-    source: str = "prior"  # "prior": parameter ranges of the patient model; "data": patient-level file
+    source: str = "prior"  # "prior": parameter ranges; "posterior": calibrated population model; "data": file
     data_file: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # CohortConfig fields: fixed, screening_window_h
+    # population model (sepsim.models.population; CohortConfig documents each)
+    posterior_file: str | None = None  # source=posterior: InferenceData netCDF; null = the committed fit
+    posterior_draw: int | None = None  # one fixed posterior draw; null = a draw per patient (posterior predictive)
+    inclusion: dict[str, Any] = field(default_factory=dict)  # covariate -> allowed codes or [low, high]
+    calibrate: dict[str, Any] = field(default_factory=dict)  # non-empty: run Fit 1 first (CalibrationConfig keys)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from ._schema import ArmConfig, RunConfig
 __all__ = ["validate", "to_run_config"]
 
 _OUTCOME_SOURCES = ("scenario", "mechanistic")
-_POPULATION_SOURCES = ("prior", "data")
+_POPULATION_SOURCES = ("prior", "posterior", "data")
 _ENDPOINT_KINDS = ("binary", "continuous", "ordinal")
 _PROGRESS = ("auto", "bar", "log")
 
@@ -195,6 +195,11 @@ def _check_population(pop: DictConfig) -> None:
             raise ConfigError("population.data_file", "required when population.source=data (a CSV file path)")
         if not Path(pop.data_file).is_file():
             raise ConfigError("population.data_file", f"file not found: {pop.data_file}")
+        raise ConfigError(
+            "population.source",
+            "'data' (a patient-level file) fits the population model (Fit 2 input, sepsim.models.population.data) "
+            "but cannot yet generate trial cohorts; allowed here: prior, posterior",
+        )
 
 
 def validate(cfg: DictConfig | dict) -> DictConfig:

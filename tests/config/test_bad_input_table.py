@@ -70,7 +70,7 @@ CLI_CASES = [
     ("population_plus_key", ["+population.n_patient=50"], "population.n_patient", ["did you mean 'n_patients'"]),
     ("population_options", ["+population.options.foo=1"], "population.options.foo", ["fixed", "screening_window_h"]),
     ("population_days", [*IMMUNO, "population.days=5"], "population.days", ["[10, 365]"]),
-    ("population_source", [*IMMUNO, "population.source=web"], "population.source", ["prior, data"]),
+    ("population_source", [*IMMUNO, "population.source=web"], "population.source", ["prior, posterior, data"]),
     ("population_pool_small", [*IMMUNO, "population.n_patients=10"], "population.n_patients", ["at least 280"]),
     (
         "population_fixed_unknown",

@@ -1,0 +1,67 @@
+"""Wall time and ESS per second of Fit 1 (population model: library re-weighting + NUTS) on this CPU.
+
+Rows: ``library`` (drawing and solving the library: placebo for every patient, the matched active arm for the
+MALS / immunoparalysis patients) and ``nuts`` (NUTS over the hyper-parameters: no ODE solve per step). ESS/s is the
+minimum bulk ESS over the hyper-parameters (mu, sd, beta, off-diagonal correlations) divided by the NUTS wall time
+(warm-up included); CPU time of this process is printed too (other jobs on a shared machine inflate wall time).
+
+Usage: ``python benchmarks/bench_fit.py [--quick] [--json PATH]`` (``--quick``: 1000 library patients, one round,
+one chain of 100 + 100 iterations; default: the ``CalibrationConfig`` defaults = ``experiments/calibrate.yaml``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    from sepsim.models.population.fit import CalibrationConfig, run_calibration
+    from sepsim.models.population.fit._report import check_gates, inference_data
+
+    cfg = CalibrationConfig()
+    if args.quick:
+        cfg = cfg._replace(library_size=1000, rounds=1, num_chains=1, num_warmup=100, num_samples=100)
+    c0, w0 = time.process_time(), time.monotonic()
+    result = run_calibration(cfg)
+    wall, cpu = time.monotonic() - w0, time.process_time() - c0
+    gates = check_gates(inference_data(result, seed=cfg.seed, prior_draws=50))
+    lib_s = sum(r["library_s"] for r in result.rounds)
+    nuts_s = result.rounds[-1]["nuts_s"]
+    rows = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "config": cfg._asdict(),
+        "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
+        "library_s": lib_s,
+        "nuts_s_last_round": nuts_s,
+        "min_bulk_ess": round(gates.min_ess_bulk, 1),
+        "ess_per_s": round(gates.min_ess_bulk / max(nuts_s, 1e-9), 3),
+        "max_rhat": round(gates.max_rhat, 4),
+        "divergences": gates.divergences,
+        "rounds": result.rounds,
+    }
+    print("| stage | wall s |\n|---|---:|")
+    print(f"| library ({cfg.library_size} x {len(result.rounds)} rounds) | {lib_s:.1f} |")
+    print(f"| nuts (last round, {cfg.num_chains} x {cfg.num_warmup}+{cfg.num_samples}) | {nuts_s:.1f} |")
+    print(f"| total | {wall:.1f} (CPU {cpu:.1f}) |")
+    print(f"min bulk ESS {gates.min_ess_bulk:.0f} -> {rows['ess_per_s']} ESS/s; {gates.describe()}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    main()
