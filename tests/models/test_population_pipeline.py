@@ -9,13 +9,13 @@ from sepsim.pipeline import run_pipeline
 
 
 def _cfg(*overrides):
-    return validate(compose_config(["experiment=immunosep", "n_trials=2", "population.n_patients=10", *overrides]))
+    return validate(compose_config(["experiment=immunosep", "n_trials=2", "population.n_patients=300", *overrides]))
 
 
 def test_data_source_is_refused_before_any_work(tmp_path):
     data = tmp_path / "patients.csv"
     data.write_text("patient_id\n")
-    overrides = ["experiment=immunosep", "n_trials=2", "population.n_patients=10", "population.source=data"]
+    overrides = ["experiment=immunosep", "n_trials=2", "population.n_patients=300", "population.source=data"]
     cfg = compose_config([*overrides, f"population.data_file={data}"])
     with pytest.raises(ConfigError, match="population.source: 'data'"):
         validate(cfg)  # the CLI's preflight refuses it before hydra makes a run directory
