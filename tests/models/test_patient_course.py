@@ -102,7 +102,7 @@ def test_year_horizon_contract(year):
     # the discharge and ward draws are common random numbers: identical under an identical arm
     for v in ("icu_discharge_day", "hospital_discharge_day", "death_day"):
         np.testing.assert_array_equal(o[v].values, out.sel(arm="placebo_twin")[v].values)
-    assert out.attrs["covariate_defaults"] == "charlson=2"
+    assert out.attrs["covariate_defaults"] == "none"  # the population model's cohort carries charlson
     # trial outcomes in the table follow their definitions (tests/models/test_trial_outcomes.py)
     support = o.organ_support.values
     np.testing.assert_array_equal(support, o.in_icu.values & (o.state_organ_dysfunction.values > 3.5))
@@ -152,6 +152,11 @@ def test_charlson_acts_on_the_hazards(year):
     d_hi = np.nan_to_num(hi.death_day.values, nan=np.inf)
     assert np.all(d_hi <= d_lo) and (d_hi < d_lo).any()
     assert hi.attrs["covariate_defaults"] == "none"
+    # an old cohort without the covariate runs on the documented default (2) and says so
+    dflt = simulate_outcomes(cohort.drop_vars("charlson"), arms, **kw)
+    two = simulate_outcomes(cohort.assign(charlson=("patient", np.full(n, 2.0))), arms, **kw)
+    assert dflt.attrs["covariate_defaults"] == "charlson=2"
+    np.testing.assert_array_equal(dflt.death_day.values, two.death_day.values)
 
 
 def test_precision_refused_clearly(year):
