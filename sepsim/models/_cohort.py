@@ -17,6 +17,7 @@ criteria: populations differ by who is included, never by a per-trial factor. Ev
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -100,6 +101,9 @@ def _one_patient(key: Key[Array, ""], lo: float, hi: float, site_logits: Any) ->
 def _check(config: CohortConfig, n: int) -> None:
     if not isinstance(n, int) or n < 1:
         raise ConfigError("cohort.n", f"must be a positive integer, got {n!r}")
+    for name, v in config.fixed.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ConfigError(f"cohort.fixed.{name}", f"must be a finite number, got {v!r}")
     bad = set(config.fixed) - {s.name for s in load_parameter_specs()}
     if bad:
         raise ConfigError("cohort.fixed", f"unknown parameters {sorted(bad)}")

@@ -415,7 +415,6 @@ API_CASES = [
         "design.stopping.inferiority",
         ["superiority"],
         id="design_from_dict_crossed",
-        marks=_xfail("platform: design_from_dict accepts inferiority >= superiority (sepsim.config refuses)"),
     ),
     pytest.param(lambda p: _trials(500, n_trials=-1), "n_trials", ["positive integer"], id="run_trials_n_trials"),
     pytest.param(
@@ -432,10 +431,9 @@ API_CASES = [
     pytest.param(lambda p: _cohort(fixed={"nosuch": 1.0}), "cohort.fixed", ["nosuch"], id="simulate_cohort_fixed"),
     pytest.param(
         lambda p: _cohort(fixed={"age": math.nan}),
-        "cohort.fixed",
+        "cohort.fixed.age",
         ["finite"],
         id="simulate_cohort_nan",
-        marks=_xfail("models: simulate_cohort accepts a NaN fixed parameter (sepsim.config refuses)"),
     ),
     pytest.param(
         lambda p: _cohort(screening_window_h=(0.0, -24.0)),

@@ -490,6 +490,14 @@ class TrialDesign:
         has_control = self.control is not None
         self.allocation.validate(len(self.arms), has_control)
         self.stopping.validate(has_control, probability_scale=self.analysis.model == "beta_binomial")
+        sup, inf = self.stopping.superiority, self.stopping.inferiority
+        if self.analysis.method != "frequentist" and sup is not None and inf is not None:
+            if inf >= sup:
+                raise ConfigError(
+                    f"{p}.stopping.inferiority",
+                    f"must be below design.stopping.superiority ({sup}), got {inf} "
+                    "(an arm would be dropped as inferior and declared superior at once)",
+                )
         self.analysis.validate()
         self.enrolment.validate(ln)
         self.scenario.validate(len(self.strata) if self.strata else 1)
