@@ -382,10 +382,6 @@ def _arm(spec):
     return go
 
 
-def _xfail(reason):
-    return pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=reason)
-
-
 # (id, callable factory (tmp_path -> callable), key, allowed)
 API_CASES = [
     pytest.param(lambda p: _pipeline(["n_trials=-5"], p), "n_trials", ["positive integer"], id="run_pipeline_n_trials"),
@@ -422,10 +418,6 @@ API_CASES = [
         "n_patients",
         ["200"],
         id="run_trials_pool_small",
-        marks=[  # slow: accepted today, so it compiles and runs the trials (~12 s)
-            _xfail("platform: run_trials resamples a pool smaller than look_n[-1] (sepsim.config refuses)"),
-            pytest.mark.slow,
-        ],
     ),
     pytest.param(lambda p: _cohort(0), "cohort.n", ["positive integer"], id="simulate_cohort_n"),
     pytest.param(lambda p: _cohort(fixed={"nosuch": 1.0}), "cohort.fixed", ["nosuch"], id="simulate_cohort_fixed"),

@@ -130,6 +130,13 @@ def run_trials(
         return run_domain_trials(
             outcomes, design, n_trials=n_trials, key=key, chunk_size=chunk, start=start, progress=progress, seed=seed
         )
+    need = int(design.look_n[-1])
+    if outcomes.n_patients < need:  # trials draw patients from the pool; a smaller pool would repeat patients
+        raise ConfigError(
+            "n_patients",
+            f"the outcome pool holds {outcomes.n_patients} patients, fewer than the design's maximum sample size "
+            f"design.look_n[-1] = {need}; give at least {need}",
+        )
     fn, plan = make_trial_function(design, outcomes)
     parts = []
     with progress_bar(n_trials, desc="trials", unit="trials", mode=progress_mode(progress)) as bar:
