@@ -9,7 +9,7 @@ from sepsim.pipeline import run_pipeline
 
 
 def _cfg(*overrides):
-    return validate(compose_config(["experiment=immunosep", "n_trials=2", "population.n_patients=10", *overrides]))
+    return validate(compose_config(["experiment=immunosep", "n_trials=2", "population.n_patients=300", *overrides]))
 
 
 def test_data_source_is_refused_before_any_work(tmp_path):
