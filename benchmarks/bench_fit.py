@@ -2,7 +2,7 @@
 
 Rows: ``library`` (drawing and solving the library: placebo for every patient, the matched active arm for the
 MALS / immunoparalysis patients) and ``nuts`` (NUTS over the hyper-parameters: no ODE solve per step). ESS/s is the
-minimum bulk ESS over the hyper-parameters (mu, sd, beta, off-diagonal correlations) divided by the NUTS wall time
+minimum bulk ESS over the sampled hyper-parameters (the fitted mean shifts) divided by the NUTS wall time
 (warm-up included); CPU time of this process is printed too (other jobs on a shared machine inflate wall time).
 
 Usage: ``python benchmarks/bench_fit.py [--quick] [--json PATH]`` (``--quick``: 1000 library patients, one round,

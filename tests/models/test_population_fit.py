@@ -9,13 +9,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import yaml
+from numpyro.infer import Predictive
 from scipy import stats
 
 from sepsim._errors import DataFileError
-from sepsim.models.population import Population, default_posterior_path, latent_space, log_density
+from sepsim.models.population import HyperPrior, Population, default_posterior_path, latent_space, log_density
+from sepsim.models.population._latent import population, sample_hyper
 from sepsim.models.population.fit import load_targets
 from sepsim.models.population.fit._library import DEFENSIVE_SHARE, DEFENSIVE_WIDTH, Proposal, log_proposal
-from sepsim.models.population.fit._likelihood import _log_binom_cdf, weighted_statistic
+from sepsim.models.population.fit._likelihood import _log_binom_cdf, ess_floor_penalty, weighted_statistic
 from sepsim.models.population.fit._report import check_gates
 
 SHARED = Path("/work/shared/science/calibration_targets.yaml")
@@ -110,17 +112,10 @@ def test_log_density_and_proposal_against_scipy():
 
 def _idata(offset: float, diverging: int = 0) -> az.InferenceData:
     rng = np.random.default_rng(3)
-    d = 3
-    draws = {
-        "mu": rng.normal(size=(4, 1000, d)) + offset * np.arange(4)[:, None, None],
-        "sd": rng.normal(size=(4, 1000, d)),
-        "beta": rng.normal(size=(4, 1000, d, 2)),
-        "corr": np.broadcast_to(np.eye(d), (4, 1000, d, d)) + 0.0,
-    }
+    draws = {"shift": rng.normal(size=(4, 1000, 3)) + offset * np.arange(4)[:, None, None]}
     div = np.zeros((4, 1000), bool)
     div[0, :diverging] = True
-    dims = {"mu": ["param"], "sd": ["param"], "beta": ["param", "covariate"], "corr": ["param", "param_"]}
-    return az.from_dict(posterior=draws, sample_stats={"diverging": div}, dims=dims)
+    return az.from_dict(posterior=draws, sample_stats={"diverging": div}, dims={"shift": ["fitted"]})
 
 
 def test_gates_pass_iid_draws_and_fail_stuck_chains_or_divergences():
@@ -139,3 +134,33 @@ def test_shipped_posterior_opens_with_plain_arviz():
     corr = idata.posterior["corr"].values
     np.testing.assert_allclose(np.diagonal(corr, axis1=-2, axis2=-1), 1.0, atol=1e-9)
     jax.block_until_ready(jnp.zeros(()))
+
+
+def test_only_the_fitted_mean_shifts_are_free():
+    """Prior draws: mu moves only at HyperPrior.fitted (c0 + tau s0 shift); sd = s0, corr = I, beta = 0."""
+    space = latent_space()
+    prior = HyperPrior()
+    draws = Predictive(lambda: sample_hyper(space, prior), num_samples=50)(jax.random.key(0))
+    assert [k for k in draws if draws[k].shape[0] == 50 and k == "shift"] == ["shift"]
+    idx = np.array([space.names.index(n) for n in prior.fitted])
+    free = np.zeros(space.dim, bool)
+    free[idx] = True
+    mu, shift = np.asarray(draws["mu"]), np.asarray(draws["shift"])
+    np.testing.assert_allclose(mu[:, idx], space.centre[idx] + prior.tau_mu * space.scale[idx] * shift, rtol=1e-12)
+    np.testing.assert_allclose(mu[:, ~free], np.broadcast_to(space.centre[~free], (50, (~free).sum())), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(draws["sd"]), np.broadcast_to(space.scale, (50, space.dim)), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(draws["corr"]), np.broadcast_to(np.eye(space.dim), (50,) + (space.dim,) * 2))
+    assert not np.asarray(draws["beta"]).any()
+    pop = population(space, {"shift": draws["shift"][3]}, prior)
+    np.testing.assert_allclose(np.asarray(pop.mu), mu[3], rtol=1e-12)
+    with pytest.raises(ValueError, match="not_a_parameter"):
+        Predictive(lambda: sample_hyper(space, HyperPrior(fitted=("not_a_parameter",))), num_samples=1)(
+            jax.random.key(0)
+        )
+
+
+def test_ess_floor_penalty_is_zero_above_the_floor_and_a_quadratic_wall_below():
+    assert float(ess_floor_penalty(jnp.asarray(80.0), 50.0)) == 0.0
+    assert float(ess_floor_penalty(jnp.asarray(50.0), 50.0)) == 0.0
+    assert float(ess_floor_penalty(jnp.asarray(25.0), 50.0)) == pytest.approx(-0.5 * (np.log(2) / 0.25) ** 2)
+    assert float(ess_floor_penalty(jnp.asarray(1.0), 0.0)) == 0.0

@@ -10,15 +10,23 @@ Population model (non-centred, common random numbers):
 
     theta_i = mu + B x_i + diag(sd) L_corr z_i,     z_i ~ N(0, I) fixed per patient (its key)
 
-with ``x_i`` the centred effect covariates (:data:`EFFECT_COVARIATES`). Hyper-parameters ``phi = (mu, sd, L_corr,
-B)``; priors (all on the unconstrained scale, in units of the plausible-range scale ``s0`` of each parameter):
+with ``x_i`` the centred effect covariates (:data:`EFFECT_COVARIATES`).
 
-* ``mu_j ~ N(c0_j, (TAU_MU s0_j)^2)``: centre ``c0`` and scale ``s0`` from the plausible range of patient.yaml
-  (log median / log-sd with ``range`` as the central 95% interval; logit-uniform: centre 0, sd 1.6), so the prior
-  population is the one the patient-model sources describe;
-* ``log sd_j ~ N(log s0_j, TAU_SD^2)``;
-* ``L_corr ~ LKJCholesky(D, LKJ_ETA)``: weak shrinkage to independence [U];
-* ``B_jk ~ N(0, (TAU_B s0_j)^2)``: a covariate shifts a parameter by at most ~0.6 of its population sd a priori [U].
+What Fit 1 estimates (identifiability): the ~10 independent numbers of the published summary targets (endotype
+shares of two populations, four responder rates, one mortality, one median) cannot identify the full ``phi`` of
+13 latent parameters (13 means, 13 sds, 78 correlations, 26 covariate effects). Only the mean shifts of the
+parameters listed in ``HyperPrior.fitted`` (those that set the targets: see README_population.md) are sampled:
+
+* ``mu_j = c0_j + TAU_MU s0_j shift_j`` with ``shift_j ~ N(0, 1)`` for ``j`` in ``fitted``; ``mu_j = c0_j`` otherwise.
+  ``c0`` and ``s0`` are the centre and scale of the plausible range in patient.yaml (log median / log-sd with
+  ``range`` as the central 95% interval; logit-uniform: centre 0, sd 1.6), so the prior population is the one the
+  patient-model sources describe;
+* ``sd = s0``, ``L_corr = I`` and ``B = 0`` are fixed at their prior centres (no target speaks to a spread, a
+  correlation or a covariate effect separately from the means).
+
+``mu_raw``, ``sd_raw``, ``corr_chol`` and ``beta_raw`` remain deterministic sites (the full-parameter layout the
+posterior file, the proposal and ``simulate_cohort`` read), so a future fit that frees more of ``phi`` keeps the file
+format.
 """
 
 from __future__ import annotations
@@ -36,10 +44,12 @@ from .._params import load_parameter_specs
 
 __all__ = [
     "EFFECT_COVARIATES",
+    "FITTED",
     "HyperPrior",
     "LatentSpace",
     "Population",
     "effect_covariates",
+    "fitted_index",
     "latent_space",
     "log_density",
     "population",
@@ -54,13 +64,17 @@ EFFECT_COVARIATES = ("shock", "age")
 _LOGIT_SD = 1.6  # sd of a logit-uniform variable is pi/sqrt(3) = 1.81; 1.6 keeps mass inside the range [D]
 
 
+# Mean shifts fitted by Fit 1 (README_population.md, "What is fitted"): IL-1b gain (MALS runaway), IL-10 gain
+# (immunoparalysis), baseline HLA-DR (the immunoparalysis threshold), antibiotic kill and pathogen growth (source
+# control: mortality, responders), damage susceptibility and repair (mortality, SOFA course), chronic baseline SOFA.
+FITTED = ("a_il1", "a_il10", "h0", "k_abx", "kpg", "kdn", "mud", "o_base")
+
+
 class HyperPrior(NamedTuple):
-    """Prior widths (unconstrained scale, units of each parameter's plausible-range sd ``s0``) [U]."""
+    """Prior width of the fitted mean shifts (unconstrained scale, units of the plausible-range sd ``s0``) [U]."""
 
     tau_mu: float = 0.5
-    tau_sd: float = 0.3
-    lkj_eta: float = 4.0
-    tau_b: float = 0.3
+    fitted: tuple[str, ...] = FITTED
 
 
 DEFAULT_PRIOR = HyperPrior()
@@ -119,29 +133,51 @@ def effect_covariates(shock: Any, age: Any) -> Float[Array, "... covariate"]:
     return jnp.stack([shock - 0.3, (age - 70.0) / 14.6], axis=-1)
 
 
-def sample_hyper(space: LatentSpace, prior: HyperPrior = DEFAULT_PRIOR) -> Population:
-    """numpyro sample statements for ``phi`` (non-centred); deterministic sites ``mu``, ``sd``, ``beta``, ``corr``."""
+def fitted_index(space: LatentSpace, prior: HyperPrior = DEFAULT_PRIOR) -> np.ndarray:
+    """Positions in ``space`` of the fitted mean shifts (those of ``prior.fitted`` present in patient.yaml)."""
+    unknown = [n for n in prior.fitted if n not in space.names]
+    if unknown:
+        raise ValueError(f"HyperPrior.fitted names {unknown}, which are not sample: entries of patient.yaml")
+    return np.array([space.names.index(n) for n in prior.fitted], dtype=int)
+
+
+def _raw_sites(space: LatentSpace, prior: HyperPrior, shift: Any) -> dict[str, Any]:
     d, k = space.dim, len(EFFECT_COVARIATES)
-    c0, s0 = jnp.asarray(space.centre), jnp.asarray(space.scale)
-    mu_raw = numpyro.sample("mu_raw", dist.Normal(0.0, 1.0).expand([d]).to_event(1))
-    sd_raw = numpyro.sample("sd_raw", dist.Normal(0.0, 1.0).expand([d]).to_event(1))
-    chol = numpyro.sample("corr_chol", dist.LKJCholesky(d, prior.lkj_eta))
-    b_raw = numpyro.sample("beta_raw", dist.Normal(0.0, 1.0).expand([d, k]).to_event(2))
-    mu = numpyro.deterministic("mu", c0 + prior.tau_mu * s0 * mu_raw)
-    sd = numpyro.deterministic("sd", s0 * jnp.exp(prior.tau_sd * sd_raw))
-    beta = numpyro.deterministic("beta", prior.tau_b * s0[:, None] * b_raw)
-    numpyro.deterministic("corr", chol @ chol.T)
-    return Population(mu, sd, chol, beta)
+    shift = jnp.asarray(shift)
+    mu_raw = jnp.zeros(shift.shape[:-1] + (d,)).at[..., fitted_index(space, prior)].set(shift)
+    return {
+        "mu_raw": mu_raw,
+        "sd_raw": jnp.zeros(shift.shape[:-1] + (d,)),
+        "corr_chol": jnp.broadcast_to(jnp.eye(d), shift.shape[:-1] + (d, d)),
+        "beta_raw": jnp.zeros(shift.shape[:-1] + (d, k)),
+    }
+
+
+def sample_hyper(space: LatentSpace, prior: HyperPrior = DEFAULT_PRIOR) -> Population:
+    """numpyro sample statement for the fitted shifts; deterministic sites ``mu``, ``sd``, ``beta``, ``corr`` and the
+    raw layout (``mu_raw``, ``sd_raw``, ``corr_chol``, ``beta_raw``)."""
+    f = len(prior.fitted)
+    shift = numpyro.sample("shift", dist.Normal(0.0, 1.0).expand([f]).to_event(1))
+    raw = {k: numpyro.deterministic(k, v) for k, v in _raw_sites(space, prior, shift).items()}
+    pop = population(space, raw, prior)
+    numpyro.deterministic("mu", pop.mu)
+    numpyro.deterministic("sd", pop.sd)
+    numpyro.deterministic("beta", pop.beta)
+    numpyro.deterministic("corr", pop.corr_chol @ pop.corr_chol.T)
+    return pop
 
 
 def population(space: LatentSpace, draw: dict[str, Any], prior: HyperPrior = DEFAULT_PRIOR) -> Population:
-    """Natural hyper-parameters from the raw sites of one draw (``mu_raw``, ``sd_raw``, ``corr_chol``, ``beta_raw``)."""
+    """Natural hyper-parameters from one draw: its ``shift`` (fitted means), or the raw layout (``mu_raw``,
+    ``sd_raw``, ``corr_chol``, ``beta_raw``; ``sd`` on the log scale with unit prior width)."""
+    if "mu_raw" not in draw:
+        draw = _raw_sites(space, prior, draw["shift"])
     c0, s0 = jnp.asarray(space.centre), jnp.asarray(space.scale)
     return Population(
         c0 + prior.tau_mu * s0 * jnp.asarray(draw["mu_raw"]),
-        s0 * jnp.exp(prior.tau_sd * jnp.asarray(draw["sd_raw"])),
+        s0 * jnp.exp(jnp.asarray(draw["sd_raw"])),
         jnp.asarray(draw["corr_chol"]),
-        prior.tau_b * s0[:, None] * jnp.asarray(draw["beta_raw"]),
+        s0[:, None] * jnp.asarray(draw["beta_raw"]),
     )
 
 
