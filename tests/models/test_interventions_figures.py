@@ -83,6 +83,7 @@ def test_every_arm_solves_and_acts_on_its_pathway(full, label):
         assert diff > 1e-3, f"{label}: no visible effect on {c.targets}"
 
 
+@pytest.mark.slow  # ~22 s: keeps the default suite under its 10-minute budget (625 tests took 620 s idle)
 def test_device_arms_solve_in_every_panel_patient():
     """Regression: CytoSorb, oXiris and HVHF solves stalled on NaN step sizes after cartridge changes until the
     patient right-hand side bounded its log-states (``sepsim.models._patient_rhs``)."""
