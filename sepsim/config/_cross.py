@@ -28,7 +28,6 @@ __all__ = [
     "check_name",
     "check_pool",
     "check_seed",
-    "check_stopping",
     "check_strata",
     "check_work",
     "work_estimate",
@@ -105,18 +104,6 @@ def check_work(run: Any, design: Any) -> None:
             f"{run.n_trials} trials x {max_sample_size(design)} patients x {len(design.arms)} arms = {work:.3g} "
             f"patient-arm draws exceeds the limit {WORK_LIMIT:.0e}; lower n_trials or confirm with "
             "runtime.allow_large=true",
-        )
-
-
-def check_stopping(design: Any) -> None:
-    st = design.stopping
-    if design.analysis.method == "frequentist" or st.superiority is None or st.inferiority is None:
-        return
-    if st.inferiority >= st.superiority:
-        raise ConfigError(
-            "design.stopping.inferiority",
-            f"must be below design.stopping.superiority ({st.superiority}), got {st.inferiority} "
-            "(an arm would be dropped as inferior and declared superior at once)",
         )
 
 
