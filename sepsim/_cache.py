@@ -2,7 +2,8 @@
 
 The key is a SHA-256 of the canonical JSON of ``{"stage", "config", "version"}``: the same subtree (whatever else
 changed in the run's config) and the same package version reuse the artifact. Artifacts are netCDF files written
-atomically, so a killed job never leaves a half-written cache entry.
+atomically, so a killed job never leaves a half-written cache entry, with CF ``long_name``/``units`` on every
+variable (:func:`sepsim.report._cf.annotate`), so each opens with plain ``xr.open_dataset``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import xarray as xr
 
 from . import __version__
 from ._io import atomic_to_netcdf, open_artifact
+from .report._cf import annotate
 
 __all__ = ["cache_key", "cached_stage"]
 
@@ -38,12 +40,12 @@ def cached_stage(
     With ``cache_dir=None`` nothing is cached. A reused artifact is loaded fully into memory and logged.
     """
     if cache_dir is None:
-        return compute(), False
+        return annotate(compute()), False
     path = Path(cache_dir) / f"{stage}-{cache_key(stage, config)}.nc"
     if path.exists():
         log.info("stage %s: reusing cached artifact %s", stage, path)
         return open_artifact(path), True
-    ds = compute()
+    ds = annotate(compute())  # CF long names and units, so the file explains itself (and reuse returns the same)
     atomic_to_netcdf(ds, path)
     log.info("stage %s: computed and cached as %s", stage, path)
     return ds, False

@@ -114,13 +114,22 @@ def collect_main(argv: list[str] | None = None) -> None:
     parser.add_argument("multirun_dir", type=Path, help="a hydra multirun directory (holds 0/, 1/, ...)")
     parser.add_argument("--artifact", default="oc.nc", help="per-run file to merge (default: oc.nc)")
     parser.add_argument("-o", "--output", type=Path, default=None, help="output file (default: MULTIRUN_DIR/merged.nc)")
+    parser.add_argument(
+        "--report", action="store_true", help="also write MULTIRUN_DIR/report/ (report.html: OCs against the sweep)"
+    )
     args = parser.parse_args(argv)
     try:
         merged, out = collect(args.multirun_dir, artifact=args.artifact, output=args.output)
+        if args.report:
+            from .report import write_sweep_report
+
+            page = write_sweep_report(merged, Path(args.multirun_dir) / "report")
     except (ConfigError, DataFileError, FileNotFoundError) as err:
         print(f"sepsim-collect: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     print(f"merged {merged.attrs['n_runs']} runs over [{merged.attrs['swept']}] into {out}")
+    if args.report:
+        print(f"sweep report: {page}")
     print(merged)
 
 

@@ -2,7 +2,9 @@
 
 Each run directory of a sweep (``MULTIRUN/0``, ``MULTIRUN/1``, ...) holds ``.hydra/overrides.yaml`` (the overrides
 that made it) and its artifacts. The parameters that take more than one value across the runs are the sweep's
-dimensions; each run's artifact gets those as length-1 dimensions and the runs are combined by coordinates.
+dimensions, under plain netCDF names (``design.stopping.superiority`` -> ``design_stopping_superiority``; the
+override key is the dimension's ``long_name``); each run's artifact gets those as length-1 dimensions and the runs
+are combined by coordinates. The merged file keeps the variables' CF attributes (``long_name``, ``units``, flags).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import yaml
 from ._errors import DataFileError
 from ._io import atomic_to_netcdf, open_artifact, remove_stale_tmp
 from ._rundir import MANIFEST, check_complete
+from .report._cf import plain_name
 
 __all__ = ["collect", "read_overrides"]
 
@@ -69,6 +72,11 @@ def expected_points(root: Path) -> list[str] | None:
     return [str(i) for i in range(len(jobs))]
 
 
+def parts_vars(parts: dict) -> set[str]:
+    """Names already used by the runs' artifacts (a swept key must not shadow one)."""
+    return {str(n) for _, _, ds in parts.values() for n in ds.variables}
+
+
 def collect(
     multirun_dir: str | Path, *, artifact: str = "oc.nc", output: str | Path | None = None
 ) -> tuple[xr.Dataset, Path]:
@@ -108,7 +116,8 @@ def collect(
         if not path.is_file():
             raise DataFileError(str(path), f"missing: the run does not write {artifact!r} (try --artifact oc.nc)")
         try:
-            ds = open_artifact(path).drop_attrs()
+            ds = open_artifact(path)
+            ds.attrs = {}  # run-level attributes differ between runs; variables keep theirs
         except Exception as err:  # noqa: BLE001 - any reader failure means the file is not a readable netCDF
             raise DataFileError(str(path), f"not a readable netCDF file ({type(err).__name__}: {err})") from None
         point = tuple(repr(ov.get(k)) for k in swept)
@@ -122,9 +131,17 @@ def collect(
                 )
             continue
         parts[point] = (run_dir, ov, ds)
-    datasets = [ds.expand_dims({k: [ov.get(k)] for k in swept}) for _, ov, ds in parts.values()]
-    merged = xr.combine_by_coords(datasets, combine_attrs="drop") if swept else datasets[0]
-    merged.attrs.update(n_runs=len(parts), swept=",".join(swept), source=str(root))
+    names = {k: plain_name(k) for k in swept}
+    clash = sorted({n for n in names.values() if list(names.values()).count(n) > 1 or n in parts_vars(parts)})
+    if clash:
+        raise DataFileError(str(root), f"swept keys {swept} give clashing dimension names {clash}")
+    datasets = [ds.expand_dims({names[k]: [ov.get(k)] for k in swept}) for _, ov, ds in parts.values()]
+    merged = xr.combine_by_coords(datasets, combine_attrs="drop_conflicts") if swept else datasets[0]
+    for k, name in names.items():
+        merged[name].attrs.update(long_name=f"swept parameter {k} (hydra override)")
+        if merged[name].dtype.kind in "iuf":
+            merged[name].attrs["units"] = "1"
+    merged.attrs.update(n_runs=len(parts), swept=",".join(names.values()), swept_keys=",".join(swept), source=str(root))
     out = Path(output) if output is not None else root / "merged.nc"
     atomic_to_netcdf(merged, out)
     return merged, out

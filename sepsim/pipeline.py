@@ -177,7 +177,9 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     from .config import validate
     from .platform import design_from_dict, from_dataset, run_trials
     from .platform._operating.trials import operating_characteristics
-    from .report import write_report
+    from .report import CohortView, stratum_decisions, write_report
+    from .report._cf import annotate_oc, annotate_results
+    from .report._decisions import decisions_dataset
 
     cfg = validate(cfg)
     _check_population(cfg)
@@ -195,6 +197,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     design = design_from_dict(_plain(cfg.design))
     reused: dict[str, bool] = {}
     solver_failures = 0
+    cohort = None
     if cfg.outcomes == "scenario":
         log.info("outcomes: parametric %s scenario %r", cfg.scenario.kind, cfg.scenario.name)
         outcomes = _outcomes_from_scenario(cfg, design)
@@ -203,10 +206,22 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     else:
         log.info("outcomes: %d virtual patients x %d arms (mechanistic)", cfg.population.n_patients, len(cfg.arms))
         table, reused["outcomes"] = _outcomes_from_models(cfg)
-        table, solver_failures = _solved(table)
-        table = _eligible(table, design, cfg.endpoint.stratum)
+        solved, solver_failures = _solved(table)
+        table = _eligible(solved, design, cfg.endpoint.stratum)
         outcomes = from_dataset(
             table, endpoint=cfg.endpoint.variable, stratum=cfg.endpoint.stratum, strata=design.strata
+        )
+        cohort = CohortView(
+            table=solved,
+            eligible=table,
+            endpoint=str(cfg.endpoint.variable),
+            stratum=cfg.endpoint.stratum,
+            n_simulated=int(cfg.population.n_patients),
+            solver_failures=solver_failures,
+            max_n=int(design.look_n[-1]),
+            stratum_arms=dict(zip(design.strata, design.stratum_arms, strict=True))
+            if design.strata and design.stratum_arms
+            else None,
         )
         source = {"population": _plain(cfg.population), "arms": _plain(cfg.arms), "endpoint": _plain(cfg.endpoint)}
         ran = f"{cfg.population.n_patients} virtual patients under arms {list(cfg.arms)} (mechanistic dynamics)"
@@ -242,8 +257,10 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         oc = domain_operating_characteristics(results)
     else:
         oc = operating_characteristics(results)
-    atomic_to_netcdf(results, run_dir / "results.nc")
-    atomic_to_netcdf(oc, run_dir / "oc.nc")
+    atomic_to_netcdf(annotate_results(results), run_dir / "results.nc")  # CF: long names, units, flags, fills
+    if "stratum" in oc.dims:  # decision quantities over each stratum's own arms, so that a merged sweep has them
+        oc = oc.assign(decisions_dataset(stratum_decisions(results)).data_vars)
+    atomic_to_netcdf(annotate_oc(oc), run_dir / "oc.nc")
     extra = {
         "ran": f"{cfg.n_trials} trials of study '{cfg.name}' on {ran}",
         "reused_from_cache": reused,
@@ -251,7 +268,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "timing_s": {"outcomes": round(t1 - t0, 3), "trials": round(t2 - t1, 3)},
         "versions": {"sepsim": __version__, "python": _stdlib_platform.python_version()},
     }
-    write_report(run_dir, results, oc, config=_plain(cfg), extra=extra)
+    write_report(run_dir, results, oc, config=_plain(cfg), extra=extra, cohort=cohort)
     for stage, was in reused.items():
         log.info("stage %s: %s", stage, "reused from cache" if was else "computed")
     log.info("ran %s", extra["ran"])

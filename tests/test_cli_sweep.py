@@ -60,7 +60,8 @@ def test_two_by_two_sweep_merges_with_swept_dims(tmp_path: Path, launcher: str):
     _sepsim(["-m", *SMALL, *sweep], tmp_path)
     merged, out = collect(tmp_path / "sw")
     assert out == tmp_path / "sw" / "merged.nc"
-    assert merged.sizes["design.stopping.superiority"] == 2 and merged.sizes["scenario"] == 2
+    assert merged.sizes["design_stopping_superiority"] == 2 and merged.sizes["scenario"] == 2
+    assert merged["design_stopping_superiority"].attrs["long_name"].startswith("swept parameter design.stopping.")
     assert set(merged["scenario"].values) == {"adaptr_null", "adaptr_alt"}
     # each cell is its own run on the same trials (common random numbers): a stricter superiority threshold can
     # only declare superiority in a subset of the trials the looser one did
@@ -69,6 +70,6 @@ def test_two_by_two_sweep_merges_with_swept_dims(tmp_path: Path, launcher: str):
         if "stat" in merged["p_superiority"].dims
         else merged["p_superiority"]
     )
-    strict, loose = p.sel({"design.stopping.superiority": 0.99}), p.sel({"design.stopping.superiority": 0.95})
+    strict, loose = p.sel(design_stopping_superiority=0.99), p.sel(design_stopping_superiority=0.95)
     assert (strict <= loose).all()
     assert p.notnull().all()

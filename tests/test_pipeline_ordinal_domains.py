@@ -90,7 +90,7 @@ def test_factorial_experiment_via_cli_writes_per_domain_results(tmp_path: Path):
         assert p_sup == pytest.approx(np.mean(dec[:, 1] == 1), abs=1e-12)
         n_arm = oc["sample_size_arm_mean"].sel(domain="adsorber", stat="estimate").values
         assert n_arm == pytest.approx(res["n_final"].sel(domain="adsorber").mean("trial").values, abs=1e-9)
-        assert summary["headline"]["expected_sample_size"]["value"] == pytest.approx(res["n_total"].mean().item())
+        assert summary["headline"]["expected_sample_size"]["mean"] == pytest.approx(res["n_total"].mean().item())
     page = (run / "report.html").read_text()
     assert "domain immuno" in page and "domain adsorber" in page and "anakinra+cytosorb" in page
     assert {p.name for p in (run / "figures").glob("*.png")} >= {"allocation.png", "decisions.png", "stopping.png"}

@@ -5,17 +5,33 @@ this subpackage renders them. Every file is written atomically (temporary file i
 ``os.replace``).
 """
 
+from ._cohort import CohortView as CohortView
+from ._decisions import StratumDecisions as StratumDecisions
+from ._decisions import stratum_decisions as stratum_decisions
 from ._figures import plot_allocation as plot_allocation
 from ._figures import plot_decisions as plot_decisions
 from ._figures import plot_expected_n as plot_expected_n
 from ._figures import plot_sample_size as plot_sample_size
 from ._figures import plot_stopping as plot_stopping
+from ._published import PublishedNumber as PublishedNumber
+from ._published import compare as compare_published
+from ._sections import ReportSection as ReportSection
+from ._sections import SectionFigure as SectionFigure
 from ._summary import summarise as summarise
+from ._sweep import write_sweep_report as write_sweep_report
 from ._synthetic import synthetic_results as synthetic_results
 from ._write import write_report as write_report
 
 __all__ = [
     "write_report",
+    "write_sweep_report",
+    "ReportSection",
+    "SectionFigure",
+    "CohortView",
+    "StratumDecisions",
+    "stratum_decisions",
+    "PublishedNumber",
+    "compare_published",
     "summarise",
     "plot_allocation",
     "plot_sample_size",

@@ -7,6 +7,7 @@ interactive backend); PNGs are rendered by the Agg canvas.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .._io import atomic_savefig
+from ._decisions import _final_n, stratum_decisions
+from ._mc import proportion
 
 __all__ = [
     "plot_allocation",
@@ -22,6 +25,9 @@ __all__ = [
     "plot_stopping",
     "plot_decisions",
     "plot_expected_n",
+    "plot_patients_per_arm",
+    "plot_decision_shares",
+    "figures_for",
     "FIGURES",
 ]
 
@@ -37,6 +43,12 @@ def _figure(n_panels: int = 1, *, width: float = 5.0, height: float = 3.6) -> tu
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, n_panels, squeeze=False)[0]
     return fig, list(axes)
+
+
+def _figure_grid(n_rows: int, n_cols: int, *, width: float, height: float) -> tuple[Figure, list]:
+    fig = Figure(figsize=(width * n_cols, height * n_rows), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, [list(r) for r in fig.subplots(n_rows, n_cols, squeeze=False, sharex=True)]
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
@@ -137,6 +149,9 @@ def plot_stopping(results: xr.Dataset, path: str | Path) -> Path:
         if share.any():
             ax.bar(np.arange(n_looks), share, bottom=bottom, color=colour, label=name)
             bottom += share
+    est = [proportion(stop == k) for k in range(n_looks)]
+    err = np.array([[e.mean - e.q025 for e in est], [e.q975 - e.mean for e in est]])
+    ax.errorbar(np.arange(n_looks), [e.mean for e in est], yerr=err, fmt="none", ecolor="k", capsize=3, lw=0.8)
     ax.set_xticks(np.arange(n_looks), labels, rotation=90 if n_looks > 10 else 0, fontsize=8)
     ax.set(xlabel="look (planned patients with outcome)", ylabel="share of trials")
     ax.set_title("stopping look", fontsize=10)
@@ -179,11 +194,109 @@ def plot_expected_n(results: xr.Dataset, oc: xr.Dataset, path: str | Path) -> Pa
     return _save(fig, path)
 
 
-FIGURES = {
-    "allocation": ("Allocation over time", lambda r, oc, p: plot_allocation(r, p)),
-    "sample_size": ("Cumulative sample size per arm", lambda r, oc, p: plot_sample_size(r, p)),
-    "stopping": ("Stopping look", lambda r, oc, p: plot_stopping(r, p)),
-    "decisions": ("Decision probabilities per arm", lambda r, oc, p: plot_decisions(oc, p)),
-    "expected_n": ("Sample-size distribution", lambda r, oc, p: plot_expected_n(r, oc, p)),
+def plot_patients_per_arm(results: xr.Dataset, path: str | Path) -> Path:
+    """Patients randomised per arm in each stratum (its own arms only): spread over trials and the mean with its
+    95% Monte-Carlo interval."""
+    decisions = stratum_decisions(results)[:_MAX_PANELS]
+    fig, axes = _figure(len(decisions), width=4.2, height=3.4)
+    n_final = _final_n(results)
+    arms = [str(a) for a in results["arm"].values]
+    strata = [str(s) for s in results["stratum"].values]
+    for ax, d in zip(axes, decisions, strict=True):
+        s = strata.index(d.stratum)
+        data = [n_final[:, arms.index(a), s] for a in d.arms]
+        ax.boxplot(data, whis=(2.5, 97.5), showfliers=False, widths=0.5)
+        x = np.arange(1, len(d.arms) + 1)
+        est = [d.patients[a] for a in d.arms]
+        err = np.array([[e.mean - e.q025 for e in est], [e.q975 - e.mean for e in est]])
+        ax.errorbar(x, [e.mean for e in est], yerr=err, fmt="o", color="#c44e52", ms=4, capsize=4, label="mean")
+        ax.set_xticks(x, list(d.arms), fontsize=8)
+        ax.set(ylabel="patients randomised")
+        ax.set_title(f"patients per arm ({d.stratum})", fontsize=10)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_decision_shares(results: xr.Dataset, path: str | Path) -> Path:
+    """Share of trials ending with each decision per arm (own arms of each stratum), with Wilson 95% MC intervals."""
+    decisions = stratum_decisions(results)[:_MAX_PANELS]
+    fig, axes = _figure(len(decisions), width=4.6, height=3.2)
+    names = [n for n in _DECISIONS if n != "none"]
+    height = 0.8 / len(names)
+    for ax, d in zip(axes, decisions, strict=True):
+        y = np.arange(len(d.arms))
+        for k, (name, colour) in enumerate(zip(names, _DECISION_COLOURS[1:], strict=True)):
+            est = [d.p_decision[a][name] for a in d.arms]
+            err = np.array([[e.mean - e.q025 for e in est], [e.q975 - e.mean for e in est]])
+            ax.barh(y + (k - 1.5) * height, [e.mean for e in est], height=height, color=colour, label=name,
+                    xerr=err, error_kw={"lw": 0.8, "capsize": 2})  # fmt: skip
+        ax.set_yticks(y, list(d.arms), fontsize=8)
+        for sep in y[:-1] + 0.5:
+            ax.axhline(sep, color="#dddddd", lw=0.8)
+        ax.invert_yaxis()  # each arm's bars read top-down in the legend's order
+        ax.set(xlabel="share of trials", xlim=(0, 1))
+        ax.set_title(f"final decision per arm ({d.stratum})", fontsize=10)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncols=len(names))
+    return _save(fig, path)
+
+
+def _adaptive(results: xr.Dataset) -> bool:
+    """Allocation that changes over looks (some trial's allocation probabilities differ between looks)."""
+    a = results["alloc_prob"].where(_continuing(results)).transpose("trial", "look", "arm", "stratum").values
+    if results.sizes["look"] < 2:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        spread = np.nanmax(a, axis=1) - np.nanmin(a, axis=1)
+    return bool(np.nanmax(spread, initial=0.0) > 1e-9)
+
+
+def figures_for(results: xr.Dataset) -> dict[str, tuple[str, str, Callable]]:
+    """The figures of a run: name -> (title, caption, draw(results, oc, path)); allocation over time only where the
+    allocation adapts (a fixed design's allocation is a constant)."""
+    out = dict(FIGURES)
+    if not _adaptive(results):
+        out.pop("allocation")
+    return out
+
+
+FIGURES: dict[str, tuple[str, str, Callable]] = {
+    "allocation": (
+        "Allocation over time",
+        "Mean allocation probability per arm after each look over the trials still running; bands: 10-90% of "
+        "trials (spread between trials, not a Monte-Carlo interval).",
+        lambda r, oc, p: plot_allocation(r, p),
+    ),
+    "patients": (
+        "Patients per arm and stratum",
+        "Boxes: spread of the patients randomised to each arm over the simulated trials (whiskers 2.5-97.5%); red: "
+        "the mean with its 95% Monte-Carlo interval. Arms not randomised in a stratum are left out.",
+        lambda r, oc, p: plot_patients_per_arm(r, p),
+    ),
+    "decisions": (
+        "Decision probabilities per arm",
+        "Share of simulated trials ending with each decision for each arm of the stratum (the rest: no decision); "
+        "error bars: Wilson 95% Monte-Carlo intervals.",
+        lambda r, oc, p: plot_decision_shares(r, p),
+    ),
+    "stopping": (
+        "Stopping look",
+        "Share of trials stopping at each look, by reason; error bars: Wilson 95% Monte-Carlo interval of the "
+        "share stopping at the look.",
+        lambda r, oc, p: plot_stopping(r, p),
+    ),
+    "sample_size": (
+        "Cumulative sample size per arm",
+        "Mean cumulative patients per arm (all strata) by look; bands: 10-90% of trials (spread between trials).",
+        lambda r, oc, p: plot_sample_size(r, p),
+    ),
+    "expected_n": (
+        "Sample-size distribution",
+        "Histogram of the trials' sample sizes; black line and grey band: the expected sample size and its 95% "
+        "Monte-Carlo interval.",
+        lambda r, oc, p: plot_expected_n(r, oc, p),
+    ),
 }
-"""Figure name -> (title, function of (results, oc, path)); ``write_report`` draws them all."""
+"""Figure name -> (title, caption, function of (results, oc, path)); ``write_report`` draws those of
+:func:`figures_for`."""

@@ -7,20 +7,21 @@ import datetime
 import html
 import json
 import math
-import sys
-from collections.abc import Iterable, Sequence
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import xarray as xr
 import yaml
 
+from ._decisions import DEFINITIONS, StratumDecisions
+from ._mc import Estimate, fmt
+from ._provenance import package_versions
+from ._sections import ReportSection
 from ._summary import to_plain
 
-__all__ = ["render_html", "package_versions"]
+__all__ = ["render_html", "package_versions", "page"]
 
-PACKAGES = ("sepsim", "jax", "jaxlib", "numpy", "scipy", "xarray", "h5netcdf", "matplotlib", "numpyro", "diffrax")
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
 color:#222;line-height:1.4}
@@ -31,18 +32,13 @@ td:first-child,th:first-child{text-align:left}
 pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em}
 figure{margin:1em 0}figcaption{font-size:.85em;color:#555}img{max-width:100%}
 .note{font-size:.85em;color:#555}
+.question{font-size:1.15em;color:#333;margin:.2em 0 1em}
+.facts p{margin:.35em 0}
+ul.key li{margin:.35em 0}
+.wide{overflow-x:auto;max-width:100%}
+details{margin:1.5em 0;border:1px solid #ddd;padding:.4em .8em}summary{cursor:pointer;font-weight:600}
+dl.defs dt{font-weight:600;margin-top:.4em}dl.defs dd{margin-left:1.5em}
 """
-
-
-def package_versions(packages: Iterable[str] = PACKAGES) -> dict[str, str]:
-    """Installed versions of the packages that shape the results (``"not installed"`` where absent)."""
-    out = {"python": sys.version.split()[0]}
-    for name in packages:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def _fmt(x: Any) -> str:
@@ -62,7 +58,7 @@ def _cell(da: xr.DataArray) -> str:
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     head = "".join(f"<th>{h}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _interval_rows(oc: xr.Dataset, items: Sequence[tuple[str, xr.DataArray]]) -> list[list[str]]:
@@ -133,11 +129,13 @@ def _calendar(results: xr.Dataset) -> str:
     )
 
 
-def _headline(oc: xr.Dataset, results: xr.Dataset | None = None) -> str:
-    w = _words(results) if results is not None else _words(xr.Dataset())
-    meaning = oc.attrs.get("p_superiority_meaning", "")
+def _headline(oc: xr.Dataset, results: xr.Dataset, efficacy_any: Estimate | None) -> str:
+    w = _words(results)
+    rows = []
+    if efficacy_any is not None:
+        rows.append(["P(efficacy claimed in at least one stratum)", _fmt(efficacy_any.mean), _fmt(efficacy_any.mcse),
+                     f"[{_fmt(efficacy_any.q025)}, {_fmt(efficacy_any.q975)}]"])  # fmt: skip
     items = [
-        (f"P(any arm declared superior) ({meaning})", oc["p_superiority"]),
         ("P(conclusive: superiority, equivalence or futility)", oc["p_conclusive"]),
         *[(f"P(trial stops: {o})", oc["p_outcome"].sel(outcome=o)) for o in [str(v) for v in oc["outcome"].values]],
         ("expected sample size", oc["sample_size_mean"]),
@@ -148,74 +146,62 @@ def _headline(oc: xr.Dataset, results: xr.Dataset | None = None) -> str:
         (f"expected {w['events']} in the trial", oc["events_total_mean"]),
         (f"expected {w['per_patient']} in the trial", oc["events_per_patient_mean"]),
     ]
-    return _table(["figure", "estimate", "MC SE", "95% MC interval"], _interval_rows(oc, items))
+    return _table(["figure", "estimate", "MC SE", "95% MC interval"], rows + _interval_rows(oc, items))
 
 
-def _per_stratum(oc: xr.Dataset, results: xr.Dataset | None = None) -> str:
-    w = _words(results) if results is not None else _words(xr.Dataset())
-    strata = [str(s) for s in oc["stratum"].values]
-    rows = [
-        ["truly best arm", *[html.escape(str(oc["best_arm"].sel(stratum=s).item()) or "none (tie)") for s in strata]]
+def _est(e: Estimate | None, *, percent: bool = False) -> str:
+    if e is None:
+        return "&ndash;"
+    if percent:
+        return f"{100 * e.mean:.1f}% <small>[{100 * e.q025:.1f}, {100 * e.q975:.1f}]</small>"
+    return f"{fmt(e.mean)} <small>[{fmt(e.q025)}, {fmt(e.q975)}]</small>"
+
+
+def decision_tables(decisions: Sequence[StratumDecisions], results: xr.Dataset) -> str:
+    """Per stratum: its own arms, truth, efficacy (named power / type-I error / false claim), harm, and per arm
+    the decision shares, expected patients and bias, each with its 95% MC interval."""
+    e = html.escape
+    mean_word = _words(results)["mean"]
+    summary_rows = [
+        ["arms randomised", *[e(", ".join(d.arms)) for d in decisions]],
+        ["control", *[e(d.control or "none") for d in decisions]],
+        ["truly best arm", *[e(d.best_arm or "none (tie)") for d in decisions]],
+        ["arms truly better than control", *[e(", ".join(d.better_than_control) or "none") for d in decisions]],
+        ["efficacy: P(a non-control arm declared superior)", *[_est(d.efficacy, percent=True) for d in decisions]],
+        ["efficacy means", *[e(d.efficacy_meaning) for d in decisions]],
+        ["harm: P(control declared superior)", *[_est(d.harm, percent=True) for d in decisions]],
+        ["P(truly best arm declared superior)", *[_est(d.best_declared, percent=True) for d in decisions]],
     ]
-    names = [
-        ("P(any arm superior)", "p_superiority_stratum"),
-        ("ideal design percentage", "idp"),
-        ("P(best arm selected)", "p_select_best"),
-        ("share of patients on best arm (mean)", "best_share_mean"),
-        ("P(more patients on an inferior arm than on the best)", "p_more_on_inferior"),
-        ("expected patients", "sample_size_stratum_mean"),
-        (f"expected {w['events']}", "events_stratum_mean"),
-        (f"expected {w['per_patient']}", "events_per_patient_stratum_mean"),
-        ("RMSE of the selected arm's estimate", "rmse_selected"),
-        ("RMSE of the selected arm's effect vs control", "rmse_te_selected"),
-    ]
-    rows += [[label, *[_cell(oc[name].sel(stratum=s)) for s in strata]] for label, name in names]
-    for sel in [str(v) for v in oc["selection"].values]:
-        rows.append(
-            [f"P(select {html.escape(sel)})", *[_cell(oc["p_select"].sel(stratum=s, selection=sel)) for s in strata]]
-        )
-    return _table(["figure: estimate (MC SE)", *[html.escape(s) for s in strata]], rows)
-
-
-def _per_arm(results: xr.Dataset, oc: xr.Dataset) -> str:
-    parts = []
-    decisions = [str(d) for d in oc["decision"].values if str(d) != "none"]
-    for s in [str(v) for v in oc["stratum"].values]:
-        rows = []
-        for a in [str(v) for v in oc["arm"].values]:
-            o = oc.sel(stratum=s, arm=a)
-            rows.append(
-                [
-                    html.escape(a),
-                    _fmt(results["true_mean"].sel(arm=a, stratum=s).item()),
-                    _cell(o["sample_size_arm_mean"]),
-                    *[_cell(o["p_decision"].sel(decision=d)) for d in decisions],
-                    _cell(o["bias"]),
-                    _cell(o["rmse"]),
-                    _cell(o["bias_te"]),
-                    _cell(o["rmse_te"]),
-                ]
-            )
-        header = [
-            "arm",
-            f"true {_words(results)['mean']}",
-            "E[patients]",
-            *[f"P({d})" for d in decisions],
-            "bias",
-            "RMSE",
-        ]
-        parts.append(f"<h3>stratum {html.escape(s)}</h3>" + _table([*header, "bias (effect)", "RMSE (effect)"], rows))
+    parts = [_table(["per stratum: estimate [95% MC interval]", *[e(d.stratum) for d in decisions]], summary_rows)]
+    names = ["superior", "inferior", "futile", "equivalent"]
+    for d in decisions:
+        rows = [
+            [e(a), _fmt(d.true_mean[a]), _est(d.patients[a]), *[_est(d.p_decision[a][k], percent=True) for k in names],
+             _est(d.bias[a])]
+            for a in d.arms
+        ]  # fmt: skip
+        header = ["arm", f"true {mean_word}", "E[patients]", *[f"P({k})" for k in names], "bias of estimate"]
+        parts.append(f"<h3>stratum {e(d.stratum)}</h3>" + _table(header, rows))
     return "".join(parts)
 
 
-def _figures(run_dir: Path, figures: dict[str, tuple[str, Path]]) -> str:
+def definitions() -> str:
+    """The decision quantities, defined."""
+    items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in DEFINITIONS.items())
+    return f'<dl class="defs">{items}</dl>'
+
+
+def _figures(run_dir: Path, figures: Mapping[str, tuple]) -> str:
+    """Embedded figures; values ``(title, path)`` or ``(title, path, caption)``."""
     out = []
-    for name, (title, path) in figures.items():
+    for name, item in figures.items():
+        title, path = item[0], item[1]
+        caption = item[2] if len(item) > 2 else ""
         rel = Path(path).relative_to(run_dir).as_posix() if Path(path).is_relative_to(run_dir) else str(path)
         data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
         out.append(
             f'<figure id="fig-{html.escape(name)}"><img alt="{html.escape(title)}" '
-            f'src="data:image/png;base64,{data}"><figcaption>{html.escape(title)} '
+            f'src="data:image/png;base64,{data}"><figcaption><b>{html.escape(title)}.</b> {html.escape(caption)} '
             f'(<a href="{html.escape(rel)}">{html.escape(rel)}</a>)</figcaption></figure>'
         )
     return "".join(out)
@@ -225,57 +211,81 @@ def _pre(text: str) -> str:
     return f"<pre>{html.escape(text)}</pre>"
 
 
-def render_html(
-    run_dir: Path,
-    results: xr.Dataset,
-    oc: xr.Dataset,
-    *,
-    figures: dict[str, tuple[str, Path]],
-    config: dict,
-    extra: dict | None = None,
-) -> str:
-    """The report page: OC tables with MC SEs, the embedded figures, the resolved config as YAML, versions."""
-    n_trials = oc.attrs.get("n_trials", results.sizes["trial"])
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    versions = package_versions()
+def appendix(results: xr.Dataset, *, config: Mapping, extra: dict | None, provenance: Mapping[str, Any]) -> str:
+    """The machine dumps, collapsed: config, design, extra, git commit and package versions."""
     design = results.attrs.get("design", "")
     try:
         design = json.dumps(json.loads(design), indent=2)
     except (TypeError, json.JSONDecodeError):
         design = str(design)
-    sections = [
-        f"<h1>sepsim run report: {html.escape(Path(run_dir).name)}</h1>",
-        f'<p class="note">{n_trials} simulated trials; seed {html.escape(str(results.attrs.get("seed")))}; '
-        f"control arm {html.escape(str(results.attrs.get('control_arm', '') or 'none'))}; higher is better: "
-        f"{bool(int(results.attrs.get('higher_is_better', 0)))}; written {stamp}.</p>",
-        '<p class="note">Every figure is a Monte-Carlo estimate over the simulated trials with its Monte-Carlo '
-        f"standard error (MC SE) and a 95% Monte-Carlo interval: {html.escape(str(oc.attrs.get('mc_intervals')))}. "
-        f"Definitions: {html.escape(str(oc.attrs.get('source')))}; selection strategy "
-        f"&ldquo;{html.escape(str(oc.attrs.get('select_strategy')))}&rdquo;.</p>",
-        "<h2>Headline operating characteristics</h2>",
-        _headline(oc, results),
-        "<h2>Per stratum</h2>",
-        _per_stratum(oc, results),
-        "<h2>Per arm</h2>",
-        _per_arm(results, oc),
-        *(["<h2>Outcome categories</h2>", _categories(results)] if _is_ordinal(results) else []),
-        *(["<h2>Calendar time</h2>", cal] if (cal := _calendar(results)) else []),
-        "<h2>Figures</h2>",
-        _figures(Path(run_dir), figures),
-        "<h2>Resolved configuration</h2>",
+    git = dict(provenance.get("git") or {})
+    commit = str(git.get("commit") or "unknown (not a git checkout)") + (" (uncommitted changes)" if git.get("dirty")
+                                                                            else "")  # fmt: skip
+    versions = dict(provenance.get("versions") or package_versions())
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts = [
+        f"<p>Written {stamp}; sepsim git commit <code>{html.escape(commit)}</code>.</p>",
+        "<h3>Resolved configuration</h3>",
         _pre(yaml.safe_dump(to_plain(config), sort_keys=False, allow_unicode=True)),
-        "<h2>Design (from the results)</h2>",
+        "<h3>Design (from the results)</h3>",
         _pre(design),
     ]
     if extra:
-        sections += ["<h2>Extra</h2>", _pre(json.dumps(to_plain(extra), indent=2))]
-    sections += [
-        "<h2>Package versions</h2>",
-        _table(["package", "version"], [[k, html.escape(v)] for k, v in versions.items()]),
-    ]
-    body = "\n".join(sections)
-    title = html.escape(f"sepsim report: {Path(run_dir).name}")
+        parts += ["<h3>Run details</h3>", _pre(json.dumps(to_plain(extra), indent=2))]
+    parts += ["<h3>Package versions</h3>", _table(["package", "version"],
+                                                 [[k, html.escape(v)] for k, v in versions.items()])]  # fmt: skip
     return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-        f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n"
+        "<details><summary>Appendix: configuration, design, run details, versions, git commit</summary>"
+        + "".join(parts)
+        + "</details>"
     )
+
+
+def page(title: str, body: Sequence[str]) -> str:
+    """A complete self-contained HTML page."""
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>'
+        f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def render_html(
+    run_dir: Path,
+    results: xr.Dataset,
+    oc: xr.Dataset,
+    *,
+    header: str,
+    decisions: Sequence[StratumDecisions],
+    efficacy_any: Estimate | None,
+    figures: Mapping[str, tuple],
+    config: Mapping,
+    extra: dict | None = None,
+    provenance: Mapping[str, Any],
+    sections: Sequence[ReportSection] = (),
+) -> str:
+    """The report page: the study header, decision quantities, OC tables, figures, the study's own sections, and
+    the collapsed appendix."""
+    run_dir = Path(run_dir)
+    n_trials = oc.attrs.get("n_trials", results.sizes["trial"])
+    body = [
+        header,
+        "<h2>Decisions per stratum</h2>",
+        f'<p class="note">Over each stratum\'s own arms (arms not randomised there are left out); shares of '
+        f"{n_trials} simulated trials with 95% Monte-Carlo intervals in brackets.</p>",
+        decision_tables(decisions, results),
+        "<h3>What the numbers mean</h3>",
+        definitions(),
+        "<h2>Trial-level operating characteristics</h2>",
+        _headline(oc, results, efficacy_any),
+        *(["<h2>Outcome categories</h2>", _categories(results)] if _is_ordinal(results) else []),
+        *(["<h2>Calendar time</h2>", cal] if (cal := _calendar(results)) else []),
+        "<h2>Figures</h2>",
+        _figures(run_dir, figures),
+    ]
+    for section in sections:
+        figs = {f"{section.title}-{i}": (f.title, f.path, f.caption) for i, f in enumerate(section.figures)}
+        body += [f"<h2>{html.escape(section.title)}</h2>", section.html, _figures(run_dir, figs)]
+    body.append(appendix(results, config=config, extra=extra, provenance=provenance))
+    name = str(config.get("name") or run_dir.name)
+    return page(f"sepsim: {name}", body)

@@ -28,7 +28,6 @@ from sepsim.report import (
     write_report,
 )
 
-FIGURE_NAMES = ("allocation", "sample_size", "stopping", "decisions", "expected_n")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CONFIG = {"design": {"n_max": 400, "looks": [100, 200, 300, 400], "rule": "sqrt-P(best)"}, "seed": 5}
 
@@ -54,20 +53,30 @@ def _strict_json(path):
     return json.loads(Path(path).read_text(), parse_constant=no_constants)
 
 
+LEAF = {"mean", "q025", "q975", "mcse", "units"}
+
+
 def _intervals(tree):
-    """Every {"value", "mcse", "ci95"} leaf of a nested summary."""
-    if isinstance(tree, dict) and set(tree) == {"value", "mcse", "ci95"}:
+    """Every {"mean", "q025", "q975", "mcse", "units"} leaf of a nested summary."""
+    if isinstance(tree, dict) and set(tree) == LEAF:
         yield tree
     elif isinstance(tree, dict):
         for v in tree.values():
             yield from _intervals(v)
 
 
+def _figure_names(results):
+    from sepsim.report._figures import figures_for
+
+    return tuple(figures_for(results))
+
+
 def test_report_files_exist(run):
-    run_dir, _, _ = run
+    run_dir, results, _ = run
     for name in ("summary.json", "report.html"):
         assert (run_dir / name).stat().st_size > 0, name
-    for name in FIGURE_NAMES:
+    assert {"patients", "decisions", "stopping", "expected_n"} <= set(_figure_names(results))
+    for name in _figure_names(results):
         assert (run_dir / "figures" / f"{name}.png").read_bytes().startswith(PNG_MAGIC), name
     assert not [p for p in run_dir.rglob("*.tmp")], "temporary files left behind"
 
@@ -76,28 +85,34 @@ def test_summary_json_has_mc_intervals(run):
     run_dir, results, oc = run
     summary = _strict_json(run_dir / "summary.json")
     headline = summary["headline"]
-    for key in ("p_superiority", "p_conclusive", "expected_sample_size", "median_sample_size"):
+    for key in ("p_efficacy_any_stratum", "p_conclusive", "expected_sample_size", "median_sample_size"):
         item = headline[key]
-        lo, hi = item["ci95"]
-        assert item["mcse"] >= 0 and lo <= item["value"] <= hi, key
-    assert headline["p_superiority"]["value"] == oc["p_superiority"].sel(stat="estimate").item()
-    assert headline["expected_sample_size"]["value"] == pytest.approx(results["n_total"].values.mean())
+        assert set(item) == LEAF, key
+        assert item["mcse"] >= 0 and item["q025"] <= item["mean"] <= item["q975"], key
+    assert headline["expected_sample_size"]["units"] == "patients" and headline["p_conclusive"]["units"] == "1"
+    # the engine counts an eligible (non-control) arm superior in any stratum: the same trials
+    assert headline["p_efficacy_any_stratum"]["mean"] == oc["p_superiority"].sel(stat="estimate").item()
+    assert headline["expected_sample_size"]["mean"] == pytest.approx(results["n_total"].values.mean())
     assert set(summary["per_stratum"]) == {"shock", "no_shock"}
     assert summary["per_stratum"]["shock"]["best_arm"] == "anakinra"
-    assert summary["per_stratum"]["no_shock"]["idp"]["value"] is None  # undefined under the null: null, not NaN
+    assert summary["per_stratum"]["shock"]["efficacy_meaning"] == "power"
+    assert summary["per_stratum"]["no_shock"]["efficacy_meaning"] == "type-I error"
+    assert summary["operating_characteristics"]["idp"]["no_shock"]["mean"] is None  # undefined: null, not NaN
     leaves = list(_intervals(summary["operating_characteristics"]))
     n_figures = sum(v.size // 4 for v in oc.data_vars.values() if "stat" in v.dims)
     assert len(leaves) == n_figures
     p = summary["operating_characteristics"]["p_decision"]["anakinra"]["shock"]["superior"]
-    assert p["value"] == oc["p_decision"].sel(arm="anakinra", stratum="shock", decision="superior", stat="estimate")
+    assert p["mean"] == oc["p_decision"].sel(arm="anakinra", stratum="shock", decision="superior", stat="estimate")
+    assert summary["provenance"]["versions"]["numpy"] == np.__version__
+    assert len(summary["key_comparisons"]) == 2
     assert summary["config"] == CONFIG and summary["extra"]["note"] == "toy"
 
 
 def test_report_html_is_self_contained(run):
-    run_dir, _, oc = run
+    run_dir, results, oc = run
     page = (run_dir / "report.html").read_text()
-    assert page.count('src="data:image/png;base64,') == len(FIGURE_NAMES)
-    for name in FIGURE_NAMES:
+    assert page.count('src="data:image/png;base64,') == len(_figure_names(results))
+    for name in _figure_names(results):
         png = (run_dir / "figures" / f"{name}.png").read_bytes()
         assert f'href="figures/{name}.png"' in page
         assert base64.b64encode(png).decode() in page  # the embedded image is the file on disk
@@ -106,6 +121,7 @@ def test_report_html_is_self_contained(run):
     assert "rule: sqrt-P(best)" in page
     assert f"<td>numpy</td><td>{np.__version__}</td>" in page
     assert f"{oc['sample_size_mean'].sel(stat='mcse').item():.4g}" in page  # MC SE in the table
+    assert page.index("Key comparisons") < page.index("<details>") < page.index("Resolved configuration")
 
 
 def test_oc_netcdf_round_trips(run, tmp_path):
