@@ -73,3 +73,9 @@ def test_two_by_two_sweep_merges_with_swept_dims(tmp_path: Path, launcher: str):
     strict, loose = p.sel(design_stopping_superiority=0.99), p.sel(design_stopping_superiority=0.95)
     assert (strict <= loose).all()
     assert p.notnull().all()
+    # sepsim-collect --report: the sweep report over the same runs (power / type-I error named per point)
+    from sepsim.cli import collect_main
+
+    collect_main([str(tmp_path / "sw"), "--report"])
+    page = (tmp_path / "sw" / "report" / "report.html").read_text()
+    assert "Designs side by side" in page and "type-I error" in page and "power" in page

@@ -100,25 +100,28 @@ def _fill(var: xr.Variable, name: str, known: Mapping[str, Mapping[str, str]]) -
         attrs["flag_values"] = np.array([int(v) for v in re.findall(r"-?\d+", attrs["flag_values"])], dtype=np.int8)
 
 
-def annotate(ds: xr.Dataset, known: Mapping[str, Mapping[str, str]] = KNOWN) -> xr.Dataset:
-    """A shallow copy of ``ds`` with CF ``long_name``/``units`` added where missing (data variables and coords)."""
+_SCHEMA_NAMES = {name: {"long_name": var.doc} for name, var in {**DOMAIN_RESULTS_SCHEMA, **RESULTS_SCHEMA}.items()}
+
+
+def annotate(ds: xr.Dataset, known: Mapping[str, Mapping[str, str]] | None = None) -> xr.Dataset:
+    """A shallow copy of ``ds`` with CF ``long_name``/``units`` added where missing (data variables and coords),
+    from ``known``, the outcome-table names (:data:`KNOWN`) and the results schema; codes get their flags."""
+    table = {**_SCHEMA_NAMES, **KNOWN, **(known or {})}
+    for name in _DAYS:
+        table[name] = {**table.get(name, {}), "units": "d"}
     out = ds.copy()  # shallow: new Variable objects with copied attrs, shared data
     for name, var in out.variables.items():
-        _fill(var, str(name), known)
+        if name in _CODES and "flag_values" not in var.attrs:
+            var.attrs.update(_CODES[str(name)])
+            var.attrs.pop("units", None)
+        _fill(var, str(name), table)
     return out
 
 
 def annotate_results(results: xr.Dataset) -> xr.Dataset:
     """``results.nc``: long names from the results schema, flags for codes, ``_FillValue`` for the -1 sentinels."""
-    schema = {**RESULTS_SCHEMA, **DOMAIN_RESULTS_SCHEMA} if "domain" in results.dims else RESULTS_SCHEMA
-    known = {name: {"long_name": var.doc} for name, var in schema.items()}
-    for name in _DAYS:
-        known[name] = {**known.get(name, {}), "units": "d"}
-    out = annotate(results, known)
-    for name, flags in _CODES.items():
-        if name in out:
-            out[name].attrs.update(flags)
-            out[name].attrs.pop("units", None)
+    schema = DOMAIN_RESULTS_SCHEMA if "domain" in results.dims else RESULTS_SCHEMA
+    out = annotate(results, {name: {"long_name": var.doc} for name, var in schema.items()})
     for name in _SENTINELS:
         if name in out and np.dtype(out[name].dtype).kind in "iu":
             out[name].encoding["_FillValue"] = np.array(-1, dtype=out[name].dtype)
