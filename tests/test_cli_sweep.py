@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
+from sepsim.cli import collect_main
 from sepsim.collect import collect
 
 # a small, fast study: the adaptr design cut to 3 looks, few trials
@@ -74,8 +75,6 @@ def test_two_by_two_sweep_merges_with_swept_dims(tmp_path: Path, launcher: str):
     assert (strict <= loose).all()
     assert p.notnull().all()
     # sepsim-collect --report: the sweep report over the same runs (power / type-I error named per point)
-    from sepsim.cli import collect_main
-
     collect_main([str(tmp_path / "sw"), "--report"])
     page = (tmp_path / "sw" / "report" / "report.html").read_text()
     assert "Designs side by side" in page and "type-I error" in page and "power" in page

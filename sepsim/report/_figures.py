@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from .._io import atomic_savefig
 from ._decisions import _final_n, stratum_decisions
+from ._mc import Z95 as _Z95
 from ._mc import proportion
 
 __all__ = [
@@ -43,6 +44,14 @@ def _figure(n_panels: int = 1, *, width: float = 5.0, height: float = 3.6) -> tu
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, n_panels, squeeze=False)[0]
     return fig, list(axes)
+
+
+def _mcse(a: np.ndarray) -> np.ndarray:
+    """Monte-Carlo SE of the mean over trials (axis 0), NaNs ignored (NaN where fewer than two values)."""
+    n = np.sum(np.isfinite(a), axis=0)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.where(n > 1, np.nanstd(a, axis=0, ddof=1) / np.sqrt(n), np.nan)
 
 
 def _figure_grid(n_rows: int, n_cols: int, *, width: float, height: float) -> tuple[Figure, list]:
@@ -113,6 +122,8 @@ def plot_allocation(results: xr.Dataset, path: str | Path) -> Path:
                 lo, hi = (np.nanquantile(a, q, axis=0) if np.isfinite(a).any() else mean for q in (0.1, 0.9))
             (line,) = ax.plot(x, mean, marker="o", ms=3, label=str(arm))
             ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.18, lw=0)
+            half = _Z95 * _mcse(a)
+            ax.errorbar(x, mean, yerr=half, fmt="none", ecolor=line.get_color(), capsize=2, lw=0.8)
         ax.set(xlabel="patients with outcome at look", ylabel="allocation probability", ylim=(0, 1))
         ax.set_title(f"allocation after each look, trials going on ({stratum})", fontsize=10)
         _look_ticks(ax, results)
@@ -129,6 +140,7 @@ def plot_sample_size(results: xr.Dataset, path: str | Path) -> Path:
         a = n[:, :, i]
         (line,) = ax.plot(x, a.mean(axis=0), marker="o", ms=3, label=str(arm))
         ax.fill_between(x, *np.quantile(a, [0.1, 0.9], axis=0), color=line.get_color(), alpha=0.18, lw=0)
+        ax.errorbar(x, a.mean(axis=0), yerr=_Z95 * _mcse(a), fmt="none", ecolor=line.get_color(), capsize=2, lw=0.8)
     ax.set(xlabel="planned patients with outcome at look", ylabel="cumulative patients on arm")
     _look_ticks(ax, results)
     ax.set_title("cumulative sample size per arm (mean, 10-90%)", fontsize=10)
@@ -264,8 +276,8 @@ def figures_for(results: xr.Dataset) -> dict[str, tuple[str, str, Callable]]:
 FIGURES: dict[str, tuple[str, str, Callable]] = {
     "allocation": (
         "Allocation over time",
-        "Mean allocation probability per arm after each look over the trials still running; bands: 10-90% of "
-        "trials (spread between trials, not a Monte-Carlo interval).",
+        "Mean allocation probability per arm after each look over the trials still running; error bars: 95% "
+        "Monte-Carlo interval of the mean; bands: 10-90% of trials (spread between trials).",
         lambda r, oc, p: plot_allocation(r, p),
     ),
     "patients": (
@@ -288,7 +300,8 @@ FIGURES: dict[str, tuple[str, str, Callable]] = {
     ),
     "sample_size": (
         "Cumulative sample size per arm",
-        "Mean cumulative patients per arm (all strata) by look; bands: 10-90% of trials (spread between trials).",
+        "Mean cumulative patients per arm (all strata) by look; error bars: 95% Monte-Carlo interval of the mean; "
+        "bands: 10-90% of trials (spread between trials).",
         lambda r, oc, p: plot_sample_size(r, p),
     ),
     "expected_n": (

@@ -119,6 +119,7 @@ def plot_oc_curves(merged: xr.Dataset, path: Path) -> Path:
     swept = _swept(merged)
     eff, meaning = _efficacy(merged)
     strata = [str(v) for v in merged["stratum"].values]
+    panels: list[tuple[str, xr.DataArray, xr.DataArray | None, str]]
     panels = [(s, eff.sel(stratum=s), meaning.sel(stratum=s), "P(efficacy)") for s in strata]
     panels.append(("expected sample size", merged["sample_size_mean"], None, "patients"))
     fig, axes_flat = _figure(len(panels) * len(swept), width=4.0, height=3.3)
@@ -155,6 +156,7 @@ def plot_heatmaps(merged: xr.Dataset, path: Path) -> Path:
     a, b = _swept(merged)
     eff, meaning = _efficacy(merged)
     strata = [str(v) for v in merged["stratum"].values]
+    maps: list[tuple[str, xr.DataArray, xr.DataArray | None]]
     maps = [(f"P(efficacy), {s}", eff.sel(stratum=s), meaning.sel(stratum=s)) for s in strata]
     maps.append(("expected sample size", merged["sample_size_mean"], None))
     fig, axes = _figure(len(maps), width=4.2, height=3.6)

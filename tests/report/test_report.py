@@ -271,3 +271,40 @@ def test_look_days_label_only_calendar_time_runs(run, calendar):
     plt.close(fig)
     assert ("calendar day" in ax.get_xlabel()) is calendar
     assert any("day 30" in s for s in labels) is calendar
+
+
+def test_a_study_adds_its_own_section(tmp_path):
+    """The extension point: a ReportSection's body, figure (with caption) and numbers reach the page and the JSON."""
+    from sepsim.report import ReportSection, SectionFigure
+
+    results = synthetic_results(n_trials=10, seed=2, looks=(60, 120))
+    oc = operating_characteristics(results)
+    png = plot_expected_n(results, oc, tmp_path / "figures" / "mine.png")
+    section = ReportSection(
+        "Main results table", "<p>my table</p>", [SectionFigure("Mine", "bands: none", png)], {"rows": 3}
+    )
+    write_report(tmp_path, results, oc, config={"name": "study"}, sections=[section])
+    page = (tmp_path / "report.html").read_text()
+    assert "<h2>Main results table</h2>\n<p>my table</p>" in page and "bands: none" in page
+    assert page.index("Main results table") < page.index("<details>")
+    assert _strict_json(tmp_path / "summary.json")["sections"] == {"Main results table": {"rows": 3}}
+    with pytest.raises(ConfigError) as info:
+        write_report(tmp_path / "x", results, oc, config={}, sections=["<p>raw</p>"])
+    assert info.value.key == "sections[0]"
+
+
+def test_adaptr_null_run_prints_the_published_calibration(tmp_path):
+    results = synthetic_results(n_trials=50, seed=3, looks=(60, 120), true_mean={"a": 0.25, "b": 0.25, "c": 0.25})
+    oc = operating_characteristics(results)
+    config = {"scenario": {"name": "adaptr_null"}, "design": {"stopping": {"superiority": 0.9814318}}}
+    write_report(tmp_path, results, oc, config=config)
+    (row,) = _strict_json(tmp_path / "summary.json")["sections"]["Published numbers beside the simulated ones"][
+        "published_comparisons"
+    ]
+    p = np.mean((results["arm_decision"].values == 1).any(axis=(1, 2)))
+    assert row["published"] == 0.048 and row["simulated"] == pytest.approx(p)
+    se = math.hypot(math.sqrt(p * (1 - p) / 50), math.sqrt(0.048 * 0.952 / 1000))
+    assert row["z"] == pytest.approx((p - 0.048) / se)
+    z = abs(row["z"])
+    assert row["verdict"] == ("consistent" if z < 2 else "differs" if z < 3 else "differs strongly")
+    assert "Published numbers beside the simulated ones" in (tmp_path / "report.html").read_text()
