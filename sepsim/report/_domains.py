@@ -6,7 +6,6 @@ characteristics of :func:`sepsim.platform._operating.domains.domain_operating_ch
 
 from __future__ import annotations
 
-import datetime
 import html
 import json
 import warnings
@@ -16,11 +15,14 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-import yaml
 
 from .._io import atomic_write_json, atomic_write_text
+from ._decisions import design_of
 from ._figures import _DECISION_COLOURS, _DECISIONS, _figure, _save, plot_expected_n
-from ._html import _CSS, _cell, _figures, _fmt, _interval_rows, _pre, _table, package_versions
+from ._html import _cell, _figures, _fmt, _interval_rows, _table, appendix
+from ._html import page as render_page
+from ._provenance import provenance
+from ._study import design_sentences
 from ._summary import _nested, interval, to_plain
 
 __all__ = ["write_domain_report", "summarise_domains"]
@@ -191,7 +193,9 @@ def write_domain_report(
 ) -> None:
     """Write figures, ``summary.json`` and ``report.html`` (last) of a domains run into ``run_dir``."""
     run_dir = Path(run_dir)
+    prov = provenance()
     summary = summarise_domains(results, oc, config=config, extra=extra)
+    summary["provenance"] = prov
     fig_dir = run_dir / "figures"
     figures = {name: (title, draw(results, oc, fig_dir / f"{name}.png")) for name, (title, draw) in FIGURES.items()}
     atomic_write_json(run_dir / "summary.json", summary)
@@ -205,14 +209,18 @@ def write_domain_report(
     truth = results["true_mean"].values if "true_mean" in results else np.full(len(combos), np.nan)
     n_combo = results["n_combination"].mean("trial").values
     combo_rows = [[html.escape(c), _fmt(t), _fmt(n)] for c, t, n in zip(combos, truth, n_combo, strict=True)]
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    name = str(config.get("name") or run_dir.name)
+    question = str(config.get("description") or "").strip()
+    design_words = " ".join(design_sentences(design_of(results)))
     sections = [
-        f"<h1>sepsim run report: {html.escape(run_dir.name)} (factorial platform)</h1>",
-        f'<p class="note">{oc.attrs["n_trials"]} simulated trials; seed {html.escape(str(results.attrs.get("seed")))};'
-        f" domains {html.escape(', '.join(str(v) for v in oc['domain'].values))}; higher is better: "
-        f"{bool(int(oc.attrs['higher_is_better']))}; written {stamp}. Each domain analyses its own arms marginally; "
+        f"<h1>{html.escape(name)} (factorial platform)</h1>",
+        *([f'<p class="question">{html.escape(question)}</p>'] if question else []),
+        f'<div class="facts"><p><b>Design.</b> {html.escape(design_words)}</p>'
+        f"<p><b>Simulation.</b> {oc.attrs['n_trials']} simulated trials (seed "
+        f"{html.escape(str(results.attrs.get('seed')))}); domains "
+        f"{html.escape(', '.join(str(v) for v in oc['domain'].values))}, each analysing its own arms marginally; "
         f"true rates per domain arm are {html.escape(str(oc.attrs['truth']))}. MC intervals: "
-        f"{html.escape(str(oc.attrs['mc_intervals']))}.</p>",
+        f"{html.escape(str(oc.attrs['mc_intervals']))}.</p></div>",
         "<h2>Headline operating characteristics</h2>",
         _table(["figure", "estimate", "MC SE", "95% MC interval"], _interval_rows(oc, headline)),
         "<h2>Per domain</h2>",
@@ -221,18 +229,7 @@ def write_domain_report(
         _table(["combination", "true rate", "E[patients]"], combo_rows),
         "<h2>Figures</h2>",
         _figures(run_dir, figures),
-        "<h2>Resolved configuration</h2>",
-        _pre(yaml.safe_dump(to_plain(config), sort_keys=False, allow_unicode=True)),
-        "<h2>Design (from the results)</h2>",
-        _pre(json.dumps(summary["design"], indent=2)),
+        appendix(results, config=config, extra=extra, provenance=prov),
     ]
-    if extra:
-        sections += ["<h2>Extra</h2>", _pre(json.dumps(to_plain(extra), indent=2))]
-    versions = package_versions()
-    sections += ["<h2>Package versions</h2>", _table(["package", "version"], [[k, v] for k, v in versions.items()])]
-    title = html.escape(f"sepsim report: {run_dir.name}")
-    page = (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-        f"<style>{_CSS}</style></head><body>\n" + "\n".join(sections) + "\n</body></html>\n"
-    )
+    page = render_page(f"sepsim: {name}", sections)
     atomic_write_text(run_dir / "report.html", page)
