@@ -246,7 +246,8 @@ def cohort_tables(view: CohortView) -> str:
             extra = [fmt(float(np.mean(sub[v].sel(arm=a).values))) for v in mort]
             rows.append([e(s), str(sub.sizes["patient"]), e(a), f"{fmt(est.mean)} <small>({fmt(est.mcse)})</small>",
                          *extra])  # fmt: skip
-    header = ["stratum", "pool (patients)", "arm", f"true {e(view.endpoint)} rate (SE)", *mort]
+    header = ["stratum", "pool (patients)", "arm", f"true {e(view.endpoint)} rate (SE)",
+              *[f"{v[5:-1]}-day mortality" for v in mort]]  # fmt: skip
     note = (
         '<p class="note">The true rate is the mean of the endpoint over every patient of the stratum\'s pool under '
         "the arm: the truth the trials are judged against. SE: binomial standard error of that pool mean as an "

@@ -195,8 +195,12 @@ def plot_expected_n(results: xr.Dataset, oc: xr.Dataset, path: str | Path) -> Pa
     """Histogram of the trials' sample sizes with the expected sample size and its 95% Monte-Carlo interval."""
     fig, (ax,) = _figure()
     n_total = results["n_total"].values.astype(float)
-    bins = np.unique(n_total).size
-    ax.hist(n_total, bins=min(max(bins, 1), 40), color="#4c72b0", alpha=0.85)
+    values, counts = np.unique(n_total, return_counts=True)
+    if values.size <= 20:  # a few possible sizes (group-sequential looks): one bar per size
+        width = 0.3 * (np.min(np.diff(values)) if values.size > 1 else max(values[0], 1.0) * 0.1)
+        ax.bar(values, counts, width=width, color="#4c72b0", alpha=0.85)
+    else:
+        ax.hist(n_total, bins=40, color="#4c72b0", alpha=0.85)
     est, lo, hi = (oc["sample_size_mean"].sel(stat=s).item() for s in ("estimate", "lo", "hi"))
     ax.axvline(est, color="k", lw=1.5, label=f"E[N] = {est:.1f}")
     ax.axvspan(lo, hi, color="k", alpha=0.15, label="95% MC interval")

@@ -89,7 +89,7 @@ def comparison_table(rows: Sequence[Comparison]) -> str:
     return _table(["quantity", "published (SE)", "simulated (SE)", "z", "verdict", "source"], body) + note
 
 
-_IS06 = "calibration_targets.yaml IS-06 (ImmunoSep, JAMA 2025;335:775, Table 2)"
+_IS06 = "calibration_targets.yaml IS-06 (ImmunoSep, JAMA 2025;335:775; primary endpoint by endotype)"
 _IS02 = "calibration_targets.yaml IS-02 (ImmunoSep screening: 48/672 MALS, 228/672 immunoparalysis)"
 _ADAPTR = "trial_oracles.md: adaptr README (Granholm et al. 2022), 1000 simulations at s = 0.9814318"
 
