@@ -64,15 +64,16 @@ def design_sentences(design: Mapping[str, Any]) -> list[str]:
     if alloc.get("fixed_ratio"):
         words += f" in the ratio {':'.join(fmt(r) for r in alloc['fixed_ratio'])}"
     elif rule == "fixed":
-        words += " (1:1" + (" within stratum" if strata else "") + ")"
-    if alloc.get("block_factor"):
-        words += (
-            f", permuted blocks of {int(alloc['block_factor']) * max(len(arms), 1)}"
-            if not per
-            else (f", permuted blocks of {int(alloc['block_factor']) * 2} per stratum")
-        )
-    limits = [f"minimum {fmt(alloc['min_prob'])}" for _ in [0] if alloc.get("min_prob")]
-    limits += [f"maximum {fmt(alloc['max_prob'])}" for _ in [0] if alloc.get("max_prob")]
+        n_equal = max((len(a) for a in per), default=0) if per else len(arms)
+        words += " (" + ":".join(["1"] * max(n_equal, 2)) + (" within stratum" if strata else "") + ")"
+    if alloc.get("block_factor"):  # each block holds block_factor x ratio patients of each arm (design.py)
+        n_arms = max((len(a) for a in per), default=0) if per else len(arms)
+        ratio = alloc.get("fixed_ratio") or [1] * n_arms
+        where = " per stratum" if strata else ""
+        words += f", permuted blocks of {int(alloc['block_factor']) * int(sum(ratio[:n_arms]))}{where}"
+    limits = [
+        f"{k[:3]}imum {fmt(alloc[f'{k[:3]}_prob'])}" for k in ("minimum", "maximum") if alloc.get(f"{k[:3]}_prob")
+    ]
     out.append(f"Allocation: {words}" + (f" (allocation probability {', '.join(limits)})" if limits else "") + ".")
     looks = [int(n) for n in design.get("look_n") or []]
     if looks:
@@ -84,7 +85,7 @@ def design_sentences(design: Mapping[str, Any]) -> list[str]:
     stop = dict(design.get("stopping") or {})
     rules = []
     if stop.get("superiority") is not None:
-        rules.append(f"superiority when P(arm is better{' than control' if control else ' than the rest'}) > "
+        rules.append(f"superiority when P({'arm is better than control' if control else 'arm is best'}) > "
                      f"{fmt(stop['superiority'], 7)}")  # fmt: skip
     if stop.get("inferiority") is not None:
         rules.append(f"inferiority (arm dropped) when that probability < {fmt(stop['inferiority'], 7)}")

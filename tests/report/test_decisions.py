@@ -87,3 +87,16 @@ def test_kaplan_meier_without_early_censoring_is_the_empirical_survival():
         assert s == pytest.approx(exact, abs=1e-12)
         assert (a, b) == pytest.approx((max(0.0, exact - half), min(1.0, exact + half)), abs=1e-12)
     assert x[-1] == 28.0 and surv[-1] == surv[-2]
+
+
+def test_the_immunosep_design_in_words():
+    from sepsim.report._study import design_sentences
+
+    stopping = {"superiority": 0.99, "futility_prob": 0.9, "futility_margin": 0.05, "per_stratum": True}
+    design = {**DESIGN, "look_n": [140, 280], "allocation": {"rule": "fixed", "block_factor": 2}, "stopping": stopping}
+    text = " ".join(design_sentences(design))
+    assert "MALS: placebo vs anakinra; immunoparalysis: placebo vs ifn_gamma" in text
+    assert "(1:1 within stratum), permuted blocks of 4 per stratum" in text  # block_factor x ratio of each arm
+    assert "2 looks after 140, 280 patients" in text and "at most 280 patients" in text
+    assert "superiority when P(arm is better than control) > 0.99" in text
+    assert "futility when P(not better by 0.05) > 0.9" in text and "separately in each stratum" in text
