@@ -18,7 +18,7 @@ import xarray as xr
 
 from .._io import atomic_write_json, atomic_write_text
 from ._decisions import design_of
-from ._figures import _DECISION_COLOURS, _DECISIONS, _figure, _save, plot_expected_n
+from ._figures import _DECISION_COLOURS, _DECISIONS, _Z95, _figure, _mcse, _save, plot_expected_n
 from ._html import _cell, _figures, _fmt, _interval_rows, _table, appendix
 from ._html import page as render_page
 from ._provenance import provenance
@@ -109,6 +109,7 @@ def plot_domain_allocation(results: xr.Dataset, oc: xr.Dataset, path: Path) -> P
                 lo, hi = np.nanquantile(a, 0.1, axis=0), np.nanquantile(a, 0.9, axis=0)
             (line,) = ax.plot(x, mean, marker="o", ms=3, label=name)
             ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.18, lw=0)
+            ax.errorbar(x, mean, yerr=_Z95 * _mcse(a), fmt="none", ecolor=line.get_color(), capsize=2, lw=0.8)
         ax.set(xlabel="patients with outcome at look", ylabel="allocation probability", ylim=(0, 1))
         ax.set_title(f"allocation after each look (domain {d})", fontsize=10)
         ax.legend(fontsize=8)
@@ -119,15 +120,19 @@ def plot_domain_decisions(oc: xr.Dataset, path: Path) -> Path:
     """Probability of each final decision per arm, one panel per domain."""
     domains = [str(v) for v in oc["domain"].values]
     fig, axes = _figure(len(domains), height=3.2)
-    p = oc["p_decision"].sel(stat="estimate")
+    p = oc["p_decision"]
+    names = [n for n in _DECISIONS if n != "none"]
+    height = 0.8 / len(names)
     for ax, d in zip(axes, domains, strict=True):
         arms = _arms(oc, d)
-        left = np.zeros(len(arms))
-        for name, colour in zip(_DECISIONS, _DECISION_COLOURS, strict=True):
-            share = np.array([p.sel(domain=d, domain_arm=i, decision=name).item() for i, _ in arms])
-            ax.barh(np.arange(len(arms)), share, left=left, color=colour, label=name)
-            left += share
-        ax.set_yticks(np.arange(len(arms)), [n for _, n in arms])
+        y = np.arange(len(arms))
+        for k, (name, colour) in enumerate(zip(names, _DECISION_COLOURS[1:], strict=True)):
+            est = p.sel(domain=d, decision=name).isel(domain_arm=[i for i, _ in arms]).transpose("domain_arm", "stat")
+            m, lo, hi = (est.sel(stat=q).values for q in ("estimate", "lo", "hi"))
+            ax.barh(y + (k - 1.5) * height, m, height=height, color=colour, label=name,
+                    xerr=[m - lo, hi - m], error_kw={"lw": 0.8, "capsize": 2})  # fmt: skip
+        ax.invert_yaxis()
+        ax.set_yticks(y, [n for _, n in arms])
         ax.set(xlabel="probability", xlim=(0, 1))
         ax.set_title(f"final decision per arm (domain {d})", fontsize=10)
     handles, labels = axes[0].get_legend_handles_labels()
@@ -153,11 +158,30 @@ def plot_domain_stopping(results: xr.Dataset, oc: xr.Dataset, path: Path) -> Pat
     return _save(fig, path)
 
 
-FIGURES = {
-    "allocation": ("Allocation over time, per domain", lambda r, oc, p: plot_domain_allocation(r, oc, p)),
-    "decisions": ("Decision probabilities per domain arm", lambda r, oc, p: plot_domain_decisions(oc, p)),
-    "stopping": ("Domain stopping by look", lambda r, oc, p: plot_domain_stopping(r, oc, p)),
-    "expected_n": ("Sample-size distribution", lambda r, oc, p: plot_expected_n(r, oc, p)),
+FIGURES = {  # name -> (title, caption, draw)
+    "allocation": (
+        "Allocation over time, per domain",
+        "Mean allocation probability per domain arm after each look (running trials); error bars: 95% Monte-Carlo "
+        "interval of the mean; bands: 10-90% of trials (spread between trials).",
+        lambda r, oc, p: plot_domain_allocation(r, oc, p),
+    ),
+    "decisions": (
+        "Decision probabilities per domain arm",
+        "Share of simulated trials ending with each decision per domain arm (the rest: no decision); error bars: "
+        "Wilson 95% Monte-Carlo intervals.",
+        lambda r, oc, p: plot_domain_decisions(oc, p),
+    ),
+    "stopping": (
+        "Domain stopping by look",
+        "Share of trials in which each domain had stopped by each look (a share of simulated trials; its MC SE is "
+        "at most 0.5/sqrt(n_trials)).",
+        lambda r, oc, p: plot_domain_stopping(r, oc, p),
+    ),
+    "expected_n": (
+        "Sample-size distribution",
+        "Trials' sample sizes; black line and grey band: the expected sample size and its 95% Monte-Carlo interval.",
+        lambda r, oc, p: plot_expected_n(r, oc, p),
+    ),
 }
 
 
@@ -197,7 +221,10 @@ def write_domain_report(
     summary = summarise_domains(results, oc, config=config, extra=extra)
     summary["provenance"] = prov
     fig_dir = run_dir / "figures"
-    figures = {name: (title, draw(results, oc, fig_dir / f"{name}.png")) for name, (title, draw) in FIGURES.items()}
+    figures = {
+        name: (title, draw(results, oc, fig_dir / f"{name}.png"), caption)
+        for name, (title, caption, draw) in FIGURES.items()
+    }
     atomic_write_json(run_dir / "summary.json", summary)
     headline = [
         ("expected sample size", oc["sample_size_mean"]),

@@ -107,9 +107,23 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def key_comparisons(decisions: Sequence[StratumDecisions], outcome: str) -> list[dict[str, Any]]:
+def _difference(d: StratumDecisions, comparators: Sequence[str], margin: float | None) -> str:
+    """The true difference of each comparator to the control, and whether it is below the design's futility margin
+    (an effect the design itself calls not worth finding)."""
+    control = d.true_mean[str(d.control)]
+    diffs = {a: d.true_mean[a] - control for a in comparators}
+    text = "; true difference " + ", ".join(f"{a} {v:+.3g}" for a, v in diffs.items())
+    if margin is not None and 0 < max(abs(v) for v in diffs.values()) < margin:
+        text += f", below the design's futility margin {fmt(margin)}: nearly null"
+    return text
+
+
+def key_comparisons(
+    decisions: Sequence[StratumDecisions], outcome: str, *, margin: float | None = None
+) -> list[dict[str, Any]]:
     """One entry per (stratum, non-control arm vs control), or per stratum without a control: its sentence and
-    its numbers (``efficacy``, ``harm``: :class:`~sepsim.report._mc.Estimate` as JSON)."""
+    its numbers (``efficacy``, ``harm``: :class:`~sepsim.report._mc.Estimate` as JSON). ``margin``: the design's
+    futility margin; a true difference below it is called nearly null."""
     out = []
     for d in decisions:
         where = f"In stratum {d.stratum}" if len(decisions) > 1 or d.stratum not in ("all", "") else "Overall"
@@ -131,7 +145,8 @@ def key_comparisons(decisions: Sequence[StratumDecisions], outcome: str) -> list
         )
         arms_txt = " or ".join(comparators)
         text = (
-            f"{where}, {arms_txt} vs {d.control} (true {outcome}: {truth}): {arms_txt} is declared superior in "
+            f"{where}, {arms_txt} vs {d.control} (true {outcome}: {truth}{_difference(d, comparators, margin)}): "
+            f"{arms_txt} is declared superior in "
             f"{fmt_interval(d.efficacy, percent=True)} of simulated trials ({label}); the control is declared "
             f"superior (harm) in {_pct(d.harm.mean) if d.harm else '-'}."
         )

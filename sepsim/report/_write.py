@@ -148,7 +148,8 @@ def write_report(
     hib = bool(int(results.attrs.get("higher_is_better", 0)))
     endpoint = dict(config.get("endpoint") or {})
     outcome = str(endpoint.get("variable") or "mean")
-    comparisons = key_comparisons(decisions, outcome)
+    margin = dict(design_of(results).get("stopping") or {}).get("futility_margin")
+    comparisons = key_comparisons(decisions, outcome, margin=float(margin) if margin is not None else None)
     prov = provenance()
     figures_dir = run_dir / "figures"
     cohort_html, cohort_figures, cohort_summary = "", {}, None

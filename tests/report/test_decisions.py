@@ -55,6 +55,9 @@ def test_own_arms_best_arm_efficacy_and_harm():
     assert "anakinra" in mals_table and "ifn_gamma" not in mals_table
     text = key_comparisons([mals, ip], "responder")[0]["text"]
     assert "anakinra vs placebo" in text and "25.0%" in text and "(the power)" in text
+    assert "true difference anakinra +0.2" in text and "nearly null" not in text
+    near = key_comparisons([ip], "responder", margin=0.2)[0]["text"]
+    assert "ifn_gamma +0.15, below the design's futility margin 0.2: nearly null" in near
 
 
 def test_efficacy_is_named_by_the_truth():
