@@ -12,9 +12,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import xarray as xr
 
 from sepsim.platform._operating.trials import operating_characteristics
-from sepsim.report import synthetic_results, write_report
+from sepsim.report import stratum_decisions, synthetic_results, write_report, write_sweep_report
+from sepsim.report._decisions import decisions_dataset
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -70,15 +72,26 @@ def reports(tmp_path_factory, cohort):
     root = tmp_path_factory.mktemp("browser")
     write_report(root / "scenario", results, oc, config=config)
     write_report(root / "mechanistic", results, oc, config=config, cohort=cohort)
+    points = []
+    for s in (0.9, 0.99):
+        for name, seed in (("a", 1), ("b", 2)):
+            res = synthetic_results(n_trials=30, seed=seed, looks=(60, 120), control_arm="placebo", superiority=s)
+            point = operating_characteristics(res, n_boot=100).assign(
+                decisions_dataset(stratum_decisions(res)).data_vars
+            )
+            points.append(point.expand_dims(superiority=[s], scenario=[name]))
+    merged = xr.combine_by_coords(points, combine_attrs="drop_conflicts")
+    merged.attrs.update(swept="superiority,scenario")
+    write_sweep_report(merged, root / "sweep")
     return root
 
 
-@pytest.mark.parametrize("kind", ["scenario", "mechanistic"])
+@pytest.mark.parametrize("kind", ["scenario", "mechanistic", "sweep"])
 def test_report_renders_in_chromium(reports, kind):
     page = reports / kind / "report.html"
     checks = _render_checks(page, reports, width=1100)
     n_png = len(list((reports / kind / "figures").glob("*.png")))
-    assert checks["images"] == page.read_text().count("<img ") and checks["images"] >= 4
+    assert checks["images"] == page.read_text().count("<img ") and checks["images"] >= (2 if kind == "sweep" else 4)
     assert checks["images"] == n_png  # every figure on disk is on the page
     assert checks["broken"] == [], checks
     assert checks["overflow"] == [] and checks["scrollWidth"] <= checks["clientWidth"], checks
