@@ -1,8 +1,11 @@
-"""Operating-characteristic report of a run: figures, ``summary.json`` and a self-contained ``report.html``.
+"""The report of a run: figures, ``summary.json`` and a self-contained ``report.html`` that answers the study's
+question; and the report of a merged sweep (:func:`write_sweep_report`).
 
-The operating characteristics themselves are computed by :func:`sepsim.platform.operating_characteristics`;
-this subpackage renders them. Every file is written atomically (temporary file in the same directory, then
-``os.replace``).
+The operating characteristics themselves are computed by :func:`sepsim.platform.operating_characteristics`; the
+decision quantities over each stratum's own arms (:func:`stratum_decisions`), the virtual-cohort section
+(:class:`CohortView`) and published-number comparisons (:class:`PublishedNumber`) are computed here. A study adds
+its own sections with ``write_report(..., sections=[ReportSection(...)])``. Every file is written atomically
+(temporary file in the same directory, then ``os.replace``).
 """
 
 from ._cohort import CohortView as CohortView
