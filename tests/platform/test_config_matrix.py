@@ -72,7 +72,7 @@ def test_experiment_composes_validates_and_plans(name):
 
 @pytest.mark.parametrize("name", DESIGNS)
 def test_design_config_builds_and_plans(name):
-    cfg = compose_config([f"design={name}"])
+    cfg = compose_config(["experiment=adaptr", f"design={name}"])  # the parametric base, not the default study
     design = _design(cfg)
     plan = plan_trials(design, _synthetic_table(design))
     if design.domains:
