@@ -178,6 +178,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     from .platform import design_from_dict, from_dataset, run_trials
     from .platform._operating.trials import operating_characteristics
     from .report import write_report
+    from .studies import prepare_study_table, write_study_outputs
 
     cfg = validate(cfg)
     _check_population(cfg)
@@ -195,6 +196,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     design = design_from_dict(_plain(cfg.design))
     reused: dict[str, bool] = {}
     solver_failures = 0
+    table = None  # the eligible mechanistic outcome table, for the study's own computation
     if cfg.outcomes == "scenario":
         log.info("outcomes: parametric %s scenario %r", cfg.scenario.kind, cfg.scenario.name)
         outcomes = _outcomes_from_scenario(cfg, design)
@@ -204,6 +206,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         log.info("outcomes: %d virtual patients x %d arms (mechanistic)", cfg.population.n_patients, len(cfg.arms))
         table, reused["outcomes"] = _outcomes_from_models(cfg)
         table, solver_failures = _solved(table)
+        table = prepare_study_table(cfg, table)  # a study's own eligibility or endotype rule, before screening
         table = _eligible(table, design, cfg.endpoint.stratum)
         outcomes = from_dataset(
             table, endpoint=cfg.endpoint.variable, stratum=cfg.endpoint.stratum, strata=design.strata
@@ -252,6 +255,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "versions": {"sepsim": __version__, "python": _stdlib_platform.python_version()},
     }
     write_report(run_dir, results, oc, config=_plain(cfg), extra=extra)
+    write_study_outputs(cfg, run_dir, table=table, outcomes=outcomes)  # study-specific tables and report section
     for stage, was in reused.items():
         log.info("stage %s: %s", stage, "reused from cache" if was else "computed")
     log.info("ran %s", extra["ran"])

@@ -1,0 +1,139 @@
+"""Study-specific computations, keyed by ``study.kind`` in the run config (``study: {kind: immunosep, ...}``).
+
+:func:`validate_study` checks the ``study`` mapping before any work (``ConfigError`` naming ``study.<key>``);
+:func:`write_study_outputs` is the pipeline's one call after the report: it runs the study's own computation on
+the run's outcome table and writes its files and report section. An empty ``study`` mapping does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from omegaconf import DictConfig, OmegaConf
+
+from .._errors import ConfigError
+
+log = logging.getLogger("sepsim")
+
+__all__ = ["STUDY_KINDS", "study_settings", "validate_study", "prepare_study_table", "write_study_outputs"]
+
+
+class _Study(NamedTuple):
+    defaults: dict[str, Any]
+    needs_table: bool  # a mechanistic outcome table (patient, arm, day)
+    write: Callable[..., list[Path]]
+    prepare: Callable[[DictConfig, dict[str, Any], Any], Any] | None = None  # the table before screening
+
+
+def _prepare_cytosorb(cfg: DictConfig, settings: dict[str, Any], table: Any) -> Any:
+    import numpy as np
+
+    from ._cytosorb import ventilated_at_randomisation
+
+    if not settings["require_organ_support"]:
+        return table
+    keep = np.flatnonzero(ventilated_at_randomisation(table))
+    log.info(
+        "study cytosorb: %d of %d virtual patients on organ support at randomisation", keep.size, table.sizes["patient"]
+    )
+    return table.isel(patient=keep)
+
+
+def _write_cytosorb(cfg: DictConfig, run_dir: Path, settings: dict[str, Any], table: Any, outcomes: Any) -> list:
+    from ._cytosorb import cytosorb_course
+    from ._cytosorb_report import pool_mortality, write_cytosorb
+
+    course = cytosorb_course(table, control=settings["control"], device=settings["device"],
+                             last_day=settings["course_days"])  # fmt: skip
+    mortality = pool_mortality(table, cfg.endpoint.variable)
+    return write_cytosorb(run_dir, course, mortality, int(table.sizes["patient"]))
+
+
+def _write_immunosep(cfg: DictConfig, run_dir: Path, settings: dict[str, Any], table: Any, outcomes: Any) -> list:
+    from ._immunosep import immunosep_table
+    from ._immunosep_report import write_immunosep
+
+    design = OmegaConf.to_container(cfg.design, resolve=True)
+    result = immunosep_table(
+        table,
+        design,
+        stratum=cfg.endpoint.stratum,
+        n_trials=settings["n_trials"] or cfg.n_trials,
+        seed=cfg.seed,
+        alpha=settings["alpha"],
+    )
+    return write_immunosep(run_dir, result, settings)
+
+
+STUDY_KINDS: dict[str, _Study] = {
+    "immunosep": _Study({"kind": "immunosep", "alpha": 0.05, "n_trials": None}, True, _write_immunosep),
+    "cytosorb": _Study(
+        {"kind": "cytosorb", "control": "standard_care", "device": "cytosorb", "course_days": 14,
+         "require_organ_support": True},
+        True,
+        _write_cytosorb,
+        _prepare_cytosorb,
+    ),
+}  # fmt: skip
+
+
+def _check_value(kind: str, key: str, value: Any) -> None:
+    if key == "course_days" and (not isinstance(value, int) or not 1 <= value <= 90):
+        raise ConfigError("study.course_days", f"must be an integer day in [1, 90], got {value!r}")
+    if key == "require_organ_support" and not isinstance(value, bool):
+        raise ConfigError("study.require_organ_support", f"must be true or false, got {value!r}")
+    if key == "alpha" and not (isinstance(value, float | int) and 0.0 < float(value) < 1.0):
+        raise ConfigError("study.alpha", f"must be a significance level in (0, 1), got {value!r}")
+    if key == "n_trials" and value is not None and (not isinstance(value, int) or value < 1):
+        raise ConfigError("study.n_trials", f"must be a positive integer or null (the run's n_trials), got {value!r}")
+
+
+def study_settings(cfg: DictConfig | dict) -> dict[str, Any] | None:
+    """The run's ``study`` mapping merged onto its kind's defaults (None when the run has no study)."""
+    node = cfg.get("study") if isinstance(cfg, dict | DictConfig) else None
+    raw = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
+    if not raw:
+        return None
+    kind = raw.get("kind")
+    if kind not in STUDY_KINDS:
+        raise ConfigError("study.kind", f"unknown study {kind!r}; allowed: {', '.join(sorted(STUDY_KINDS))}")
+    spec = STUDY_KINDS[kind]
+    unknown = sorted(set(raw) - set(spec.defaults))
+    if unknown:
+        raise ConfigError(f"study.{unknown[0]}", f"unknown key for study {kind}; allowed: {', '.join(spec.defaults)}")
+    settings = {**spec.defaults, **raw}
+    for key, value in settings.items():
+        _check_value(kind, key, value)
+    return settings
+
+
+def validate_study(cfg: DictConfig | dict) -> None:
+    """Refuse a bad ``study`` mapping, or a study whose outcome source cannot feed it, before any work."""
+    settings = study_settings(cfg)
+    if settings is None:
+        return
+    if STUDY_KINDS[settings["kind"]].needs_table and cfg.get("outcomes") != "mechanistic":
+        raise ConfigError("study.kind", f"study {settings['kind']} needs outcomes=mechanistic (virtual patients)")
+    arms = list(cfg.get("arms") or {})
+    for key in ("control", "device"):
+        if key in settings and settings[key] not in arms:
+            raise ConfigError(f"study.{key}", f"{settings[key]!r} is not an arm; arms: {', '.join(arms)}")
+
+
+def prepare_study_table(cfg: DictConfig, table: Any) -> Any:
+    """The study's own eligibility or re-classification of the outcome table, before screening (else unchanged)."""
+    settings = study_settings(cfg)
+    if settings is None or STUDY_KINDS[settings["kind"]].prepare is None:
+        return table
+    return STUDY_KINDS[settings["kind"]].prepare(cfg, settings, table)
+
+
+def write_study_outputs(cfg: DictConfig, run_dir: Path, *, table: Any, outcomes: Any) -> list[Path]:
+    """Run the study's own computation and write its files and report section (nothing without a study)."""
+    settings = study_settings(cfg)
+    if settings is None:
+        return []
+    return STUDY_KINDS[settings["kind"]].write(cfg, run_dir, settings, table, outcomes)
