@@ -52,7 +52,8 @@ Examples:
   sepsim experiment=adaptr n_trials=5000          a named study with an override
   sepsim experiment=add_on therapy=gm_csf adsorber=cytosorb
   sepsim -m experiment=immunosep_parametric scenario=immunosep_alt,immunosep_null
-  sepsim --cfg job experiment=immunosep           print the composed config and exit
+  sepsim experiment=design_comparison n_trials=200
+  sepsim --cfg job experiment=cytosorb            print the composed config and exit
 
 More: `sepsim --hydra-help` (hydra's own flags: --cfg, --multirun, --info, ...), README.md, docs/studies/.
 """

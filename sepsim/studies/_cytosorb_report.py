@@ -4,7 +4,6 @@ ratio), plus the pool's 60-day mortality per arm beside the trials' operating ch
 
 from __future__ import annotations
 
-import base64
 import html
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .._io import atomic_savefig, atomic_to_netcdf, atomic_write_text
-from ._section import add_section, fmt_share, html_table
+from ._section import add_section, embed_png, fmt_share, html_table
 
 __all__ = ["write_cytosorb", "plot_cytosorb_course"]
 
@@ -41,12 +40,6 @@ def plot_cytosorb_course(course: xr.Dataset, path: Path) -> Path:
     ax_il6.legend(fontsize=8)
     fig.tight_layout()
     return atomic_savefig(fig, path, dpi=110)
-
-
-def _img(path: Path, caption: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">' \
-           f"<figcaption>{html.escape(caption)}</figcaption></figure>"  # fmt: skip
 
 
 def write_cytosorb(run_dir: Path, course: xr.Dataset, mortality: dict[str, float], n_pool: int) -> list[Path]:
@@ -76,8 +69,8 @@ def write_cytosorb(run_dir: Path, course: xr.Dataset, mortality: dict[str, float
         "IL-6 and SOFA: patients alive that day; ratio: same patients alive under both arms, geometric mean with "
         "95% confidence interval.</p>"
         + html_table(header, rows)
-        + _img(fig, "IL-6 (log scale) and SOFA over time by arm, shaded: 95% CI of the geometric mean; right: paired "
-                    "IL-6 ratio device / standard care with 95% CI (dashed: no difference).")
+        + embed_png(fig, "IL-6 (log scale) and SOFA over time by arm, shaded: 95% CI of the geometric mean; "
+                         "right: paired IL-6 ratio device / standard care with 95% CI (dashed: no difference).")
     )  # fmt: skip
     section = add_section(run_dir, "cytosorb", "CytoSorb RCT: IL-6 over time, organ function, 60-day mortality", body)
     return [nc, csv, fig, section]

@@ -68,6 +68,35 @@ def _write_immunosep(cfg: DictConfig, run_dir: Path, settings: dict[str, Any], t
     return write_immunosep(run_dir, result, settings)
 
 
+def _write_design_comparison(cfg: DictConfig, run_dir: Path, settings: dict[str, Any], table: Any, outcomes) -> list:
+    from ._design_comparison import design_comparison_table
+    from ._design_comparison_report import write_design_comparison
+
+    base = OmegaConf.to_container(cfg.design, resolve=True)
+    result = design_comparison_table(
+        outcomes, base, settings["designs"], settings["scenarios"], n_trials=cfg.n_trials, seed=cfg.seed
+    )
+    return write_design_comparison(run_dir, result)
+
+
+def _check_design_comparison(cfg: DictConfig | dict, settings: dict[str, Any]) -> None:
+    from ..platform import design_from_dict
+    from ._design_comparison import compose_design
+
+    for key in ("designs", "scenarios"):
+        entries = settings[key]
+        if not isinstance(entries, dict) or not entries or not all(isinstance(v, dict) for v in entries.values()):
+            raise ConfigError(f"study.{key}", "must be a non-empty mapping of name -> mapping")
+    node = cfg.get("design")
+    base = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
+    for name, override in settings["designs"].items():
+        for sname, scenario in settings["scenarios"].items():
+            try:
+                design_from_dict(compose_design(base, override, scenario))
+            except ConfigError as err:
+                raise ConfigError(f"study.designs.{name}", f"with scenario {sname!r}: {err}") from None
+
+
 STUDY_KINDS: dict[str, _Study] = {
     "immunosep": _Study({"kind": "immunosep", "alpha": 0.05, "n_trials": None}, True, _write_immunosep),
     "cytosorb": _Study(
@@ -76,6 +105,9 @@ STUDY_KINDS: dict[str, _Study] = {
         True,
         _write_cytosorb,
         _prepare_cytosorb,
+    ),
+    "design_comparison": _Study(
+        {"kind": "design_comparison", "designs": {}, "scenarios": {"stable": {}}}, False, _write_design_comparison
     ),
 }  # fmt: skip
 
@@ -117,6 +149,8 @@ def validate_study(cfg: DictConfig | dict) -> None:
         return
     if STUDY_KINDS[settings["kind"]].needs_table and cfg.get("outcomes") != "mechanistic":
         raise ConfigError("study.kind", f"study {settings['kind']} needs outcomes=mechanistic (virtual patients)")
+    if settings["kind"] == "design_comparison":
+        _check_design_comparison(cfg, settings)
     arms = list(cfg.get("arms") or {})
     for key in ("control", "device"):
         if key in settings and settings[key] not in arms:

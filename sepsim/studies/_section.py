@@ -7,6 +7,7 @@ for extra sections takes the fragment file instead.
 
 from __future__ import annotations
 
+import base64
 import html
 import math
 from collections.abc import Iterable, Sequence
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from .._io import atomic_write_text
 
-__all__ = ["add_section", "html_table", "fmt_share", "fmt_interval"]
+__all__ = ["add_section", "embed_png", "html_table", "fmt_share", "fmt_interval"]
 
 
 def html_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -34,6 +35,13 @@ def fmt_interval(mean: float, lo: float, hi: float) -> str:
     if not math.isfinite(float(mean)):
         return "&ndash;"
     return f"{fmt_share(mean)} <small>[{fmt_share(lo)}, {fmt_share(hi)}]</small>"
+
+
+def embed_png(path: Path, caption: str) -> str:
+    """A figure embedded as base64 PNG with its caption (the report is one self-contained page)."""
+    data = base64.b64encode(path.read_bytes()).decode()
+    alt = html.escape(caption)
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{alt}"><figcaption>{alt}</figcaption></figure>'
 
 
 def add_section(run_dir: Path, name: str, title: str, body: str) -> Path:

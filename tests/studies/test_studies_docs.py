@@ -16,14 +16,12 @@ README = (ROOT / "README.md").read_text()
 SECTION = README[README.index("## Studies") : README.index("## Layout")]
 ROWS = re.findall(r"^\| `(\w+)` \| `([^`]+)` \| (.+) \|$", SECTION, flags=re.M)
 STUDIES = sorted(
-    p.stem
-    for p in (CONF_DIR / "experiment").glob("*.yaml")
-    if (yaml.safe_load(p.read_text()) or {}).get("study")
+    p.stem for p in (CONF_DIR / "experiment").glob("*.yaml") if (yaml.safe_load(p.read_text()) or {}).get("study")
 )
 
 
 def test_every_study_has_an_experiment_a_write_up_and_a_readme_command():
-    assert {"immunosep", "cytosorb"} <= set(STUDIES)
+    assert {"immunosep", "cytosorb", "design_comparison"} <= set(STUDIES)
     docs = sorted(p.stem for p in (ROOT / "docs" / "studies").glob("*.md"))
     assert docs == STUDIES
     assert sorted(name for name, _, _ in ROWS) == STUDIES

@@ -50,3 +50,11 @@ def test_cytosorb_study_end_to_end(tmp_path):
     assert list(course["arm"].values) == ["standard_care", "cytosorb"] and course.sizes["day"] == 15
     assert (run / "figures" / "cytosorb_course.png").stat().st_size > 10_000
     assert 'id="study-cytosorb"' in (run / "report.html").read_text()
+
+
+def test_design_comparison_study_end_to_end(tmp_path):
+    run = _sepsim(["experiment=design_comparison", "n_trials=40"], tmp_path)
+    table = xr.open_dataset(run / "design_comparison.nc")
+    assert table.sizes == {"design": 3, "scenario": 3}
+    assert np.isfinite(table["p_superiority"]).all()
+    assert 'id="study-design_comparison"' in (run / "report.html").read_text()
