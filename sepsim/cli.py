@@ -51,7 +51,7 @@ Examples:
   sepsim                                          the default study (immunosep), a few minutes on 2 CPU cores
   sepsim experiment=adaptr n_trials=5000          a named study with an override
   sepsim experiment=add_on therapy=gm_csf adsorber=cytosorb
-  sepsim -m experiment=immunosep_parametric scenario=immunosep_alt,immunosep_null
+  sepsim -m experiment=thresholds study.ferritin_cutoff=3000,4420,6000 study.hla_dr_cutoff=4000,5000,8000
   sepsim experiment=design_comparison n_trials=200
   sepsim --cfg job experiment=cytosorb            print the composed config and exit
 

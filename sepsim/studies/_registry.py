@@ -97,6 +97,30 @@ def _check_design_comparison(cfg: DictConfig | dict, settings: dict[str, Any]) -
                 raise ConfigError(f"study.designs.{name}", f"with scenario {sname!r}: {err}") from None
 
 
+def _prepare_thresholds(cfg: DictConfig, settings: dict[str, Any], table: Any) -> Any:
+    from ._thresholds import reclassify, screened_mix
+
+    out = reclassify(table, ferritin_cutoff=float(settings["ferritin_cutoff"]),
+                     hla_dr_cutoff=float(settings["hla_dr_cutoff"]),
+                     assay_cv_scale=float(settings["assay_cv_scale"]))  # fmt: skip
+    out.attrs.update({f"screened_{k}": v for k, v in screened_mix(out).items()})  # survives screening (isel)
+    return out
+
+
+def _write_thresholds(cfg: DictConfig, run_dir: Path, settings: dict[str, Any], table: Any, outcomes) -> list:
+    import xarray as xr
+
+    from ._immunosep import _stratum_arms
+    from ._thresholds import misclassification_harm
+    from ._thresholds_report import thresholds_dataset, write_thresholds
+
+    values = {k[len("screened_") :]: float(v) for k, v in table.attrs.items() if k.startswith("screened_")}
+    values.update(misclassification_harm(table, _stratum_arms(OmegaConf.to_container(cfg.design, resolve=True))))
+    oc_path = run_dir / "oc.nc"
+    oc = xr.load_dataset(oc_path) if oc_path.is_file() else None
+    return write_thresholds(run_dir, thresholds_dataset(values, settings, oc))
+
+
 STUDY_KINDS: dict[str, _Study] = {
     "immunosep": _Study({"kind": "immunosep", "alpha": 0.05, "n_trials": None}, True, _write_immunosep),
     "cytosorb": _Study(
@@ -106,6 +130,12 @@ STUDY_KINDS: dict[str, _Study] = {
         _write_cytosorb,
         _prepare_cytosorb,
     ),
+    "thresholds": _Study(
+        {"kind": "thresholds", "ferritin_cutoff": 4420.0, "hla_dr_cutoff": 5000.0, "assay_cv_scale": 1.0},
+        True,
+        _write_thresholds,
+        _prepare_thresholds,
+    ),
     "design_comparison": _Study(
         {"kind": "design_comparison", "designs": {}, "scenarios": {"stable": {}}}, False, _write_design_comparison
     ),
@@ -113,6 +143,10 @@ STUDY_KINDS: dict[str, _Study] = {
 
 
 def _check_value(kind: str, key: str, value: Any) -> None:
+    if key in ("ferritin_cutoff", "hla_dr_cutoff") and not (isinstance(value, float | int) and value > 0):
+        raise ConfigError(f"study.{key}", f"must be a positive number (ng/mL or AB/C), got {value!r}")
+    if key == "assay_cv_scale" and not (isinstance(value, float | int) and 0 <= value <= 10):
+        raise ConfigError("study.assay_cv_scale", f"must be in [0, 10] (x the default assay CVs), got {value!r}")
     if key == "course_days" and (not isinstance(value, int) or not 1 <= value <= 90):
         raise ConfigError("study.course_days", f"must be an integer day in [1, 90], got {value!r}")
     if key == "require_organ_support" and not isinstance(value, bool):

@@ -58,3 +58,19 @@ def test_design_comparison_study_end_to_end(tmp_path):
     assert table.sizes == {"design": 3, "scenario": 3}
     assert np.isfinite(table["p_superiority"]).all()
     assert 'id="study-design_comparison"' in (run / "report.html").read_text()
+
+
+def test_thresholds_sweep_collects_into_one_dataset(tmp_path):
+    from sepsim.collect import collect
+
+    exe = Path(sys.executable).with_name("sepsim")
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    args = ["-m", "experiment=thresholds", "study.ferritin_cutoff=3000,6000", "population.n_patients=900",
+            "n_trials=40", f"runtime.cache_dir={tmp_path / 'cache'}", f"hydra.sweep.dir={tmp_path / 'sw'}"]  # fmt: skip
+    out = subprocess.run([str(exe), *args], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=1200)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    merged, _ = collect(tmp_path / "sw", artifact="thresholds.nc")
+    mals = merged["share_MALS"]
+    assert mals.sizes == {"study.ferritin_cutoff": 2}
+    assert float(mals.isel({"study.ferritin_cutoff": 0})) > float(mals.isel({"study.ferritin_cutoff": 1}))
+    assert "power" in merged and "harm_mortality_misclassified" in merged
