@@ -121,6 +121,38 @@ def _write_thresholds(cfg: DictConfig, run_dir: Path, settings: dict[str, Any], 
     return write_thresholds(run_dir, thresholds_dataset(values, settings, oc))
 
 
+def _prepare_platform(cfg: DictConfig, settings: dict[str, Any], table: Any) -> Any:
+    from ._platform import add_platform_endotype
+
+    return add_platform_endotype(table)
+
+
+def _write_platform(cfg: DictConfig, run_dir: Path, settings: dict[str, Any], table: Any, outcomes) -> list:
+    from ._platform import platform_comparison
+    from ._platform_report import write_platform
+
+    base = OmegaConf.to_container(cfg.design, resolve=True)
+    result = platform_comparison(table, base, settings["compare"], endpoint=cfg.endpoint.variable,
+                                 stratum=cfg.endpoint.stratum, n_trials=cfg.n_trials, seed=cfg.seed)  # fmt: skip
+    return write_platform(run_dir, result)
+
+
+def _check_platform(cfg: DictConfig | dict, settings: dict[str, Any]) -> None:
+    from ..platform import design_from_dict
+    from ._platform import platform_design
+
+    compare = settings["compare"]
+    if not isinstance(compare, dict) or not all(isinstance(v, dict) for v in compare.values()):
+        raise ConfigError("study.compare", "must be a mapping of name -> design overrides (all_comers: true allowed)")
+    node = cfg.get("design")
+    base = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
+    for name, variant in compare.items():
+        try:
+            design_from_dict(platform_design(base, variant)[0])
+        except ConfigError as err:
+            raise ConfigError(f"study.compare.{name}", str(err)) from None
+
+
 STUDY_KINDS: dict[str, _Study] = {
     "immunosep": _Study({"kind": "immunosep", "alpha": 0.05, "n_trials": None}, True, _write_immunosep),
     "cytosorb": _Study(
@@ -136,6 +168,7 @@ STUDY_KINDS: dict[str, _Study] = {
         _write_thresholds,
         _prepare_thresholds,
     ),
+    "platform": _Study({"kind": "platform", "compare": {}}, True, _write_platform, _prepare_platform),
     "design_comparison": _Study(
         {"kind": "design_comparison", "designs": {}, "scenarios": {"stable": {}}}, False, _write_design_comparison
     ),
@@ -179,12 +212,17 @@ def study_settings(cfg: DictConfig | dict) -> dict[str, Any] | None:
 def validate_study(cfg: DictConfig | dict) -> None:
     """Refuse a bad ``study`` mapping, or a study whose outcome source cannot feed it, before any work."""
     settings = study_settings(cfg)
+    endpoint = cfg.get("endpoint") or {}
+    if endpoint.get("stratum") == "platform_endotype" and (settings or {}).get("kind") != "platform":
+        raise ConfigError("endpoint.stratum", "platform_endotype is made by study.kind=platform only")
     if settings is None:
         return
     if STUDY_KINDS[settings["kind"]].needs_table and cfg.get("outcomes") != "mechanistic":
         raise ConfigError("study.kind", f"study {settings['kind']} needs outcomes=mechanistic (virtual patients)")
     if settings["kind"] == "design_comparison":
         _check_design_comparison(cfg, settings)
+    if settings["kind"] == "platform":
+        _check_platform(cfg, settings)
     arms = list(cfg.get("arms") or {})
     for key in ("control", "device"):
         if key in settings and settings[key] not in arms:

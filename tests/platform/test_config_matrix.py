@@ -49,8 +49,8 @@ def _synthetic_table(design: TrialDesign, n: int = 64) -> PotentialOutcomes:
 
 def test_the_matrix_is_not_empty():
     assert {"adaptr", "immunosep", "calendar_platform", "immunosep_parametric"} <= set(EXPERIMENTS)
-    assert {"cytosorb", "design_comparison", "thresholds"} <= set(EXPERIMENTS)  # issue 12 studies
-    assert {"adaptr_3arm", "immunosep", "ordinal_two_arm"} <= set(DESIGNS)
+    assert {"cytosorb", "design_comparison", "thresholds", "platform"} <= set(EXPERIMENTS)  # issue 12 studies
+    assert {"adaptr_3arm", "immunosep", "ordinal_two_arm", "precision_platform"} <= set(DESIGNS)
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)

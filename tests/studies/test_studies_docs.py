@@ -21,7 +21,7 @@ STUDIES = sorted(
 
 
 def test_every_study_has_an_experiment_a_write_up_and_a_readme_command():
-    assert {"immunosep", "cytosorb", "design_comparison", "thresholds"} <= set(STUDIES)
+    assert {"immunosep", "cytosorb", "design_comparison", "thresholds", "platform"} <= set(STUDIES)
     docs = sorted(p.stem for p in (ROOT / "docs" / "studies").glob("*.md"))
     assert docs == STUDIES
     assert sorted(name for name, _, _ in ROWS) == STUDIES

@@ -74,3 +74,12 @@ def test_thresholds_sweep_collects_into_one_dataset(tmp_path):
     assert mals.sizes == {"study.ferritin_cutoff": 2}
     assert float(mals.isel({"study.ferritin_cutoff": 0})) > float(mals.isel({"study.ferritin_cutoff": 1}))
     assert "power" in merged and "harm_mortality_misclassified" in merged
+
+
+def test_platform_study_end_to_end(tmp_path):
+    run = _sepsim(["experiment=platform", "population.n_patients=300", "design.look_n=[100,200]", "n_trials=20"],
+                  tmp_path)  # fmt: skip
+    table = xr.open_dataset(run / "platform_comparison.nc")
+    assert list(table["design"].values) == ["platform", "fixed_allocation", "all_comers"]
+    assert np.isfinite(table["p_superior"].sel(design="platform", stratum="MALS", arm="anakinra"))
+    assert 'id="study-platform"' in (run / "report.html").read_text()
