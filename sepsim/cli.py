@@ -1,15 +1,20 @@
 """Command-line entry points: ``sepsim`` (a hydra app over ``conf/``) and ``sepsim-collect`` (merge a sweep).
 
-``sepsim experiment=NAME key=value ...`` runs one study; ``sepsim -m key=a,b ...`` sweeps with hydra's multirun
-(launchers: basic, ``hydra/launcher=submitit_local``, ``hydra/launcher=submitit_slurm``). Experiments live in
-``experiments/`` at the repository root; ``conf/experiment`` links to it so hydra's search path finds them.
+``sepsim experiment=NAME key=value ...`` runs one study (bare ``sepsim`` runs ``immunosep``, the default of
+``conf/config.yaml``); ``sepsim -m key=a,b ...`` sweeps with hydra's multirun (launchers: basic,
+``hydra/launcher=submitit_local``, ``hydra/launcher=submitit_slurm``). Experiments live in ``experiments/`` at the
+repository root; ``conf/experiment`` links to it so hydra's search path finds them. ``sepsim --help`` prints what
+sepsim does, the experiments with the question each answers (its ``description``) and examples; hydra's own help
+stays at ``sepsim --hydra-help``.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
+import textwrap
 from pathlib import Path
 
 import hydra
@@ -20,13 +25,71 @@ from omegaconf import DictConfig
 from ._errors import ConfigError, DataFileError
 from .config import RunConfig
 
-__all__ = ["main", "collect_main", "CONF_DIR"]
+__all__ = ["main", "collect_main", "help_text", "CONF_DIR"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO_ROOT / "conf"
 log = logging.getLogger("sepsim")
 
 ConfigStore.instance().store(name="run_schema", node=RunConfig)
+
+
+_HELP_HEAD = """\
+sepsim: in-silico platform trials of precision immunotherapy in sepsis.
+
+Virtual septic patients (a Bayesian population model) are run through JAX cytokine, immune, drug and adsorber
+dynamics under every trial arm; thousands of simulated trials (fixed, response-adaptive or group-sequential
+designs) then draw their patients from that table. A run writes one directory (outputs/<study>/<date>_<time>/)
+with results.nc, oc.nc, summary.json, figures/ and report.html.
+
+Usage:
+  sepsim [experiment=NAME] [key=value ...]    one study (bare `sepsim` runs the default below)
+  sepsim -m experiment=NAME key=a,b ...       a sweep (hydra multirun), merged by `sepsim-collect DIR`
+"""
+_HELP_TAIL = """\
+Examples:
+  sepsim                                          the default study (immunosep), a few minutes on 2 CPU cores
+  sepsim experiment=adaptr n_trials=5000          a named study with an override
+  sepsim experiment=add_on therapy=gm_csf adsorber=cytosorb
+  sepsim -m experiment=thresholds study.ferritin_cutoff=3000,4420,6000 study.hla_dr_cutoff=4000,5000,8000
+  sepsim experiment=design_comparison n_trials=200
+  sepsim --cfg job experiment=cytosorb            print the composed config and exit
+
+More: `sepsim --hydra-help` (hydra's own flags: --cfg, --multirun, --info, ...), README.md, docs/studies/.
+"""
+
+
+def _one_line(description: str) -> str:
+    """An experiment's description for the help: interpolations (``${therapy.name}``) shown as ``<therapy.name>``."""
+    return re.sub(r"\$\{([^}]+)\}", r"<\1>", " ".join(str(description).split()))
+
+
+def help_text(conf_dir: Path = CONF_DIR) -> str:
+    """What ``sepsim --help`` prints: what sepsim does, every experiment with its question, examples."""
+    import yaml
+
+    defaults = (yaml.safe_load((conf_dir / "config.yaml").read_text()) or {}).get("defaults", [])
+    default = next((d["experiment"] for d in defaults if isinstance(d, dict) and "experiment" in d), None)
+    rows = []
+    for path in sorted((conf_dir / "experiment").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text()) or {}
+        question = _one_line(data.get("description", "")) or "(no description)"
+        mark = " (default)" if path.stem == default else ""
+        wrapped = textwrap.wrap(question, width=86, initial_indent="    ", subsequent_indent="    ")
+        rows.append(f"  {path.stem}{mark}\n" + "\n".join(wrapped))
+    groups = []
+    for group in ("design", "scenario", "endpoint", "population", "therapy", "adsorber"):
+        options = ", ".join(sorted(p.stem for p in (conf_dir / group).glob("*.yaml")))
+        groups.append(textwrap.fill(options, width=110, initial_indent=f"  {group}=", subsequent_indent="    "))
+    return (
+        _HELP_HEAD
+        + "\nExperiments (experiments/<name>.yaml; sepsim experiment=<name>):\n"
+        + "\n".join(rows)
+        + "\n\nConfig groups (group=option):\n"
+        + "\n".join(groups)
+        + "\n\n"
+        + _HELP_TAIL
+    )
 
 
 def _refuse(err: Exception) -> None:
@@ -102,6 +165,9 @@ def main() -> None:
     """Entry point of the ``sepsim`` console script."""
     if not CONF_DIR.is_dir():
         sys.exit(f"sepsim: config directory {CONF_DIR} not found (install from the source tree: pip install -e .)")
+    if {"--help", "-h"} & set(sys.argv[1:]):  # hydra's own help stays at --hydra-help
+        print(help_text())
+        return
     _prevalidate(sys.argv[1:])
     hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_run)()
 

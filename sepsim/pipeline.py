@@ -180,6 +180,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     from .report import CohortView, stratum_decisions, write_report
     from .report._cf import annotate_oc, annotate_results
     from .report._decisions import decisions_dataset
+    from .studies import prepare_study_table, write_study_outputs
 
     cfg = validate(cfg)
     _check_population(cfg)
@@ -198,6 +199,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     reused: dict[str, bool] = {}
     solver_failures = 0
     cohort = None
+    table = None  # the eligible mechanistic outcome table, for the study's own computation
     if cfg.outcomes == "scenario":
         log.info("outcomes: parametric %s scenario %r", cfg.scenario.kind, cfg.scenario.name)
         outcomes = _outcomes_from_scenario(cfg, design)
@@ -207,6 +209,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         log.info("outcomes: %d virtual patients x %d arms (mechanistic)", cfg.population.n_patients, len(cfg.arms))
         table, reused["outcomes"] = _outcomes_from_models(cfg)
         solved, solver_failures = _solved(table)
+        solved = prepare_study_table(cfg, solved)  # a study's own eligibility or endotype rule, before screening
         table = _eligible(solved, design, cfg.endpoint.stratum)
         outcomes = from_dataset(
             table, endpoint=cfg.endpoint.variable, stratum=cfg.endpoint.stratum, strata=design.strata
@@ -269,6 +272,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "versions": {"sepsim": __version__, "python": _stdlib_platform.python_version()},
     }
     write_report(run_dir, results, oc, config=_plain(cfg), extra=extra, cohort=cohort)
+    write_study_outputs(cfg, run_dir, table=table, outcomes=outcomes)  # study tables; a section before the appendix
     for stage, was in reused.items():
         log.info("stage %s: %s", stage, "reused from cache" if was else "computed")
     log.info("ran %s", extra["ran"])

@@ -14,6 +14,7 @@ from sepsim.collect import collect
 
 # a small, fast study: the adaptr design cut to 3 looks, few trials
 SMALL = [
+    "experiment=adaptr",
     "n_trials=40",
     "design.look_n=[100,200,300]",
     "design.enrolment.randomised_n=null",

@@ -36,10 +36,10 @@ def _error_for(overrides: list[str]) -> str:
         (["n_trials=abc"], "n_trials"),  # wrong type
         (["n_trials=-5"], "n_trials: must be a positive integer"),  # impossible value
         (["seed=-1"], "seed: must be an integer in [0, 2**63 - 1"),
-        (["scenario.rates=[0.2,1.5,0.3]"], "scenario.rates[1]: must be a probability in [0, 1]"),
-        (["scenario.rates=[0.2,0.3]"], "scenario.rates: needs one rate per design arm (3)"),
+        (["experiment=adaptr", "scenario.rates=[0.2,1.5,0.3]"], "scenario.rates[1]: must be a probability in [0, 1]"),
+        (["experiment=adaptr", "scenario.rates=[0.2,0.3]"], "scenario.rates: needs one rate per design arm (3)"),
         (
-            ["+scenario.stratum_shares.a=0.5", "+scenario.stratum_shares.b=0.6"],
+            ["experiment=adaptr", "+scenario.stratum_shares.a=0.5", "+scenario.stratum_shares.b=0.6"],
             "scenario.stratum_shares: must sum to 1",
         ),
         (["outcomes=simulated"], "outcomes: must be one of scenario, mechanistic"),
@@ -53,7 +53,10 @@ def _error_for(overrides: list[str]) -> str:
         (["outcomes=mechanistic", "+arms.placebo={}", "population.days=5"], "population.days: must be an integer"),
         (["design.look_n=[400,300,2000]"], "design.look_n: must be a non-empty list of strictly increasing"),
         (["+design.stoping={superiority:0.9}"], "design.stoping: unknown key"),
-        (["design.allocation.min_prob=0.5"], "design.allocation.min_prob: min_prob * n_arms must be <= 1"),
+        (
+            ["experiment=adaptr", "design.allocation.min_prob=0.5"],
+            "design.allocation.min_prob: min_prob * n_arms must be <= 1",
+        ),
     ],
 )
 def test_bad_input_is_named(overrides, expected):

@@ -169,7 +169,7 @@ def test_bad_factorial_scenario_is_named(overrides, expected):
 
 def test_ordinal_scenario_on_a_binary_design_is_refused():
     with pytest.raises(ConfigError) as err:
-        validate(compose_config(["scenario=ordinal_day28"]))  # default design: adaptr's beta-binomial
+        validate(compose_config(["experiment=adaptr", "scenario=ordinal_day28"]))  # adaptr's beta-binomial design
     assert "scenario.kind: an ordinal scenario needs design.analysis.model=proportional_odds" in str(err.value)
 
 

@@ -78,6 +78,7 @@ def test_manifest_detects_a_changed_file(tmp_path: Path):
 
 
 SMALL = [
+    "experiment=adaptr",
     "n_trials=20",
     "design.look_n=[100,200]",
     "design.enrolment.randomised_n=null",

@@ -65,7 +65,7 @@ ENDPOINT_VARIABLES = (
 )
 # landmark mortalities exist only when the horizon (population.days) reaches them
 ENDPOINT_MIN_DAYS = {"dead_28d": 28, "dead_60d": 60, "dead_90d": 90, "dead_365d": 365}
-STRATUM_VARIABLES = ("endotype", "endotype_true")
+STRATUM_VARIABLES = ("endotype", "endotype_true", "platform_endotype")  # platform_endotype: study platform
 
 
 def _is_int(v: Any) -> bool:
@@ -187,14 +187,15 @@ _POSITIVE = {"duration_h", "infusion_h", "session_h", "change_h", "hours_per_day
 
 def check_strata(run: Any, design: Any) -> None:
     """Strata defined by the endotype must be endotypes the model assigns, or no patient would be eligible."""
-    from ..models import ENDOTYPES
+    from ..models import ENDOTYPES, PLATFORM_ENDOTYPES
 
     if run.endpoint.stratum not in STRATUM_VARIABLES or not design.strata:
         return
+    allowed = PLATFORM_ENDOTYPES if run.endpoint.stratum == "platform_endotype" else ENDOTYPES
     for i, name in enumerate(design.strata):
-        if name not in ENDOTYPES:
+        if name not in allowed:
             raise unknown_key(
-                f"design.strata[{i}]", ENDOTYPES, what=f"{name!r} is not an endotype the model assigns", given=name
+                f"design.strata[{i}]", allowed, what=f"{name!r} is not an endotype the model assigns", given=name
             )
 
 

@@ -140,3 +140,4 @@ class RunConfig:
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     design: Any = field(default_factory=dict)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    study: dict[str, Any] = field(default_factory=dict)  # study-specific settings, ``kind`` first (sepsim.studies)

@@ -230,7 +230,15 @@ def validate(cfg: DictConfig | dict) -> DictConfig:
         _cross.check_endpoint_variables(run)
         _cross.check_strata(run, design)
         _check_arms(run, design)
+    _check_study(run)
     return run
+
+
+def _check_study(run: DictConfig) -> None:
+    """The ``study`` mapping (study-specific settings, ``sepsim.studies``): checked by the study registry."""
+    from ..studies import validate_study
+
+    validate_study(run)
 
 
 def _check_design(design_cfg: Any):

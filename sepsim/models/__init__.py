@@ -27,6 +27,8 @@ from ._patient_rhs import STATE_UNITS as STATE_UNITS
 from ._patient_rhs import initial_state as initial_state
 from ._patient_rhs import patient_rhs as patient_rhs
 from ._patient_rhs import to_physical as to_physical
+from ._platform_endotypes import PLATFORM_ENDOTYPES as PLATFORM_ENDOTYPES
+from ._platform_endotypes import classify_platform_endotype as classify_platform_endotype
 from ._precision import float64_by_default as _float64_by_default
 from ._solve import PatientSolution as PatientSolution
 from ._solve import SolverConfig as SolverConfig
@@ -46,12 +48,14 @@ __all__ = [
     "Effects",
     "Mediators",
     "PatientParams",
+    "PLATFORM_ENDOTYPES",
     "PatientSolution",
     "Placebo",
     "STATE_NAMES",
     "STATE_UNITS",
     "SolverConfig",
     "classify_endotype",
+    "classify_platform_endotype",
     "combined_rhs",
     "initial_state",
     "load_parameter_specs",

@@ -23,6 +23,7 @@ from sepsim.config import preflight, validate
 
 IMMUNO = ["experiment=immunosep"]
 ADD_ON = ["experiment=add_on"]
+PARAMETRIC = ["experiment=adaptr"]  # the parametric base (bare `sepsim` runs the mechanistic immunosep study)
 
 # (id, argv, key, allowed substrings)
 CLI_CASES = [
@@ -55,14 +56,19 @@ CLI_CASES = [
     ("scenario_plus_key", ["+scenario.drift=0.5"], "scenario.drift", ["rates", "n_patients"]),
     ("scenario_options", ["+scenario.options.drift=0.5"], "scenario.options", ["rates", "stratum_shares"]),
     ("scenario_typo", ["scenario.ratez=[0.1]"], "scenario.ratez", ["did you mean 'rates'"]),
-    ("scenario_rate_range", ["scenario.rates=[0.2,1.5,0.3]"], "scenario.rates[1]", ["[0, 1]"]),
-    ("scenario_rate_count", ["scenario.rates=[0.2,0.3]"], "scenario.rates", ["one rate per design arm (3)"]),
-    ("scenario_kind", ["scenario.kind=poisson"], "scenario.kind", ["binary, ordinal, factorial"]),
-    ("scenario_pool_small", ["scenario.n_patients=5"], "scenario.n_patients", ["at least 2000"]),
-    ("scenario_pool_zero", ["scenario.n_patients=0"], "scenario.n_patients", ["positive integer"]),
+    ("scenario_rate_range", [*PARAMETRIC, "scenario.rates=[0.2,1.5,0.3]"], "scenario.rates[1]", ["[0, 1]"]),
+    (
+        "scenario_rate_count",
+        [*PARAMETRIC, "scenario.rates=[0.2,0.3]"],
+        "scenario.rates",
+        ["one rate per design arm (3)"],
+    ),
+    ("scenario_kind", [*PARAMETRIC, "scenario.kind=poisson"], "scenario.kind", ["binary, ordinal, factorial"]),
+    ("scenario_pool_small", [*PARAMETRIC, "scenario.n_patients=5"], "scenario.n_patients", ["at least 2000"]),
+    ("scenario_pool_zero", [*PARAMETRIC, "scenario.n_patients=0"], "scenario.n_patients", ["positive integer"]),
     (
         "scenario_shares_sum",
-        ["+scenario.stratum_shares.a=0.5", "+scenario.stratum_shares.b=0.6"],
+        [*PARAMETRIC, "+scenario.stratum_shares.a=0.5", "+scenario.stratum_shares.b=0.6"],
         "scenario.stratum_shares",
         ["must sum to 1"],
     ),
@@ -97,7 +103,7 @@ CLI_CASES = [
     ("endpoint_stratum", [*IMMUNO, "endpoint.stratum=nosuch"], "endpoint.stratum", ["endotype, endotype_true"]),
     ("endpoint_kind", ["endpoint.kind=count"], "endpoint.kind", ["binary, continuous, ordinal"]),
     ("endpoint_direction", [*IMMUNO, "endpoint=death28"], "design.higher_is_better", ["set design.higher_is_better"]),
-    ("endpoint_direction_api", ["endpoint.higher_is_better=true"], "design.higher_is_better", ["false"]),
+    ("endpoint_direction_api", [*PARAMETRIC, "endpoint.higher_is_better=true"], "design.higher_is_better", ["false"]),
     ("endpoint_kind_vs_scenario", ["experiment=ordinal_platform", "endpoint=responder"], "endpoint.kind", ["ordinal"]),
     # design group
     (
@@ -114,7 +120,7 @@ CLI_CASES = [
         ["below design.stopping.superiority"],
     ),
     ("design_look_n", ["design.look_n=[400,300,2000]"], "design.look_n", ["strictly increasing"]),
-    ("design_min_prob", ["design.allocation.min_prob=0.5"], "design.allocation.min_prob", ["<= 1"]),
+    ("design_min_prob", [*PARAMETRIC, "design.allocation.min_prob=0.5"], "design.allocation.min_prob", ["<= 1"]),
     # arms, therapy and adsorber
     ("arm_unknown_key", ["outcomes=mechanistic", "+arms.a={therapy:[anakinra]}"], "arms.a.therapy", ["therapies"]),
     (

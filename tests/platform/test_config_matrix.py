@@ -49,7 +49,8 @@ def _synthetic_table(design: TrialDesign, n: int = 64) -> PotentialOutcomes:
 
 def test_the_matrix_is_not_empty():
     assert {"adaptr", "immunosep", "calendar_platform", "immunosep_parametric"} <= set(EXPERIMENTS)
-    assert {"adaptr_3arm", "immunosep", "ordinal_two_arm"} <= set(DESIGNS)
+    assert {"cytosorb", "design_comparison", "thresholds", "platform"} <= set(EXPERIMENTS)  # issue 12 studies
+    assert {"adaptr_3arm", "immunosep", "ordinal_two_arm", "precision_platform"} <= set(DESIGNS)
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
@@ -72,7 +73,7 @@ def test_experiment_composes_validates_and_plans(name):
 
 @pytest.mark.parametrize("name", DESIGNS)
 def test_design_config_builds_and_plans(name):
-    cfg = compose_config([f"design={name}"])
+    cfg = compose_config(["experiment=adaptr", f"design={name}"])  # the parametric base, not the default study
     design = _design(cfg)
     plan = plan_trials(design, _synthetic_table(design))
     if design.domains:

@@ -179,6 +179,6 @@ def test_chunk_size_independence():
 def test_conf_design_example_composes():
     from sepsim.cli import compose_config
 
-    cfg = compose_config(["design=ordinal_two_arm"])
+    cfg = compose_config(["experiment=adaptr", "design=ordinal_two_arm"])
     design = design_from_dict(cfg.design)
     assert design.analysis.model == "proportional_odds" and design.analysis.n_categories == 4
