@@ -71,8 +71,8 @@ def test_thresholds_sweep_collects_into_one_dataset(tmp_path):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     merged, _ = collect(tmp_path / "sw", artifact="thresholds.nc")
     mals = merged["share_MALS"]
-    assert mals.sizes == {"study.ferritin_cutoff": 2}
-    assert float(mals.isel({"study.ferritin_cutoff": 0})) > float(mals.isel({"study.ferritin_cutoff": 1}))
+    assert mals.sizes == {"study_ferritin_cutoff": 2}  # plain netCDF name (collect)
+    assert float(mals.isel(study_ferritin_cutoff=0)) > float(mals.isel(study_ferritin_cutoff=1))
     assert "power" in merged and "harm_mortality_misclassified" in merged
 
 
