@@ -18,7 +18,7 @@ from sepsim.models.population._latent import population, sample_hyper
 from sepsim.models.population.fit import load_targets
 from sepsim.models.population.fit._library import DEFENSIVE_SHARE, DEFENSIVE_WIDTH, Proposal, log_proposal
 from sepsim.models.population.fit._likelihood import _log_binom_cdf, ess_floor_penalty, weighted_statistic
-from sepsim.models.population.fit._report import check_gates
+from sepsim.models.population.fit._report import Gates, check_gates
 
 SHARED = Path("/work/shared/science/calibration_targets.yaml")
 
@@ -123,6 +123,8 @@ def test_gates_pass_iid_draws_and_fail_stuck_chains_or_divergences():
     stuck = check_gates(_idata(1.0))
     assert not stuck.passed and stuck.max_rhat > 1.01 and "DID NOT CONVERGE" in stuck.describe()
     assert not check_gates(_idata(0.0, diverging=2)).passed
+    # the tail-ESS gate binds on its own (issue 11: bulk AND tail ESS >= 400)
+    assert Gates(1.001, 900.0, 399.0, 0).passed is False and Gates(1.001, 900.0, 400.0, 0).passed is True
 
 
 def test_shipped_posterior_opens_with_plain_arviz():
