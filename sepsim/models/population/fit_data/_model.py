@@ -111,7 +111,8 @@ def run_data_fit(obs: Observations, config: DataFitConfig = DEFAULT_DATA_FIT) ->
         progress_bar=False,
     )
     t0 = time.monotonic()
-    mcmc.run(jax.random.key(config.seed), obs, config.fitted, extra_fields=("diverging", "num_steps"))
+    with jax.numpy_dtype_promotion("standard"):  # numpyro's NUTS internals mix int and float (fails under strict)
+        mcmc.run(jax.random.key(config.seed), obs, config.fitted, extra_fields=("diverging", "num_steps"))
     return DataFitResult(config, obs, mcmc, time.monotonic() - t0)
 
 
