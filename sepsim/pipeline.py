@@ -140,8 +140,8 @@ def _calibrate(cfg: DictConfig, run_dir: Path) -> DictConfig:
 def _fit_data(cfg: DictConfig, run_dir: Path) -> DictConfig:
     """``population.source=data``: Fit 2 on ``population.data_file`` (hierarchical NUTS through the ODE), then the
     cohort is drawn from that posterior. The fit is cached by the files' content and the seed when the cache is on."""
+    from .models.population._data import measurements_file_for
     from .models.population.fit_data import DataFitConfig, fit_patient_data
-    from .models.population.fit_data._entry import measurements_file_for
 
     data_file = Path(cfg.population.data_file)
     digest = hashlib.sha256(

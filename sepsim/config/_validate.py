@@ -197,8 +197,7 @@ def _check_population(pop: DictConfig) -> None:
 def _check_data_files(pop: DictConfig) -> None:
     """``source=data``: the patient-level files exist and pass the loader (file, row and column named), before any
     work; the cohort is then drawn from Fit 2 on them (sepsim.models.population.fit_data)."""
-    from ..models.population._data import load_patient_data
-    from ..models.population.fit_data._entry import measurements_file_for
+    from ..models.population._data import load_patient_data, measurements_file_for
 
     if not pop.data_file:
         raise ConfigError("population.data_file", "required when population.source=data (the patients CSV file)")

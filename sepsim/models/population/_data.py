@@ -44,7 +44,7 @@ import pandas as pd
 from ..._errors import DataFileError
 from ._covariates import INFECTION_SITES
 
-__all__ = ["MEASUREMENT_UNITS", "PatientData", "load_patient_data"]
+__all__ = ["MEASUREMENT_UNITS", "PatientData", "load_patient_data", "measurements_file_for"]
 
 PATIENT_COLUMNS = ("patient_id", "age", "male", "infection_site", "shock", "charlson", "death_day", "follow_up_days")
 MEASUREMENT_COLUMNS = ("patient_id", "time_h", "variable", "value", "unit")
@@ -56,6 +56,11 @@ class PatientData(NamedTuple):
 
     patients: pd.DataFrame  # index patient_id
     measurements: pd.DataFrame  # long format, sorted by patient_id, time_h
+
+
+def measurements_file_for(patients_file: str | Path) -> Path:
+    """The measurements file that goes with a patients file: ``measurements.csv`` in the same folder."""
+    return Path(patients_file).with_name("measurements.csv")
 
 
 def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:

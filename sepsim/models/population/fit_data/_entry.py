@@ -6,18 +6,13 @@ import logging
 import os
 from pathlib import Path
 
-from .._data import load_patient_data
+from .._data import load_patient_data, measurements_file_for
 from ._model import DEFAULT_DATA_FIT, DataFitConfig, data_inference_data, run_data_fit
 from ._observations import observations
 
 __all__ = ["fit_patient_data", "measurements_file_for"]
 
 log = logging.getLogger("sepsim")
-
-
-def measurements_file_for(patients_file: str | Path) -> Path:
-    """The measurements file that goes with a patients file: ``measurements.csv`` in the same folder."""
-    return Path(patients_file).with_name("measurements.csv")
 
 
 def fit_patient_data(
