@@ -111,11 +111,7 @@ def _check_population(cfg: DictConfig) -> None:
     if cfg.outcomes == "scenario":
         return
     if cfg.population.source == "data":
-        raise ConfigError(
-            "population.source",
-            "'data' (a patient-level file) fits the population model (Fit 2, sepsim.models.population.data) but "
-            "cannot yet generate trial cohorts; use population=immunosep (calibrated posterior) or population=prior",
-        )
+        return  # the config validator checked the files; the posterior is Fit 2's, made by the run
     if not cfg.population.calibrate:
         _posterior_digest(_plain(cfg.population))
 
@@ -138,6 +134,30 @@ def _calibrate(cfg: DictConfig, run_dir: Path) -> DictConfig:
         raise RuntimeError(f"population fit did not converge (population.calibrate.strict=true); see {out}")
     cfg = cfg.copy()
     cfg.population.posterior_file = str(out / "posterior.nc")
+    return cfg
+
+
+def _fit_data(cfg: DictConfig, run_dir: Path) -> DictConfig:
+    """``population.source=data``: Fit 2 on ``population.data_file`` (hierarchical NUTS through the ODE), then the
+    cohort is drawn from that posterior. The fit is cached by the files' content and the seed when the cache is on."""
+    from .models.population._data import measurements_file_for
+    from .models.population.fit_data import DataFitConfig, fit_patient_data
+
+    data_file = Path(cfg.population.data_file)
+    digest = hashlib.sha256(
+        data_file.read_bytes()
+        + measurements_file_for(data_file).read_bytes()
+        + repr((cfg.seed, DataFitConfig())).encode()
+    ).hexdigest()[:16]
+    cache = _cache_dir(cfg)
+    out = (cache / "fit_data" if cache else run_dir / "population") / f"fit_data_{digest}.nc"
+    if out.is_file():
+        log.info("Fit 2: reusing %s", out)
+    else:
+        fit_patient_data(data_file, out, DataFitConfig(seed=cfg.seed))
+    cfg = cfg.copy()
+    cfg.population.source = "posterior"
+    cfg.population.posterior_file = str(out)
     return cfg
 
 
@@ -195,6 +215,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     t0 = time.monotonic()
     if cfg.outcomes != "scenario" and cfg.population.calibrate:
         cfg = _calibrate(cfg, run_dir)
+    if cfg.outcomes != "scenario" and cfg.population.source == "data":
+        cfg = _fit_data(cfg, run_dir)
     design = design_from_dict(_plain(cfg.design))
     reused: dict[str, bool] = {}
     solver_failures = 0

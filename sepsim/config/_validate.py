@@ -9,7 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .._errors import ConfigError
+from .._errors import ConfigError, DataFileError
 from . import _cross
 from ._arms import build_arms
 from ._closed import check_closed, unknown_key
@@ -191,15 +191,24 @@ def _check_population(pop: DictConfig) -> None:
     if not isinstance(pop.days, int) or not 10 <= pop.days <= 365:
         raise ConfigError("population.days", f"must be an integer number of days in [10, 365], got {pop.days!r}")
     if pop.source == "data":
-        if not pop.data_file:
-            raise ConfigError("population.data_file", "required when population.source=data (a CSV file path)")
-        if not Path(pop.data_file).is_file():
-            raise ConfigError("population.data_file", f"file not found: {pop.data_file}")
-        raise ConfigError(
-            "population.source",
-            "'data' (a patient-level file) fits the population model (Fit 2 input, sepsim.models.population.data) "
-            "but cannot yet generate trial cohorts; allowed here: prior, posterior",
-        )
+        _check_data_files(pop)
+
+
+def _check_data_files(pop: DictConfig) -> None:
+    """``source=data``: the patient-level files exist and pass the loader (file, row and column named), before any
+    work; the cohort is then drawn from Fit 2 on them (sepsim.models.population.fit_data)."""
+    from ..models.population._data import load_patient_data, measurements_file_for
+
+    if not pop.data_file:
+        raise ConfigError("population.data_file", "required when population.source=data (the patients CSV file)")
+    if not Path(pop.data_file).is_file():
+        raise ConfigError("population.data_file", f"file not found: {pop.data_file}")
+    if pop.calibrate:
+        raise ConfigError("population.calibrate", "Fit 1 (calibrate) and source=data (Fit 2) exclude each other")
+    try:
+        load_patient_data(pop.data_file, measurements_file_for(pop.data_file))
+    except DataFileError as err:
+        raise ConfigError("population.data_file", str(err)) from None
 
 
 def validate(cfg: DictConfig | dict) -> DictConfig:

@@ -45,6 +45,17 @@ def test_good_files_load(tmp_path):
         ("measurements", "p1,24,sofa", "p1,-3,sofa", 4, "time_h", "time before ICU admission"),
         ("measurements", "p2,2,hla_dr", "p9,2,hla_dr", 5, "patient_id", "unknown patient"),
         ("measurements", "24,sofa,9,", "24,sofa,9.5,", 4, "value", "SOFA must be an integer"),
+        ("patients", "p1,71", "p1,12", 2, "age", "age must be in"),
+        ("patients", "p1,71,1,", "p1,71,2,", 2, "male", "must be 0 or 1"),
+        ("patients", "CAP,1,3,", "CAP,1,-1,", 2, "charlson", "integer >= 0"),
+        ("patients", "12.5,28", "30,28", 3, "death_day", "must be in \\[0, follow_up_days\\]"),
+        ("patients", ",,28", ",,0", 2, "follow_up_days", "must be > 0"),
+        ("patients", "\np1,71", "\n,71", 2, "patient_id", "empty patient id"),
+        ("patients", "p2,58,", "p2,nan,", 3, "age", "not a finite number"),
+        ("measurements", "unit\n", "units\n", None, "unit", "missing column"),
+        ("measurements", "p2,2,il6", "p2,2,crp", 6, "variable", "one of"),
+        ("measurements", "p2,2,il6,450", "p2,400,il6,450", 6, "time_h", "after the patient's death"),
+        ("measurements", "p2,2,il6,450,pg/mL", "p2,2,hla_dr,3100,AB/C", 6, "variable", "duplicate measurement"),
     ],
 )
 def test_bad_file_names_file_row_and_column(tmp_path, which, old, new, row, column, message):

@@ -18,7 +18,7 @@ from sepsim.models.population._latent import population, sample_hyper
 from sepsim.models.population.fit import load_targets
 from sepsim.models.population.fit._library import DEFENSIVE_SHARE, DEFENSIVE_WIDTH, Proposal, log_proposal
 from sepsim.models.population.fit._likelihood import _log_binom_cdf, ess_floor_penalty, weighted_statistic
-from sepsim.models.population.fit._report import check_gates
+from sepsim.models.population.fit._report import Gates, check_gates
 
 SHARED = Path("/work/shared/science/calibration_targets.yaml")
 
@@ -123,16 +123,26 @@ def test_gates_pass_iid_draws_and_fail_stuck_chains_or_divergences():
     stuck = check_gates(_idata(1.0))
     assert not stuck.passed and stuck.max_rhat > 1.01 and "DID NOT CONVERGE" in stuck.describe()
     assert not check_gates(_idata(0.0, diverging=2)).passed
+    # the tail-ESS gate binds on its own (issue 11: bulk AND tail ESS >= 400)
+    assert Gates(1.001, 900.0, 399.0, 0).passed is False and Gates(1.001, 900.0, 400.0, 0).passed is True
 
 
-def test_shipped_posterior_opens_with_plain_arviz():
-    path = default_posterior_path()
-    idata = az.from_netcdf(path)
+def test_shipped_posterior_opens_with_plain_arviz_and_passes_the_gates():
+    """The committed posterior (the default population's) is plain InferenceData with all six groups, samples the
+    fitted mean shifts, and passes every convergence gate (R-hat <= 1.01, bulk and tail ESS >= 400, 0 divergences)."""
+    idata = az.from_netcdf(default_posterior_path())
     for group in ("posterior", "sample_stats", "prior", "prior_predictive", "posterior_predictive", "observed_data"):
         assert group in idata.groups(), group
+    assert list(idata.posterior["fitted"].values) == list(HyperPrior().fitted)
+    assert idata.posterior["shift"].dims == ("chain", "draw", "fitted") and idata.posterior.sizes["chain"] >= 2
+    gates = check_gates(idata)
+    assert gates.passed, gates.describe()
     assert list(idata.posterior["param"].values) == list(latent_space().names)
     corr = idata.posterior["corr"].values
     np.testing.assert_allclose(np.diagonal(corr, axis1=-2, axis2=-1), 1.0, atol=1e-9)
+    # every observed target has its replicate in both predictive groups
+    for name in idata.observed_data.data_vars:
+        assert name in idata.posterior_predictive and name in idata.prior_predictive, name
     jax.block_until_ready(jnp.zeros(()))
 
 

@@ -1,9 +1,11 @@
 """``python -m sepsim.models.population fit [options]``: Fit 1 (calibration to the published targets).
 
+``fit-data PATIENTS_CSV``: Fit 2 (patient-level data); ``synthetic``: regenerate Fit 2's synthetic example dataset.
+
 Writes ``<out>/posterior.nc`` (arviz InferenceData), ``<out>/targets.md`` (every target vs its posterior predictive
 95% interval, also printed), ``<out>/rounds.json`` and ``<out>/figures/*.png``; ``--ship`` also replaces the
-committed posterior that ``population=immunosep`` cohorts use. Exit status 1 under ``--strict`` when the
-convergence gates fail (R-hat <= 1.01, bulk ESS >= 400, no divergences).
+committed posterior that ``population=immunosep`` cohorts use, only if the convergence gates pass (R-hat <= 1.01,
+bulk and tail ESS >= 400, no divergences). Exit status 1 under ``--strict`` when they fail.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     jax.config.update("jax_enable_x64", True)
     from .fit import CalibrationConfig
     from .fit._entry import calibrate_and_report
+    from .fit_data import DataFitConfig
 
     d = CalibrationConfig()
     ap = argparse.ArgumentParser(prog="python -m sepsim.models.population", description=__doc__.split("\n")[0])
@@ -35,10 +38,33 @@ def main(argv: list[str] | None = None) -> int:
     fit.add_argument("--seed", type=int, default=d.seed)
     fit.add_argument("--max-tree-depth", type=int, default=d.max_tree_depth)
     fit.add_argument("--out", default="outputs/calibrate", help="output directory")
-    fit.add_argument("--ship", action="store_true", help="replace the committed posterior netCDF")
+    fit.add_argument(
+        "--ship", action="store_true", help="replace the committed posterior netCDF (only if the gates pass)"
+    )
     fit.add_argument("--strict", action="store_true", help="exit 1 if the convergence gates fail")
     fit.add_argument("--no-figures", action="store_true")
+    fd = sub.add_parser("fit-data", help="Fit 2: hierarchical NUTS through the ODE on patient-level files")
+    fd.add_argument("patients", help="patients.csv (measurements.csv is read from the same folder)")
+    fd.add_argument("--out", default="outputs/fit_data/posterior.nc", help="posterior netCDF to write")
+    fd.add_argument("--warmup", type=int, default=DataFitConfig().num_warmup)
+    fd.add_argument("--samples", type=int, default=DataFitConfig().num_samples)
+    fd.add_argument("--chains", type=int, default=DataFitConfig().num_chains)
+    fd.add_argument("--seed", type=int, default=0)
+    fd.add_argument("--strict", action="store_true", help="exit 1 if the convergence gates fail")
+    syn = sub.add_parser("synthetic", help="regenerate the synthetic example dataset of Fit 2 (fixed seed)")
+    syn.add_argument("--out", default=None, help="output folder (default: the shipped copy in the package)")
     args = ap.parse_args(argv)
+    if args.command == "synthetic":
+        from .fit_data._synthetic import write
+
+        print(f"wrote {write(args.out)}")
+        return 0
+    if args.command == "fit-data":
+        from .fit_data import fit_patient_data
+
+        dcfg = DataFitConfig(num_warmup=args.warmup, num_samples=args.samples, num_chains=args.chains, seed=args.seed)
+        passed = fit_patient_data(args.patients, args.out, dcfg)
+        return 1 if (args.strict and not passed) else 0
     cfg = CalibrationConfig(
         targets=args.targets,
         library_size=args.library_size,

@@ -23,11 +23,14 @@ follow_up_days     days of follow-up, > 0
 column             meaning
 =================  ===========================================================================================
 patient_id         a patient of patients.csv
-time_h             hours since ICU admission, >= 0 (a time before admission is an error)
+time_h             hours since ICU admission, >= 0 (a time before admission, or after the patient's death or end
+                   of follow-up, is an error)
 variable           ferritin, hla_dr, il6, lymphocytes or sofa
 value              >= 0 (concentrations); sofa an integer in [0, 24]
 unit               must be the variable's unit: ng/mL, AB/C, pg/mL, 10^3/uL, points (no silent conversion)
 =================  ===========================================================================================
+
+A (patient_id, time_h, variable) triple may occur once. Numbers must be finite (``nan``/``inf`` are errors).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import pandas as pd
 from ..._errors import DataFileError
 from ._covariates import INFECTION_SITES
 
-__all__ = ["MEASUREMENT_UNITS", "PatientData", "load_patient_data"]
+__all__ = ["MEASUREMENT_UNITS", "PatientData", "load_patient_data", "measurements_file_for"]
 
 PATIENT_COLUMNS = ("patient_id", "age", "male", "infection_site", "shock", "charlson", "death_day", "follow_up_days")
 MEASUREMENT_COLUMNS = ("patient_id", "time_h", "variable", "value", "unit")
@@ -53,6 +56,11 @@ class PatientData(NamedTuple):
 
     patients: pd.DataFrame  # index patient_id
     measurements: pd.DataFrame  # long format, sorted by patient_id, time_h
+
+
+def measurements_file_for(patients_file: str | Path) -> Path:
+    """The measurements file that goes with a patients file: ``measurements.csv`` in the same folder."""
+    return Path(patients_file).with_name("measurements.csv")
 
 
 def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -142,6 +150,10 @@ def load_patient_data(patients_file: str | Path, measurements_file: str | Path) 
     _check(v >= 0, mp, "value", "negative concentration or score", m)
     sofa = (m["variable"] == "sofa").to_numpy()
     _check(~sofa | ((v <= 24) & (v == np.round(v))), mp, "value", "SOFA must be an integer in [0, 24]", m)
+    end_h = 24.0 * np.fmin(patients["death_day"], patients["follow_up_days"]).loc[m["patient_id"]].to_numpy()
+    _check(t <= end_h, mp, "time_h", "measurement after the patient's death or end of follow-up", m)
+    key = pd.DataFrame({"p": m["patient_id"], "t": t, "v": m["variable"]})
+    _check(~key.duplicated().to_numpy(), mp, "variable", "duplicate measurement (same patient, time and variable)", m)
     measurements = pd.DataFrame(
         {"patient_id": m["patient_id"].to_numpy(), "time_h": t, "variable": m["variable"].to_numpy(), "value": v}
     ).sort_values(["patient_id", "time_h"], kind="stable")

@@ -40,7 +40,7 @@ class CalibrationConfig(NamedTuple):
     stable_sd: float = 0.25
     components: int = 32  # hyper-parameter draws in the proposal mixture
     num_warmup: int = 500
-    num_samples: int = 700
+    num_samples: int = 2000
     num_chains: int = 2
     target_accept: float = 0.9
     ess_floor: float = 50.0  # soft wall on each fitted target population's weight ESS (_likelihood.py)

@@ -19,12 +19,16 @@ log = logging.getLogger("sepsim")
 def calibrate_and_report(
     cfg: CalibrationConfig, out_dir: str | Path, *, ship: bool = False, figures: bool = True
 ) -> bool:
-    """Run Fit 1 and write ``out_dir``; returns whether the convergence gates passed (said plainly either way)."""
+    """Run Fit 1 and write ``out_dir``; returns whether the convergence gates passed (said plainly either way).
+
+    ``ship`` replaces the committed posterior only when the gates pass: a non-converged fit stays in ``out_dir``.
+    """
     out = Path(out_dir)
     result = run_calibration(cfg)
     idata = inference_data(result, seed=cfg.seed)
     gates = check_gates(idata)
-    table = write_outputs(idata, result, out, default_posterior_path() if ship else None)
+    shipped = ship and gates.passed
+    table = write_outputs(idata, result, out, default_posterior_path() if shipped else None)
     atomic_write_text(out / "rounds.json", json.dumps({"rounds": result.rounds, "gates": gates._asdict()}, indent=1))
     if figures:
         write_figures(idata, result, out / "figures")
@@ -33,4 +37,6 @@ def calibrate_and_report(
     log.info("population fit: %s", gates.describe())
     if not gates.passed:
         log.warning("population fit did not converge; see %s", out / "rounds.json")
+        if ship:
+            print(f"not shipped: the committed posterior {default_posterior_path()} is unchanged")
     return gates.passed

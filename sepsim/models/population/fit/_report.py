@@ -5,8 +5,8 @@ InferenceData groups: ``posterior`` (the sampled mean shifts ``shift`` (dim ``fi
 target statistics ``sim.<id>``), ``sample_stats``,
 ``prior`` (the same variables under the hyper-prior), ``prior_predictive`` and ``posterior_predictive``
 (replicate observations ``<id>`` at the published n, Monte-Carlo error included), ``observed_data``.
-Gates (issue 11): R-hat <= 1.01, bulk ESS >= 400 on every sampled hyper-parameter (``shift``; the rest of ``phi``
-is fixed), no divergent transition.
+Gates (issue 11): R-hat <= 1.01, bulk and tail ESS >= 400 on every sampled hyper-parameter (``shift``; the rest
+of ``phi`` is fixed), no divergent transition.
 """
 
 from __future__ import annotations
@@ -39,13 +39,19 @@ class Gates(NamedTuple):
 
     @property
     def passed(self) -> bool:
-        return self.max_rhat <= RHAT_MAX and self.min_ess_bulk >= ESS_MIN and self.divergences == 0
+        return (
+            self.max_rhat <= RHAT_MAX
+            and self.min_ess_bulk >= ESS_MIN
+            and self.min_ess_tail >= ESS_MIN
+            and self.divergences == 0
+        )
 
     def describe(self) -> str:
         verdict = "CONVERGED" if self.passed else "DID NOT CONVERGE"
         return (
             f"{verdict}: max R-hat {self.max_rhat:.4f} (gate <= {RHAT_MAX}), min bulk ESS {self.min_ess_bulk:.0f} "
-            f"(gate >= {ESS_MIN}), min tail ESS {self.min_ess_tail:.0f}, divergences {self.divergences} (gate 0)"
+            f"(gate >= {ESS_MIN}), min tail ESS {self.min_ess_tail:.0f} (gate >= {ESS_MIN}), "
+            f"divergences {self.divergences} (gate 0)"
         )
 
 
@@ -133,9 +139,9 @@ def inference_data(result: CalibrationResult, *, seed: int = 0, prior_draws: int
     return idata
 
 
-def check_gates(idata: az.InferenceData) -> Gates:
-    """R-hat, bulk/tail ESS over the sampled hyper-parameters, divergences."""
-    post = idata.posterior[list(_HYPER)]
+def check_gates(idata: az.InferenceData, variables: tuple[str, ...] = _HYPER) -> Gates:
+    """R-hat, bulk/tail ESS over the sampled hyper-parameters (``variables``), divergences."""
+    post = idata.posterior[list(variables)]
     rhat = az.rhat(post)
     bulk = az.ess(post, method="bulk")
     tail = az.ess(post, method="tail")
