@@ -181,15 +181,20 @@ def collect_main(argv: list[str] | None = None) -> None:
     parser.add_argument("--artifact", default="oc.nc", help="per-run file to merge (default: oc.nc)")
     parser.add_argument("-o", "--output", type=Path, default=None, help="output file (default: MULTIRUN_DIR/merged.nc)")
     parser.add_argument(
-        "--report", action="store_true", help="also write MULTIRUN_DIR/report/ (report.html: OCs against the sweep)"
+        "--report",
+        action="store_true",
+        help="also write MULTIRUN_DIR/report/ (report.html: the OCs, or with another --artifact every quantity of that"
+        " file, against the sweep; heat maps when two parameters are swept)",
     )
     args = parser.parse_args(argv)
     try:
         merged, out = collect(args.multirun_dir, artifact=args.artifact, output=args.output)
         if args.report:
             from .report import write_sweep_report
+            from .report._sweep_artifact import write_artifact_sweep_report
 
-            page = write_sweep_report(merged, Path(args.multirun_dir) / "report")
+            write = write_sweep_report if args.artifact == "oc.nc" else write_artifact_sweep_report
+            page = write(merged, Path(args.multirun_dir) / "report")
     except (ConfigError, DataFileError, FileNotFoundError) as err:
         print(f"sepsim-collect: {err}", file=sys.stderr)
         raise SystemExit(2) from None
