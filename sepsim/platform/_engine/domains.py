@@ -39,7 +39,8 @@ from .._design.design import TrialDesign, design_to_json, domain_combinations
 from .._design.plan import Plan, make_plan
 from .._outcomes.table import PotentialOutcomes
 from .._results.schema import DOMAIN_RESULTS_SCHEMA, check_results
-from .trial import _window
+from .look import allocate
+from .window import next_window, slice_window
 
 __all__ = ["run_domain_trials", "domain_designs"]
 
@@ -121,7 +122,7 @@ def _simulate(dp: DomainsPlan, rules, analyses, table, key, thresholds):
     strides = jnp.asarray(dp.strides, dtype=jnp.int32)
 
     def randomise(c, lo, hi, width):
-        start, idx, m = _window(n_max, lo, hi, width)
+        start, idx, m = slice_window(n_max, lo, hi, width)
         uw = jax.lax.dynamic_slice(u, (start, jnp.int32(0)), (width, 1 + n_d))
         arms = []
         for d in range(n_d):
@@ -158,7 +159,7 @@ def _simulate(dp: DomainsPlan, rules, analyses, table, key, thresholds):
         )
 
     def fixed(plan):
-        return FixedAllocation(ratio=plan.ratio)
+        return FixedAllocation(ratio=plan.allocation.ratio)
 
     def alloc0(plan):
         z = jnp.zeros((plan.n_arms,), dtype=fdt)
@@ -185,11 +186,7 @@ def _simulate(dp: DomainsPlan, rules, analyses, table, key, thresholds):
         st2, act, pb_first, pb_final = decide_unit(plan, analysis, ctx, in_play, un, k, thr)
         needs_p_better = isinstance(rule, TrippaAllocation)
         p_better = analysis.vs_control(ctx, act, st2.control)[0] if needs_p_better else pb_final
-        info = jnp.minimum(jnp.sum(n) / n_max, 1.0).astype(fdt)
-        inp = AllocationInputs(pb_final, p_better, act, st2.control, n, info)
-        alloc = rule(inp)
-        if plan.burn_in_n > 0:
-            alloc = jnp.where(jnp.sum(n) < plan.burn_in_n, fixed(plan)(inp), alloc)
+        alloc = allocate(plan, rule, pb_final, p_better, act, st2.control, n, n)
         # a stopped domain keeps its winner: the superior arm, else the control, else the arm with top P(best)
         best = jnp.argmax(jnp.where(in_play, pb_first, -1.0)).astype(jnp.int32)
         winner = jnp.where(st2.superior >= 0, st2.superior, jnp.where(st2.control >= 0, st2.control, best))
@@ -217,12 +214,10 @@ def _simulate(dp: DomainsPlan, rules, analyses, table, key, thresholds):
             o["active"] = jnp.where(was_done | done | final_look, False, o["active"])
             o["p_best"] = jnp.where(was_done, jnp.nan, o["p_best"])
             out.append(o)
-        kn = jnp.minimum(k + 1, l_n - 1)
-        go = ~done & (k + 1 < l_n)
-        hi = jnp.where(go, rand_n[kn], rand_n[k])
-        c2 = randomise(c2, rand_n[k], hi, dp.w_r)
+        lo, hi, go, n_next = next_window(rand_n, k, done, l_n)
+        c2 = randomise(c2, lo, hi, dp.w_r)
         n_rand = c["n_rand"]
-        c2["n_rand"] = jnp.where(go, rand_n[kn], c["n_rand"])
+        c2["n_rand"] = jnp.where(go, n_next, c["n_rand"])
         return c2, (out, n_rand)
 
     c_end, (per_look, n_randomised) = jax.lax.scan(step, carry, jnp.arange(l_n, dtype=jnp.int32))

@@ -216,7 +216,7 @@ def _to_dataset(res, design: TrialDesign, plan: Plan, outcomes: PotentialOutcome
             "control_arm": design.control or "",
             "design": design_to_json(design),
             "seed": -1 if seed is None else int(seed),
-            "screened_per_enrolled": float(outcomes.n_patients / plan.n_table),
+            "screened_per_enrolled": float(outcomes.n_patients / plan.stream.n_table),
         },
     )
     if "counts" in pl:  # ordinal: patients per category
