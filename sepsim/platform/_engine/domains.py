@@ -40,6 +40,7 @@ from .._design.plan import Plan, make_plan
 from .._outcomes.table import PotentialOutcomes
 from .._results.schema import DOMAIN_RESULTS_SCHEMA, check_results
 from .look import allocate
+from .shard import over_trial_devices
 from .window import next_window, slice_window
 
 __all__ = ["run_domain_trials", "domain_designs"]
@@ -271,11 +272,10 @@ def _simulate(dp: DomainsPlan, rules, analyses, table, key, thresholds):
 
 @functools.lru_cache(maxsize=8)
 def _compiled(dp: DomainsPlan, rules: tuple, analyses: tuple):
-    @jax.jit
-    def fn(table, keys, thr):
+    def batched(table, keys, thr):
         return jax.vmap(lambda k: _simulate(dp, rules, analyses, table, k, thr))(keys)
 
-    return fn
+    return over_trial_devices(batched)  # split over the local devices (shard.py)
 
 
 def run_domain_trials(
