@@ -241,7 +241,9 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         results = results.assign(true_mean=(("arm",), truth[combo]))
         oc = domain_operating_characteristics(results)
     else:
-        oc = operating_characteristics(results)
+        oc = operating_characteristics(
+            results, select_strategy=cfg.selection.strategy, select_preferences=list(cfg.selection.preferences)
+        )
     atomic_to_netcdf(results, run_dir / "results.nc")
     atomic_to_netcdf(oc, run_dir / "oc.nc")
     extra = {

@@ -10,8 +10,9 @@ Definitions follow adaptr (Granholm et al. 2022, J Clin Epidemiol, doi:10.1016/j
 
 * ``prob_conclusive``/``prob_superior``/``prob_equivalence``/``prob_futility``/``prob_max`` are the shares of
   trials by final status (here ``p_outcome`` and ``p_conclusive``);
-* the selected arm is the superior arm, else (``select_strategy="control if available"``) the control arm if it
-  was not dropped, else none (``prob_select_*``, here ``p_select``);
+* the selected arm is the superior arm; in trials without one, ``select_strategy`` decides (adaptr
+  ``extract_results(select_strategy=, select_preferences=)``, see :func:`check_selection`) (``prob_select_*``, here
+  ``p_select``);
 * ``size_*``, ``sum_ys_*``, ``ratio_ys_*`` are the sample size, the total outcome count and the outcome count per
   patient (here ``sample_size_*``, ``events_total_mean``, ``events_per_patient_mean``);
 * ``rmse``/``rmse_te`` are the RMSE of the selected arm's estimate and of its effect against the control
@@ -40,11 +41,22 @@ from sepsim._errors import ConfigError
 from .._results.codes import DECISIONS, OUTCOMES
 from .._results.schema import RESULTS_SCHEMA, check_results
 
-__all__ = ["operating_characteristics", "validate_results"]
+__all__ = ["SELECT_STRATEGIES", "check_selection", "operating_characteristics", "validate_results"]
 
 STATS = ("estimate", "mcse", "lo", "hi")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-SELECT_STRATEGIES = ("none", "control if available")
+SELECT_STRATEGIES = (
+    "none",
+    "control if available",
+    "control",
+    "final control",
+    "control or best",
+    "best",
+    "list",
+    "list or best",
+)
+_NEED_CONTROL = ("control", "final control", "control or best")
+_NEED_LIST = ("list", "list or best")
 _Z95 = 1.959963984540054  # standard normal 0.975 quantile
 _DIMS = ("trial", "look", "arm", "stratum")
 
@@ -173,6 +185,7 @@ def operating_characteristics(
     *,
     best_arm: str | None = None,
     select_strategy: str = "none",
+    select_preferences: Sequence[str] | None = None,
     n_boot: int = 1000,
     boot_seed: int = 20221102,
 ) -> xr.Dataset:
@@ -184,9 +197,11 @@ def operating_characteristics(
             ``events_final`` (trial, arm, stratum: every randomised patient) where the results have them.
         best_arm: name of the arm taken as truly best in every stratum; by default the arm with the best
             ``true_mean`` in each stratum (undefined, and best-arm figures NaN, where several arms tie for best).
-        select_strategy: which arm counts as selected in trials without a superior arm: ``"none"`` (default)
-            or ``"control if available"`` (the control arm unless it was dropped), as in adaptr's
-            ``extract_results``.
+        select_strategy: which arm counts as selected in trials (strata) without a superior arm, adaptr's
+            ``extract_results`` strategies: ``"none"`` (default), ``"control if available"``, ``"control"``,
+            ``"final control"``, ``"control or best"``, ``"best"``, ``"list"``, ``"list or best"``
+            (:func:`check_selection` gives their meaning).
+        select_preferences: the arms, in order of preference, of the ``"list"`` strategies.
         n_boot: bootstrap replicates for quantiles and the ideal design percentage.
         boot_seed: seed of the bootstrap (fixed, so the report is reproducible).
 
@@ -208,13 +223,13 @@ def operating_characteristics(
         ConfigError: if ``results`` breaks the contract or an argument is not allowed.
     """
     validate_results(results)
-    if select_strategy not in SELECT_STRATEGIES:
-        raise ConfigError("select_strategy", f"must be one of {SELECT_STRATEGIES}, got {select_strategy!r}")
+    tr = _trials(results)
+    check_selection(select_strategy, select_preferences, tr.arms, tr.arms[tr.ctrl] if tr.ctrl >= 0 else None)
     if not isinstance(n_boot, int) or n_boot < 100:
         raise ConfigError("n_boot", f"must be an integer >= 100, got {n_boot!r}")
-    tr = _trials(results)
     null, best = _truth(tr, best_arm)
-    selected = _select(tr, select_strategy)
+    prefs = [tr.arms.index(a) for a in select_preferences or []]
+    selected = _select(tr, select_strategy, prefs)
     rng = np.random.default_rng(boot_seed)
     out: dict[str, tuple[tuple[str, ...], np.ndarray, str]] = {}
     _trial_figures(out, tr, results, n_boot=n_boot, rng=rng)
@@ -241,6 +256,7 @@ def operating_characteristics(
         "higher_is_better": int(tr.hib),
         "control_arm": tr.arms[tr.ctrl] if tr.ctrl >= 0 else "",
         "select_strategy": select_strategy,
+        "select_preferences": ",".join(select_preferences or []),
         "null_scenario_all": int(bool(null.all())),
         "p_superiority_meaning": "family-wise type-I error" if null.all() else "power",
         "n_boot": int(n_boot),
@@ -267,6 +283,11 @@ class _Trials:
     estimate: np.ndarray  # (T, A, S)
     n_total: np.ndarray  # (T,)
     outcome: np.ndarray  # (T,)
+    unit_outcome: np.ndarray  # (T, S) outcome of the decision unit (the stratum with per-stratum decisions)
+    unit_stop: np.ndarray  # (T, S) its stop look
+    decision_look: np.ndarray  # (T, A, S), -1 where unknown
+    p_best_last: np.ndarray  # (T, A, S) P(best) at the unit's stop look (NaN: not analysed there, or absent)
+    final_control: np.ndarray  # (T,) the control at the end (-1: none)
 
 
 def _trials(results: xr.Dataset) -> _Trials:
@@ -284,10 +305,32 @@ def _trials(results: xr.Dataset) -> _Trials:
     if "n_final" in results and "events_final" in results:  # optional: every randomised patient, as adaptr's
         n_stop = results["n_final"].transpose("trial", "arm", "stratum").values.astype(float)  # final_n/sum_ys_all
         events_stop = results["events_final"].transpose("trial", "arm", "stratum").values.astype(float)
+    t_n, n_arms, n_strata = n_stop.shape
+    outcome = results["trial_outcome"].values.astype(int)
+    unit_outcome = np.broadcast_to(outcome[:, None], (t_n, n_strata))
+    unit_stop = np.broadcast_to(stop[:, None], (t_n, n_strata))
+    if "stratum_outcome" in results and "stratum_stop_look" in results:
+        unit_outcome = results["stratum_outcome"].transpose("trial", "stratum").values.astype(int)
+        unit_stop = np.clip(
+            results["stratum_stop_look"].transpose("trial", "stratum").values.astype(int), 0, n_looks - 1
+        )
+    if "p_best_stratum" in results:
+        pb = results["p_best_stratum"].transpose("trial", "look", "arm", "stratum").values.astype(float)
+    elif "p_best" in results:
+        pb = np.broadcast_to(results["p_best"].transpose("trial", "look", "arm").values[..., None], results["n"].shape)
+    else:
+        pb = np.full(results["n"].shape, np.nan)
+    p_best_last = np.take_along_axis(pb.astype(float), unit_stop[:, None, None, :], axis=1)[:, 0]  # (T, A, S)
+    ctrl = arms.index(control) if control else -1
+    if "decision_look" in results:
+        decision_look = results["decision_look"].transpose("trial", "arm", "stratum").values.astype(int)
+    else:
+        decision_look = np.full((t_n, n_arms, n_strata), -1)
+    final_control = results["final_control"].values.astype(int) if "final_control" in results else np.full(t_n, ctrl)
     return _Trials(
         arms=arms,
         hib=bool(int(results.attrs["higher_is_better"])),
-        ctrl=arms.index(control) if control else -1,
+        ctrl=ctrl,
         n_looks=n_looks,
         true=results["true_mean"].transpose("arm", "stratum").values.astype(float),
         stop=stop,
@@ -296,7 +339,12 @@ def _trials(results: xr.Dataset) -> _Trials:
         decision=results["arm_decision"].transpose("trial", "arm", "stratum").values.astype(int),
         estimate=results["estimate"].transpose("trial", "arm", "stratum").values.astype(float),
         n_total=results["n_total"].values.astype(float),
-        outcome=results["trial_outcome"].values.astype(int),
+        outcome=outcome,
+        unit_outcome=unit_outcome,
+        unit_stop=unit_stop,
+        decision_look=decision_look,
+        p_best_last=p_best_last,
+        final_control=final_control,
     )
 
 
@@ -315,16 +363,80 @@ def _truth(tr: _Trials, best_arm: str | None) -> tuple[np.ndarray, np.ndarray]:
     return null, np.where(n_top == 1, signed.argmax(axis=0), -1)
 
 
-def _select(tr: _Trials, select_strategy: str) -> np.ndarray:
+def check_selection(
+    strategy: str,
+    preferences: Sequence[str] | None,
+    arms: Sequence[str],
+    control: str | None,
+    *,
+    key: str = "select_strategy",
+    preferences_key: str = "select_preferences",
+) -> None:
+    """Check an arm-selection strategy for trials without a superior arm (adaptr ``extract_results``,
+    ``R/extract_results.R``; raise :class:`ConfigError` naming ``key`` as adaptr refuses the same inputs).
+
+    The arms that remain at the end are those not dropped as inferior or futile; a trial (a stratum with
+    per-stratum decisions) stopped for equivalence keeps only the arms declared equivalent at its final look and
+    the control; otherwise arms dropped earlier for equivalence are not kept either. Then:
+
+    - ``"none"``: no arm; ``"control if available"``: ``"control"`` with a common control, else ``"none"``;
+    - ``"control"``: the first (the design's) control if it remains, else none (needs a control);
+    - ``"final control"``: the control at the end (needs a control);
+    - ``"control or best"``: the first control if it remains, else the best remaining arm (needs a control);
+    - ``"best"``: the remaining arm with the highest P(best) at the last analysis;
+    - ``"list"``: the first remaining arm of ``preferences``, else none; ``"list or best"``: else the best.
+    """
+    if strategy not in SELECT_STRATEGIES:
+        raise ConfigError(key, f"must be one of {list(SELECT_STRATEGIES)}, got {strategy!r}")
+    if strategy in _NEED_CONTROL and not control:
+        raise ConfigError(key, f"{strategy!r} needs a design with a common control arm (adaptr refuses it too)")
+    prefs = list(preferences or [])
+    if strategy in _NEED_LIST:
+        bad = [a for a in prefs if a not in arms]
+        if not prefs or bad or len(set(prefs)) != len(prefs):
+            raise ConfigError(
+                preferences_key,
+                f"{strategy!r} needs a non-empty list of distinct arms from {list(arms)}, got {prefs}",
+            )
+    elif prefs:
+        raise ConfigError(preferences_key, f"is only used by the 'list' strategies, not {strategy!r}")
+
+
+def _select(tr: _Trials, strategy: str, prefs: list[int]) -> np.ndarray:
     """(T, S) selected arm, ``n_arms`` for none (adaptr ``extract_results_batch``): the superior arm, else per
-    ``select_strategy``."""
+    ``strategy`` among the arms that remain (:func:`check_selection`)."""
     n_arms, ctrl, decision = len(tr.arms), tr.ctrl, tr.decision
     superior = decision == 1  # (T, A, S)
     selected = np.where(superior.any(axis=1), superior.argmax(axis=1), n_arms)  # (T, S)
-    if select_strategy == "control if available" and ctrl >= 0:
-        control_kept = ~np.isin(decision[:, ctrl, :], (2, 3))
-        selected = np.where((selected == n_arms) & control_kept, ctrl, selected)
-    return selected
+    if strategy == "none" or (strategy == "control if available" and ctrl < 0):
+        return selected
+    arm = np.arange(n_arms)[None, :, None]
+    is_final_control = arm == tr.final_control[:, None, None]
+    in_stratum = np.any(
+        np.asarray(tr.n_stop) > 0, axis=0, keepdims=True
+    )  # (1, A, S): arms randomised in the stratum in some trial
+    kept = ~np.isin(decision, (2, 3)) & in_stratum
+    eq_stop = (tr.unit_outcome == 2)[:, None, :]
+    eq_final = (decision == 4) & (tr.decision_look == tr.unit_stop[:, None, :])
+    remaining = kept & np.where(eq_stop, eq_final | is_final_control, decision != 4)  # (T, A, S)
+    p = np.where(remaining & np.isfinite(tr.p_best_last), tr.p_best_last, -np.inf)
+    best = np.where(np.isfinite(p.max(axis=1)), p.argmax(axis=1), n_arms)  # first maximum, as which.max
+    none = np.full_like(selected, n_arms)
+    first_ctrl = np.where(remaining[:, max(ctrl, 0), :], ctrl, none) if ctrl >= 0 else none
+    if strategy in ("control", "control if available"):
+        choice = first_ctrl
+    elif strategy == "final control":
+        fc = np.broadcast_to(tr.final_control[:, None], selected.shape)
+        choice = np.where((remaining & is_final_control).any(axis=1), fc, n_arms)
+    elif strategy == "control or best":
+        choice = np.where(first_ctrl < n_arms, first_ctrl, best)
+    elif strategy == "best":
+        choice = best
+    else:  # list, list or best
+        choice = best if strategy == "list or best" else none
+        for a in reversed(prefs):  # the first listed remaining arm wins
+            choice = np.where(remaining[:, a, :], a, choice)
+    return np.where(selected < n_arms, selected, choice)
 
 
 def _put(out: dict, name: str, dims: tuple[str, ...], value: np.ndarray, description: str) -> None:
