@@ -1,5 +1,5 @@
-"""Test-wide JAX settings: float64 on CPU and strict dtype promotion (STYLE.md, point 8); every warning raised from
-sepsim's own code fails the test that triggers it."""
+"""Test-wide JAX settings: float64 on CPU, strict dtype promotion (STYLE.md, point 8) and rank promotion as an error
+(broadcasting must be explicit); every warning raised from sepsim's own code fails the test that triggers it."""
 
 import os
 
@@ -10,6 +10,7 @@ import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
 def pytest_configure(config):

@@ -46,6 +46,8 @@ def open_at_day(plan: Plan, t: Float[Array, "*batch"]) -> Bool[Array, "*batch ar
     start = jnp.asarray(plan.arms.start_day, dtype=t.dtype)
     stop = jnp.asarray(plan.arms.stop_day, dtype=t.dtype)
     t = t[..., None]
+    lead = (1,) * (t.ndim - 1)  # explicit broadcasting over the batch dims (no rank promotion)
+    start, stop = start.reshape(*lead, -1), stop.reshape(*lead, -1)
     return (start <= t) & ((stop < 0) | (t < stop))
 
 
