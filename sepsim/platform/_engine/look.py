@@ -214,10 +214,11 @@ def analyse_look(ts: TrialSetup, c: TrialCarry, k) -> LookResult:
         bound_u, spend_next = jax.vmap(spend)(c.spend, t_now, ts.thresholds["alpha_unit"])
         thr_k = dict(ts.thresholds, efficacy_z=jnp.broadcast_to(bound_u[:, None, :], (u_n, l_n, plan.n_arms)))
     elig_u = eligible if plan.per_stratum else jnp.any(eligible, axis=0)[None]
-    undecided = elig_u & (un.decision == 0) & ~un.stopped[:, None]
-    in_play = undecided & sched_open(ts, k, c.start_w)[None, :]
+    # (written out twice, not through a shared "undecided" mask: sharing it changed XLA's CPU fusions and cost 15%
+    # per trial on the adaptr design, benchmarks/bench_trials.md)
+    in_play = elig_u & sched_open(ts, k, c.start_w)[None, :] & (un.decision == 0) & ~un.stopped[:, None]
     nxt_open = sched_open(ts, k + 1, c.start_w)
-    grid_arms = in_play | (undecided & nxt_open[None, :])
+    grid_arms = in_play | (elig_u & nxt_open[None, :] & (un.decision == 0) & ~un.stopped[:, None])
     waiting = c.start_w > k + 1  # max_active_arms: not yet entered
     if plan.arms.max_active:
         grid_arms = grid_arms | (elig_u & waiting[None, :])
