@@ -1,21 +1,29 @@
-"""Trials per second of the adaptr design (trial_oracles.md) with sepsim's engine and with a NumPy port of adaptr.
+"""Trials per second of the trial engine: the adaptr design and the immunosep design, float64 and float32.
 
-Design: 3 arms, event rates 0.25 (null), RAR proportional to P(best) with minimum 0.2, analyses at 300..2000
-patients with outcomes (400..2000 randomised), superiority 0.9814318 / inferiority 0.0185682, equivalence
-P(all within 0.05) > 0.9. Rows:
+Rows (each measured in a fresh worker process per dtype, so float64 and float32 run side by side in one run):
 
-- ``sepsim quadrature``: the engine as used (P(best) by quadrature, 97 nodes).
-- ``sepsim quadrature (65 nodes)``: fewer nodes; max |error| 6.9e-4 in P(best) and 3.0e-4 in P(all equivalent)
-  against a 1025-node reference over 4000 random adaptr-like posteriors (97 nodes: 1.4e-4 and 6.1e-5), still
-  about 3 times below the Monte-Carlo SD of adaptr's 5000 draws near its thresholds (0.002).
-- ``sepsim draws``: the engine with adaptr's probability computation (5000 Beta draws per arm per look).
-- ``numpy adaptr``: a plain NumPy port of adaptr's ``run_trial`` loop (5000 draws per arm per look), one trial at a
-  time, the baseline (published: 1000 trials in 33.1 s on 2 R workers, about 30 trials/s).
+- ``adaptr quadrature``: trial_oracles.md's adaptr example (3 arms, event rates 0.25, RAR proportional to P(best)
+  with minimum 0.2, 18 analyses at 300..2000 patients with outcomes, 400..2000 randomised, superiority 0.9814318 /
+  inferiority 0.0185682, equivalence P(all within 0.05) > 0.9), P(best) by quadrature (97 nodes, the default).
+- ``adaptr quadrature (65 nodes)``: fewer nodes (max |error| 6.9e-4 in P(best), 3.0e-4 in P(all equivalent)
+  against a 1025-node reference; 97 nodes: 1.4e-4, 6.1e-5).
+- ``immunosep quadrature``: the ``immunosep`` experiment's design (two strata, per-stratum 1:1 comparisons
+  against placebo, 280 randomised) on a mechanistic outcome table (``population.n_patients`` virtual patients
+  through the patient model, built once and cached under ``.cache/sepsim/bench/``).
+- ``adaptr draws (5000)``: adaptr's 5000 posterior draws per arm per look (``--draws``; minutes per dtype).
+- ``numpy adaptr (5000 draws)``: a plain NumPy port of adaptr's ``run_trial`` loop, one trial at a time.
 
-Timing: compile first, then the minimum over repeats of wall time around ``block_until_ready``; CPU time of this
-process is reported too (other processes on a shared machine inflate wall time, not CPU time).
+``--baseline-src DIR`` runs the same engine rows with the sepsim source tree in DIR (e.g. ``git archive`` of the
+pre-change commit unpacked there) in the same run, as the baseline. ``--profile`` times the parts of one look
+of the adaptr design on a batch of 2000 trials (beta grid, P(best), P(all equivalent), allocation, decisions)
+and reads XLA's FLOP count of each.
 
-Usage: ``python benchmarks/bench_trials.py [--quick] [--json PATH] [--x64]``.
+Timing: compile first, then the minimum over repeats of wall time around ``block_until_ready``; CPU time of the
+worker is reported too (other processes on a shared machine inflate wall time, not CPU time). Peak host memory is
+the worker's maximum resident set size.
+
+Usage: ``python benchmarks/bench_trials.py [--quick] [--json PATH] [--dtype float64|float32|both]
+[--baseline-src DIR] [--profile] [--draws]``.
 """
 
 from __future__ import annotations
@@ -24,15 +32,19 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 S = 0.9814318
 LOOKS = list(range(300, 2001, 100))
 RANDOMISED = list(range(400, 2001, 100)) + [2000]
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = ROOT / ".cache" / "sepsim" / "bench" / "immunosep_table.nc"
 
 
 def _design(method: str, n_grid: int = 97) -> dict:
@@ -47,15 +59,64 @@ def _design(method: str, n_grid: int = 97) -> dict:
     )
 
 
-def _time_engine(method: str, batch: int, repeats: int, n_grid: int = 97) -> dict:
+def _immunosep_cfg(n_patients: int):
+    from sepsim.cli import compose_config
+    from sepsim.config import validate
+
+    over = ["experiment=immunosep", "runtime.cache=false", f"population.n_patients={n_patients}"]
+    return validate(compose_config(over))
+
+
+def _plain(node):
+    from omegaconf import DictConfig, OmegaConf
+
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+
+
+def build_immunosep_table(path: Path, n_patients: int) -> Path:
+    """The immunosep mechanistic outcome table (eligible patients), as the pipeline builds it; cached at ``path``."""
+    if path.exists():
+        return path
+    from sepsim.pipeline import _eligible, _outcomes_from_models, _solved
+    from sepsim.platform import design_from_dict
+
+    cfg = _immunosep_cfg(n_patients)
+    design = design_from_dict(_plain(cfg.design))
+    table, _ = _outcomes_from_models(cfg)
+    table, _ = _solved(table)
+    table = _eligible(table, design, cfg.endpoint.stratum)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.load().to_netcdf(path)
+    return path
+
+
+def _engine_case(name: str, table_path: str | None):
+    """(design, outcomes) of a row."""
+    from sepsim._keys import stage_key
+    from sepsim.platform import binary_scenario, design_from_dict, from_dataset
+
+    if name.startswith("immunosep"):
+        import xarray as xr
+
+        cfg = _immunosep_cfg(1200)
+        design = design_from_dict(_plain(cfg.design))
+        table = xr.open_dataset(table_path, decode_times=False).load()
+        out = from_dataset(table, endpoint=cfg.endpoint.variable, stratum=cfg.endpoint.stratum, strata=design.strata)
+        return design, out
+    method = "draws" if "draws" in name else "quadrature"
+    n_grid = 65 if "65" in name else 97
+    out = binary_scenario([0.25, 0.25, 0.25], 50_000, key=stage_key(1, "cohort"))
+    return design_from_dict(_design(method, n_grid)), out
+
+
+def _time_engine(name: str, batch: int, repeats: int, table_path: str | None) -> dict:
     import jax
 
     from sepsim._keys import index_keys, stage_key
-    from sepsim.platform import binary_scenario, design_from_dict
     from sepsim.platform._engine.run import make_trial_function
 
-    out = binary_scenario([0.25, 0.25, 0.25], 50_000, key=stage_key(1, "cohort"))
-    fn, _ = make_trial_function(design_from_dict(_design(method, n_grid)), out)
+    design, out = _engine_case(name, table_path)
+    fn, _ = make_trial_function(design, out)
     keys = index_keys(stage_key(2, "bench"), 0, batch)
     t0 = time.perf_counter()
     res = jax.block_until_ready(fn(keys))
@@ -68,14 +129,13 @@ def _time_engine(method: str, batch: int, repeats: int, n_grid: int = 97) -> dic
         walls.append(time.perf_counter() - w0)
         cpus.append(time.process_time() - c0)
         sup.append(np.asarray(res["units"].outcome)[:, 0] == 1)
-    p_sup = float(np.mean(np.concatenate(sup)))  # the same trial keys for every row and dtype
     return dict(
         trials=batch,
         wall_s=min(walls),
         trials_per_s=batch / min(walls),
         cpu_ms_per_trial=1e3 * min(cpus) / batch,
         compile_s=compile_s,
-        p_superiority=p_sup,
+        p_superiority=float(np.mean(np.concatenate(sup))),  # the same trial keys for every row and dtype
         p_superiority_trials=batch * (repeats + 1),
     )
 
@@ -156,59 +216,167 @@ def _time_numpy(n: int) -> dict:
     )
 
 
-def _machine() -> dict:
-    try:
-        model = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next((ln.split(":", 1)[1].strip() for ln in model.splitlines() if "Model name" in ln), "?")
-    except OSError:
-        model = platform.processor() or "?"
+def _worker(args) -> None:
+    """One dtype's engine rows in this process; prints one JSON line."""
     import jax
 
-    return dict(
-        cpu=model,
-        cores=os.cpu_count(),
-        python=sys.version.split()[0],
-        jax=jax.__version__,
-        numpy=np.__version__,
-        load_avg_1min=os.getloadavg()[0],
-    )
+    jax.config.update("jax_enable_x64", args.dtype == "float64")
+    quad, draws = ((500, 2), (50, 1)) if args.quick else ((2000, 5), (200, 2))
+    rows = {
+        "adaptr quadrature": _time_engine("adaptr quadrature", *quad, None),
+        "adaptr quadrature (65 nodes)": _time_engine("adaptr quadrature (65 nodes)", *quad, None),
+        "immunosep quadrature": _time_engine("immunosep quadrature", *quad, args.table),
+    }
+    if args.draws:
+        rows["adaptr draws (5000)"] = _time_engine("adaptr draws (5000)", *draws, None)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps(dict(rows=rows, peak_host_mib=peak, jax=jax.__version__)))
+
+
+def _run_worker(dtype: str, quick: bool, draws: bool, table: Path, src: str | None) -> dict:
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    cmd = [sys.executable, __file__, "--worker", "--dtype", dtype, "--table", str(table)]
+    cmd += ["--quick"] * quick + ["--draws"] * draws
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=src or ROOT)
+    if out.returncode:
+        raise RuntimeError(f"worker ({dtype}, src={src}) failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _profile() -> dict:
+    """Cost of the parts of one adaptr look on 2000 trials (float64): microseconds per trial-look and XLA FLOPs."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    from sepsim.platform import binary_scenario, design_from_dict
+    from sepsim.platform._allocation.base import AllocationInputs
+    from sepsim.platform._allocation.factory import make_allocation_rule
+    from sepsim.platform._analysis.factory import make_analysis
+    from sepsim.platform._decisions.decide import decide_unit
+    from sepsim.platform._decisions.thresholds import design_thresholds
+    from sepsim.platform._design.plan import make_plan
+    from sepsim.platform.stats._posterior_binary import beta_grid
+
+    design = design_from_dict(_design("quadrature"))
+    out = binary_scenario([0.25, 0.25, 0.25], 1000, key=jax.random.key(0))
+    plan = make_plan(design, out)
+    an = make_analysis(design, plan, out)
+    rule = make_allocation_rule(design.allocation, 3)
+    thr = {k: jnp.asarray(v) for k, v in design_thresholds(design).items()}
+    rng = np.random.default_rng(0)
+    t_n = 2000
+    n = jnp.asarray(rng.integers(100, 700, (t_n, 3)).astype(float))
+    ev = jnp.asarray(np.floor(np.asarray(n) * rng.uniform(0.2, 0.3, (t_n, 3))))
+    act = jnp.ones((t_n, 3), bool)
+    key = jax.random.key(1)
+    from sepsim.platform._engine.carry import init_units
+
+    units = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x[0], (t_n, *x.shape[1:])), init_units(1, 3, -1, 18))
+
+    def ctx_of(n, ev, a):
+        return an.prepare(n, ev, a, key=key)
+
+    parts = {
+        "beta grid (log/exp densities, CDF matmul)": lambda n, ev, a: beta_grid(1 + ev, 1 + n - ev, a, n_grid=97),
+        "P(best) from the grid": lambda n, ev, a: an.p_best(ctx_of(n, ev, a), a),
+        "P(all equivalent) from the grid": lambda n, ev, a: an.p_all_equivalent(ctx_of(n, ev, a), a),
+        "decisions (drop loop, superiority, equivalence)": lambda n, ev, a: decide_unit(
+            plan, an, ctx_of(n, ev, a), a, jax.tree_util.tree_map(lambda x: x[0], units), jnp.int32(3), thr
+        ),
+        "allocation (thompson, adaptr limits)": lambda n, ev, a: rule(
+            AllocationInputs(n / n.sum(), n / n.sum(), a, jnp.asarray(-1), n, jnp.asarray(0.5))
+        ),
+    }
+    res = {}
+    for name, f in parts.items():
+        fn = jax.jit(jax.vmap(f))
+        comp = fn.lower(n, ev, act).compile()
+        cost = comp.cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost
+        jax.block_until_ready(fn(n, ev, act))
+        best = min(_timed(fn, n, ev, act) for _ in range(5))
+        res[name] = dict(us_per_trial_look=1e6 * best / t_n, flops_per_trial_look=float(cost.get("flops", -1)) / t_n)
+    return res
+
+
+def _timed(fn, *a) -> float:
+    import jax
+
+    t0 = time.process_time()
+    jax.block_until_ready(fn(*a))
+    return time.process_time() - t0
+
+
+def _machine() -> dict:
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        model = next((ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if "Model name" in ln), "?")
+    except OSError:
+        model = platform.processor() or "?"
+    from importlib.metadata import version
+
+    vers = {}
+    for pkg in ("jax", "jaxlib", "numpyro", "diffrax", "equinox", "numpy"):
+        try:
+            vers[pkg] = version(pkg)
+        except Exception:
+            vers[pkg] = "?"
+    return dict(cpu=model, cores=os.cpu_count(), python=sys.version.split()[0], **vers)
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes (< 1 minute on 2 cores)")
+    ap.add_argument("--quick", action="store_true", help="small sizes (about a minute on 2 cores)")
     ap.add_argument("--json", metavar="PATH", help="write the figures as JSON")
-    ap.add_argument("--x64", action="store_true", help="float64 engine (default float32)")
+    ap.add_argument("--dtype", default="both", choices=("float64", "float32", "both"))
+    ap.add_argument("--baseline-src", metavar="DIR", help="a sepsim source tree timed as the baseline")
+    ap.add_argument("--profile", action="store_true", help="also time the parts of one adaptr look")
+    ap.add_argument("--draws", action="store_true", help="also time adaptr's 5000-draw method (slow)")
+    ap.add_argument("--n-patients", type=int, default=1200, help="virtual patients of the immunosep table")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--table", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    import jax
-
-    jax.config.update("jax_enable_x64", bool(args.x64))
-    if args.quick:
-        sizes = dict(quad=(500, 2), draws=(50, 1), numpy=5)
-    else:
-        sizes = dict(quad=(2000, 5), draws=(200, 2), numpy=40)
+    if args.worker:
+        _worker(args)
+        return {}
+    table = build_immunosep_table(TABLE.with_name(f"immunosep_table_{args.n_patients}.nc"), args.n_patients)
     load_start = os.getloadavg()[0]
-    rows = {
-        "sepsim quadrature": _time_engine("quadrature", *sizes["quad"]),
-        "sepsim quadrature (65 nodes)": _time_engine("quadrature", *sizes["quad"], n_grid=65),
-        "sepsim draws (5000)": _time_engine("draws", *sizes["draws"]),
-        "numpy adaptr (5000 draws)": _time_numpy(sizes["numpy"]),
-    }
-    base = rows["numpy adaptr (5000 draws)"]["trials_per_s"]
-    for r in rows.values():
-        r["ratio_vs_numpy"] = r["trials_per_s"] / base
-    dtype = "float64" if args.x64 else "float32"
-    print(f"adaptr null design, engine dtype {dtype}; trials/s from the best of repeats (wall clock)")
-    head = f"{'method':30s} {'trials':>7s} {'trials/s':>10s} {'CPU ms/trial':>13s} {'x numpy':>8s} {'compile s':>10s}"
-    print(head + f" {'P(sup)':>7s} {'of':>6s}")
-    for name, r in rows.items():
-        print(
-            f"{name:30s} {r['trials']:7d} {r['trials_per_s']:10.1f} {r['cpu_ms_per_trial']:13.3f} "
-            f"{r['ratio_vs_numpy']:8.1f} {r['compile_s']:10.1f} "
-            f"{r['p_superiority']:7.4f} {r['p_superiority_trials']:6d}"
-        )
-    machine = dict(_machine(), load_avg_1min_start=load_start)
-    result = dict(design="adaptr null (trial_oracles.md)", dtype=dtype, quick=args.quick, rows=rows, machine=machine)
+    dtypes = ["float64", "float32"] if args.dtype == "both" else [args.dtype]
+    runs = {}
+    for src, label in ((None, "sepsim"), (args.baseline_src, "baseline")):
+        if label == "baseline" and not src:
+            continue
+        for dt in dtypes:
+            runs[f"{label} {dt}"] = _run_worker(dt, args.quick, args.draws, table, src)
+    numpy_row = _time_numpy(5 if args.quick else 40)
+    head = f"{'engine':18s} {'row':30s} {'trials':>7s} {'trials/s':>10s} {'CPU ms/trial':>13s} {'compile s':>10s}"
+    print(head + f" {'P(sup)':>7s} {'of':>6s} {'peak MiB':>9s}")
+    for run, r in runs.items():
+        for name, row in r["rows"].items():
+            print(
+                f"{run:18s} {name:30s} {row['trials']:7d} {row['trials_per_s']:10.1f} {row['cpu_ms_per_trial']:13.3f} "
+                f"{row['compile_s']:10.1f} {row['p_superiority']:7.4f} {row['p_superiority_trials']:6d} "
+                f"{r['peak_host_mib']:9.0f}"
+            )
+    print(
+        f"{'numpy':18s} {'adaptr (5000 draws)':30s} {numpy_row['trials']:7d} {numpy_row['trials_per_s']:10.1f} "
+        f"{numpy_row['cpu_ms_per_trial']:13.3f}"
+    )
+    result = dict(quick=args.quick, runs=runs, numpy=numpy_row, table=str(table))
+    if args.profile:
+        result["profile_float64"] = _profile()
+        print("one adaptr look on 2000 trials, float64 (CPU time):")
+        for name, r in result["profile_float64"].items():
+            print(f"  {name:50s} {r['us_per_trial_look']:8.2f} us/trial-look {r['flops_per_trial_look']:10.0f} FLOP")
+    result["machine"] = dict(
+        _machine(),
+        load_avg_1min_start=load_start,
+        load_avg_1min_end=os.getloadavg()[0],
+        date_utc=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    )
     print(json.dumps(result["machine"]))
     if args.json:
         with open(args.json, "w") as f:

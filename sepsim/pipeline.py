@@ -281,7 +281,9 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         results = results.assign(true_mean=(("arm",), truth[combo]))
         oc = domain_operating_characteristics(results)
     else:
-        oc = operating_characteristics(results)
+        oc = operating_characteristics(
+            results, select_strategy=cfg.selection.strategy, select_preferences=list(cfg.selection.preferences)
+        )
     atomic_to_netcdf(annotate_results(results), run_dir / "results.nc")  # CF: long names, units, flags, fills
     if "stratum" in oc.dims:  # decision quantities over each stratum's own arms, so that a merged sweep has them
         oc = oc.assign(decisions_dataset(stratum_decisions(results)).data_vars)

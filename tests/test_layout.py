@@ -119,3 +119,34 @@ def test_no_import_cycle_inside_sepsim():
     assert not cycles, "import cycles inside sepsim (function-level imports included): " + "; ".join(
         " <-> ".join(c) for c in cycles
     )
+
+
+MAX_FUNCTION_LINES = 120  # issue 9: no function in sepsim/platform longer than ~120 lines
+
+
+def _long_functions(source: str, limit: int) -> list[tuple[str, int]]:
+    """(name, lines) of every function or method in ``source`` (nested ones too) longer than ``limit`` lines."""
+    import ast
+
+    return [
+        (node.name, node.end_lineno - node.lineno + 1)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > limit
+    ]
+
+
+def test_long_function_detector_finds_a_long_function():
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    assert _long_functions(f"def f():\n{body}\n", MAX_FUNCTION_LINES) == [("f", MAX_FUNCTION_LINES + 1)]
+    assert _long_functions("def g():\n    return 1\n", MAX_FUNCTION_LINES) == []
+
+
+def test_no_function_in_platform_exceeds_the_limit():
+    long = {
+        f"{path.relative_to(ROOT)}:{name}": n
+        for path in sorted((ROOT / "sepsim" / "platform").rglob("*.py"))
+        for name, n in _long_functions(path.read_text(), MAX_FUNCTION_LINES)
+    }
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines (split them): {long}"

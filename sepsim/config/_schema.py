@@ -19,6 +19,7 @@ __all__ = [
     "RunConfig",
     "RuntimeConfig",
     "ScenarioConfig",
+    "SelectionConfig",
     "TherapyChoice",
 ]
 
@@ -124,6 +125,17 @@ class RuntimeConfig:
 
 
 @dataclass
+class SelectionConfig:
+    """Which arm counts as selected in trials without a superior arm (adaptr ``extract_results``' strategies:
+    ``none``, ``control if available``, ``control``, ``final control``, ``control or best``, ``best``, ``list``,
+    ``list or best``; :func:`sepsim.platform.check_selection` defines them). ``preferences``: the arms, in order,
+    of the ``list`` strategies."""
+
+    strategy: str = "none"
+    preferences: list[str] = field(default_factory=list)
+
+
+@dataclass
 class RunConfig:
     """The whole run: ``sepsim experiment=NAME key=value ...`` composes onto this."""
 
@@ -141,3 +153,4 @@ class RunConfig:
     design: Any = field(default_factory=dict)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     study: dict[str, Any] = field(default_factory=dict)  # study-specific settings, ``kind`` first (sepsim.studies)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)  # the OCs' selected arm (inconclusive trials)

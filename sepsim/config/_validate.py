@@ -226,6 +226,7 @@ def validate(cfg: DictConfig | dict) -> DictConfig:
         _positive_int(run.runtime.chunk_size, "runtime.chunk_size")
     _one_of(run.endpoint.kind, "endpoint.kind", _ENDPOINT_KINDS)
     design = _check_design(run.design)  # the engine refuses crossed stopping thresholds itself
+    _check_selection(run.selection, design)
     _cross.check_directions(run, design)
     _cross.check_work(run, design)
     if run.outcomes == "scenario":
@@ -248,6 +249,18 @@ def _check_study(run: DictConfig) -> None:
     from ..studies import validate_study
 
     validate_study(run)
+
+
+def _check_selection(sel: DictConfig, design: Any) -> None:
+    from ..platform import check_selection
+
+    if design.domains and sel.strategy != "none":
+        raise ConfigError("selection.strategy", "factorial (design.domains) OCs select no arm: leave it 'none'")
+    arms = list(design.arms) if not design.domains else []
+    prefs = list(sel.preferences)
+    check_selection(
+        sel.strategy, prefs, arms, design.control, key="selection.strategy", preferences_key="selection.preferences"
+    )
 
 
 def _check_design(design_cfg: Any):

@@ -38,6 +38,7 @@ from ._engine.run import run_trials as run_trials
 from ._operating.calibrate import CalibrationResult as CalibrationResult
 from ._operating.calibrate import calibrate_threshold as calibrate_threshold
 from ._operating.domains import domain_operating_characteristics as domain_operating_characteristics
+from ._operating.trials import check_selection as check_selection
 from ._operating.trials import operating_characteristics as operating_characteristics
 from ._outcomes.scenario import factorial_rates as factorial_rates
 from ._outcomes.scenario import outcomes_from_scenario as outcomes_from_scenario
@@ -95,6 +96,7 @@ __all__ = [
     "make_allocation_rule",
     "normal_scenario",
     "operating_characteristics",
+    "check_selection",
     "outcomes_from_scenario",
     "domain_operating_characteristics",
     "ordinal_scenario",

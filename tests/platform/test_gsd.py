@@ -1,7 +1,10 @@
 """Group-sequential boundaries against rpact, a multivariate-normal CDF and closed forms."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 
 from sepsim._errors import ConfigError
@@ -26,10 +29,12 @@ def _mvn_crossing(z, t, sided=1):
 
 
 def test_rpact_classical_obf_three_looks():
-    # rpact tests/testthat/test-pkgname.R, getDesignGroupSequential() defaults (trial_oracles.md).
-    b = group_sequential_bounds(3)
-    np.testing.assert_allclose(b.z, [3.4710914, 2.4544323, 2.0040356], atol=1e-6)
-    np.testing.assert_allclose(b.cumulative_alpha, [0.00025917372, 0.0071600594, 0.025], rtol=2e-7, atol=1e-9)
+    # rpact tests/testthat/test-pkgname.R, getDesignGroupSequential() defaults (tests/oracles/group_sequential.yaml)
+    o = yaml.safe_load((Path(__file__).resolve().parents[1] / "oracles" / "group_sequential.yaml").read_text())
+    o = o["obf_three_looks"]
+    b = group_sequential_bounds(o["looks"], alpha=o["alpha"], sided=o["sided"])
+    np.testing.assert_allclose(b.z, o["critical_z"], atol=1e-6)
+    np.testing.assert_allclose(b.cumulative_alpha, o["cumulative_alpha"], rtol=2e-7, atol=1e-9)
     np.testing.assert_allclose(b.info_fractions, [1 / 3, 2 / 3, 1.0])
 
 

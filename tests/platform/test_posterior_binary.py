@@ -1,9 +1,12 @@
 """Beta–binomial posterior probabilities against exact and independent references (trial_oracles.md)."""
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import yaml
 from scipy import integrate, stats
 
 from sepsim.platform import (
@@ -15,10 +18,12 @@ from sepsim.platform import (
     prob_vs_control_quadrature,
 )
 
+PAIR = yaml.safe_load((Path(__file__).resolve().parents[1] / "oracles" / "beta_binomial.yaml").read_text())["pairwise"]
+
 
 def test_exact_pairwise_oracle():
-    # trial_oracles.md: Beta(11, 41) vs Beta(21, 31) (10/50 vs 20/50 events) = 0.9847663020
-    assert abs(prob_greater_exact(11, 41, 21, 31) - 0.9847663020) < 1e-8
+    # tests/oracles/beta_binomial.yaml: Beta(11, 41) vs Beta(21, 31) (10/50 vs 20/50 events)
+    assert abs(prob_greater_exact(*PAIR["a"], *PAIR["b"]) - PAIR["p_b_greater"]) < 1e-8
 
 
 def test_exact_pairwise_matches_scipy_quad():
@@ -28,10 +33,11 @@ def test_exact_pairwise_matches_scipy_quad():
 
 
 def test_quadrature_pairwise_oracle():
-    a, b = jnp.array([11.0, 21.0]), jnp.array([41.0, 31.0])
+    a = jnp.array([PAIR["a"][0], PAIR["b"][0]], dtype=float)
+    b = jnp.array([PAIR["a"][1], PAIR["b"][1]], dtype=float)
     both = jnp.ones(2, dtype=bool)
     pb, _, _ = prob_vs_control_quadrature(a, b, 0, both, higher_is_better=True, n_grid=513)
-    assert abs(float(pb[1]) - 0.9847663020) < 1e-7  # the closed form above meets 1e-8
+    assert abs(float(pb[1]) - PAIR["p_b_greater"]) < 1e-7  # the closed form above meets 1e-8
     assert np.isnan(float(pb[0]))
 
 

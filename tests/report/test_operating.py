@@ -291,7 +291,7 @@ def test_bad_results_name_the_variable(change, key):
 
 def test_bad_arguments_name_the_argument():
     res = make_results(true=[0.3, 0.2], n_trials=5)
-    for kwargs, key in (({"best_arm": "x"}, "best_arm"), ({"select_strategy": "best"}, "select_strategy")):
+    for kwargs, key in (({"best_arm": "x"}, "best_arm"), ({"select_strategy": "worst"}, "select_strategy")):
         with pytest.raises(ConfigError) as info:
             operating_characteristics(res, **kwargs)
         assert info.value.key == key

@@ -43,7 +43,7 @@ class UnitState(NamedTuple):
 
 def _no_control(plan: Plan, thr, analysis, ctx, act, dec, p):
     k = act.shape[-1]
-    if plan.inferiority is not None:
+    if plan.stopping.inferiority is not None:
 
         def drop_inferior(_, c):
             act, dec, p = c
@@ -56,12 +56,12 @@ def _no_control(plan: Plan, thr, analysis, ctx, act, dec, p):
     stop = jnp.asarray(False)
     outcome = jnp.asarray(TrialOutcome.MAX, dtype=jnp.int32)
     superior = jnp.asarray(-1, dtype=jnp.int32)
-    if plan.superiority is not None:
+    if plan.stopping.superiority is not None:
         is_sup = jnp.any(act) & (p[best] > thr["superiority"])
         dec = jnp.where(is_sup & (jnp.arange(k, dtype=jnp.int32) == best), ArmDecision.SUPERIOR, dec)
         stop, superior = is_sup, jnp.where(is_sup, best, -1)
         outcome = jnp.where(is_sup, TrialOutcome.SUPERIORITY, TrialOutcome.MAX)
-    if plan.equivalence_prob is not None:
+    if plan.stopping.equivalence_prob is not None:
         p_all = analysis.p_all_equivalent(ctx, act)
         is_eq = ~stop & jnp.any(act) & (p_all > thr["equivalence_prob"])
         dec = jnp.where(is_eq & act, ArmDecision.EQUIVALENT, dec)
@@ -92,12 +92,12 @@ def _with_control(plan: Plan, thr, analysis, ctx, act, dec, ctrl):
     def one_round(_, c: _ControlLoop) -> _ControlLoop:
         act, dec, ctrl, run = c.act, c.dec, c.ctrl, c.run
         others = act & (ar != ctrl)
-        if plan.inferiority is not None:
+        if plan.stopping.inferiority is not None:
             inf = run & others & (c.pb < thr["inferiority"])
             dec = jnp.where(inf, ArmDecision.INFERIOR, dec)
             act = act & ~inf
             others = others & ~inf
-        if plan.superiority is not None:
+        if plan.stopping.superiority is not None:
             sup_mask = others & (c.pb > thr["superiority"])
             any_sup = run & jnp.any(sup_mask)
             new_c = jnp.argmax(jnp.where(sup_mask, c.pb, -1.0)).astype(jnp.int32)
@@ -111,15 +111,15 @@ def _with_control(plan: Plan, thr, analysis, ctx, act, dec, ctrl):
         first = ctrl == plan.control  # the original control (a dropped control never returns)
         eq_stop, fut_stop = c.eq_stop, c.fut_stop
         eqv = jnp.zeros_like(act)
-        if plan.equivalence_prob is not None:
+        if plan.stopping.equivalence_prob is not None:
             eqv = rest & act & (ar != ctrl) & (c.pe > thr["equivalence_prob"])
-            eqv = eqv & first if plan.equivalence_only_first else eqv
+            eqv = eqv & first if plan.stopping.equivalence_only_first else eqv
             dec = jnp.where(eqv, ArmDecision.EQUIVALENT, dec)
             act = act & ~eqv
             eq_stop = eq_stop | (rest & jnp.any(eqv) & (jnp.sum(act) == 1))
-        if plan.futility_prob is not None:
+        if plan.stopping.futility_prob is not None:
             fut = rest & act & (ar != ctrl) & (c.pf > thr["futility_prob"]) & ~eqv
-            fut = fut & first if plan.futility_only_first else fut
+            fut = fut & first if plan.stopping.futility_only_first else fut
             dec = jnp.where(fut, ArmDecision.FUTILE, dec)
             act = act & ~fut
             fut_stop = fut_stop | (rest & ~eq_stop & jnp.any(fut) & (jnp.sum(act) == 1))

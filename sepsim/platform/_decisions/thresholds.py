@@ -33,9 +33,9 @@ def frequentist_bounds(design: TrialDesign, plan: Plan) -> dict[str, np.ndarray]
     bounds = efficacy_bounds(plan.look_n, m, alpha=float(an.alpha), spending=an.spending, gamma=an.gamma)
     fut = an.futility_z if an.futility_z is not None else [-np.inf] * plan.n_looks
     out = {"efficacy_z": np.asarray(bounds, dtype=np.float64), "futility_z": np.asarray(fut, dtype=np.float64)}
-    if plan.observed_info:  # per-comparison alpha and planned final information (see _gsd_observed)
+    if plan.stopping.observed_info:  # per-comparison alpha and planned final information (see _gsd_observed)
         out["alpha_unit"] = float(an.alpha) / np.maximum(np.asarray(m, dtype=np.float64), 1.0)
-        ratio = np.asarray(plan.ratio, dtype=np.float64)
+        ratio = np.asarray(plan.allocation.ratio, dtype=np.float64)
         n_plan = plan.n_max * ratio / ratio.sum()
         i_max = 1.0 / (1.0 / n_plan + 1.0 / n_plan[plan.control])
         out["i_max"] = np.broadcast_to(i_max, (len(m), plan.n_arms)).copy()

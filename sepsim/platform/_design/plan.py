@@ -15,65 +15,116 @@ from ..._errors import ConfigError
 from .._outcomes.table import PotentialOutcomes
 from .design import TrialDesign
 
-__all__ = ["Plan", "make_plan", "plan_tables"]
+__all__ = [
+    "AllocationPlan",
+    "ArmSchedulePlan",
+    "EnrolmentPlan",
+    "Plan",
+    "StoppingPlan",
+    "StreamPlan",
+    "make_plan",
+    "plan_tables",
+]
 
 # analysis models that compare each arm with its concurrent controls (README_engine.md, "Platform trial")
 CONCURRENT_MODELS = ("beta_binomial", "proportional_odds", "logistic", "hierarchical")
 
 
 @dataclass(frozen=True)
+class EnrolmentPlan:
+    """When patients are randomised and when their outcomes count: the window and bin sizes of the patient stream."""
+
+    rand_n: tuple[int, ...] | None  # randomised by each look; None in accrual mode
+    accrual_per_day: float | None
+    delay_days: float
+    dropout_prob: float
+    w_r0: int  # patients in the first randomisation window
+    w_r: int  # the largest later window
+    bins0: int  # looks the first window's patients can first count at
+    bins: int  # the same for later windows
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """Who the next patient is: the outcome table's eligible patients, the stratum mix and the time trend."""
+
+    stratified: bool  # draw the stratum first (mix drift or per-stratum stopping)
+    mix_start: tuple[float, ...]
+    mix_end: tuple[float, ...]
+    time_trend_logit: float
+    big_table: bool  # > 65536 eligible patients: a full 32-bit word per patient draw
+    n_table: int  # eligible patients
+    identity_order: bool = False  # every patient eligible and already grouped by stratum: order[i] == i
+
+
+@dataclass(frozen=True)
+class AllocationPlan:
+    block_factor: int
+    ratio: tuple[float, ...]
+    burn_in_n: int
+    within_strata: bool
+
+    @property
+    def max_block(self) -> int:
+        return max(1, self.block_factor * int(sum(self.ratio)))
+
+
+@dataclass(frozen=True)
+class ArmSchedulePlan:
+    """When arms enter and leave (see ``_engine/arm_schedule.py``)."""
+
+    start_window: tuple[int, ...]
+    stop_look: tuple[int, ...]
+    start_day: tuple[float, ...] | None = None  # calendar entry/exit
+    stop_day: tuple[float, ...] | None = None
+    max_active: int = 0  # rule-based entry: cap on active arms (0 = none)
+
+    @property
+    def calendar(self) -> bool:
+        return self.start_day is not None
+
+    @property
+    def any(self) -> bool:
+        """Whether any arm enters late or leaves by schedule."""
+        return any(x > 0 for x in self.start_window) or any(x >= 0 for x in self.stop_look) or self.calendar
+
+
+@dataclass(frozen=True)
+class StoppingPlan:
+    superiority: float | None
+    inferiority: float | None
+    equivalence_prob: float | None
+    futility_prob: float | None
+    equivalence_only_first: bool = False  # equivalence/futility only against the original control (adaptr)
+    futility_only_first: bool = False
+    observed_info: bool = False  # frequentist bounds at observed information fractions (_decisions/gsd_observed)
+    spending: str = ""
+    gamma: float = 0.0
+
+
+@dataclass(frozen=True)
 class Plan:
+    """The shapes and switches of one design on one table; the details are grouped in sub-plans."""
+
     n_arms: int
     n_strata: int
     n_looks: int
     n_max: int
     look_n: tuple[int, ...]
-    rand_n: tuple[int, ...] | None  # None in accrual mode
-    accrual_per_day: float | None
-    delay_days: float
-    dropout_prob: float
-    w_r0: int
-    w_r: int
-    bins0: int
-    bins: int
     control: int
     eligible: tuple[tuple[bool, ...], ...]  # (stratum, arm)
-    start_window: tuple[int, ...]
-    stop_look: tuple[int, ...]
     per_stratum: bool
-    within_strata: bool
-    stratified_stream: bool
-    mix_start: tuple[float, ...]
-    mix_end: tuple[float, ...]
-    time_trend_logit: float
-    block_factor: int
-    ratio: tuple[float, ...]
-    burn_in_n: int
-    superiority: float | None
-    inferiority: float | None
-    equivalence_prob: float | None
-    futility_prob: float | None
     concurrent: bool
-    big_table: bool
-    n_table: int
-    identity_order: bool = False  # every patient eligible and already grouped by stratum: order[i] == i
-    equivalence_only_first: bool = False  # equivalence/futility only against the original control (adaptr)
-    futility_only_first: bool = False
-    start_day: tuple[float, ...] | None = None  # calendar entry/exit (see _arm_schedule)
-    stop_day: tuple[float, ...] | None = None
-    max_active: int = 0  # rule-based entry: cap on active arms (0 = none)
+    enrolment: EnrolmentPlan
+    stream: StreamPlan
+    allocation: AllocationPlan
+    arms: ArmSchedulePlan
+    stopping: StoppingPlan
     record_patients: bool = False  # also return each patient's arm, arrival and outcome flag (patient_log)
-    observed_info: bool = False  # frequentist bounds at observed information fractions (_gsd_observed)
-    spending: str = ""
-    gamma: float = 0.0
 
     @property
     def n_units(self) -> int:
         return self.n_strata if self.per_stratum else 1
-
-    @property
-    def max_block(self) -> int:
-        return max(1, self.block_factor * int(sum(self.ratio)))
 
 
 def eligible_mask(design: TrialDesign, outcomes: PotentialOutcomes) -> np.ndarray:
@@ -159,53 +210,60 @@ def make_plan(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan:
             "design.concurrent_controls",
             f"not supported with model {an.model!r}, the 'cmh' test or covariates: set it to false",
         )
+    calendar = design.arm_start_day is not None or design.arm_stop_day is not None
     return Plan(
         n_arms=a_n,
         n_strata=s_n,
         n_looks=len(ln),
         n_max=n_max,
         look_n=ln,
-        rand_n=rn,
-        accrual_per_day=enr.accrual_per_day,
-        delay_days=float(enr.outcome_delay_days),
-        dropout_prob=float(enr.dropout_prob),
-        w_r0=w_r0,
-        w_r=w_r,
-        bins0=bins0,
-        bins=bins,
         control=ctrl,
         eligible=elig,
-        start_window=start,
-        stop_look=stop,
         per_stratum=bool(st.per_stratum),
-        within_strata=bool(design.allocation.within_strata) and s_n > 1,
-        stratified_stream=bool(stratified),
-        mix_start=tuple(float(x) for x in m_start / m_start.sum()),
-        mix_end=tuple(float(x) for x in m_end / m_end.sum()),
-        time_trend_logit=float(sc.time_trend_logit),
-        block_factor=int(design.allocation.block_factor),
-        ratio=tuple(float(r) for r in (design.allocation.fixed_ratio or [1.0] * a_n)),
-        burn_in_n=int(design.allocation.burn_in_n),
-        superiority=st.superiority,
-        inferiority=st.inferiority,
-        equivalence_prob=st.equivalence_prob,
-        futility_prob=st.futility_prob,
-        equivalence_only_first=bool(st.equivalence_only_first),
-        futility_only_first=bool(st.futility_only_first),
-        start_day=None
-        if design.arm_start_day is None and design.arm_stop_day is None
-        else tuple(float(x) for x in (design.arm_start_day or [0.0] * a_n)),
-        stop_day=None
-        if design.arm_start_day is None and design.arm_stop_day is None
-        else tuple(float(x) for x in (design.arm_stop_day or [-1.0] * a_n)),
-        max_active=int(design.max_active_arms or 0),
-        observed_info=an.information == "observed",
-        spending=str(an.spending),
-        gamma=float(an.gamma or 0.0),
         concurrent=concurrent,
-        big_table=int(elig_pat.sum()) > 65536,
-        n_table=int(elig_pat.sum()),
-        identity_order=bool(elig_pat.all() and np.all(np.diff(np.asarray(outcomes.stratum)) >= 0)),
+        enrolment=EnrolmentPlan(
+            rand_n=rn,
+            accrual_per_day=enr.accrual_per_day,
+            delay_days=float(enr.outcome_delay_days),
+            dropout_prob=float(enr.dropout_prob),
+            w_r0=w_r0,
+            w_r=w_r,
+            bins0=bins0,
+            bins=bins,
+        ),
+        stream=StreamPlan(
+            stratified=bool(stratified),
+            mix_start=tuple(float(x) for x in m_start / m_start.sum()),
+            mix_end=tuple(float(x) for x in m_end / m_end.sum()),
+            time_trend_logit=float(sc.time_trend_logit),
+            big_table=int(elig_pat.sum()) > 65536,
+            n_table=int(elig_pat.sum()),
+            identity_order=bool(elig_pat.all() and np.all(np.diff(np.asarray(outcomes.stratum)) >= 0)),
+        ),
+        allocation=AllocationPlan(
+            block_factor=int(design.allocation.block_factor),
+            ratio=tuple(float(r) for r in (design.allocation.fixed_ratio or [1.0] * a_n)),
+            burn_in_n=int(design.allocation.burn_in_n),
+            within_strata=bool(design.allocation.within_strata) and s_n > 1,
+        ),
+        arms=ArmSchedulePlan(
+            start_window=start,
+            stop_look=stop,
+            start_day=tuple(float(x) for x in (design.arm_start_day or [0.0] * a_n)) if calendar else None,
+            stop_day=tuple(float(x) for x in (design.arm_stop_day or [-1.0] * a_n)) if calendar else None,
+            max_active=int(design.max_active_arms or 0),
+        ),
+        stopping=StoppingPlan(
+            superiority=st.superiority,
+            inferiority=st.inferiority,
+            equivalence_prob=st.equivalence_prob,
+            futility_prob=st.futility_prob,
+            equivalence_only_first=bool(st.equivalence_only_first),
+            futility_only_first=bool(st.futility_only_first),
+            observed_info=an.information == "observed",
+            spending=str(an.spending),
+            gamma=float(an.gamma or 0.0),
+        ),
     )
 
 

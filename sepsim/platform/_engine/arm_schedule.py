@@ -43,16 +43,18 @@ def window_days(
 
 def open_at_day(plan: Plan, t: Float[Array, "*batch"]) -> Bool[Array, "*batch arm"]:
     """Arms open (by calendar day) to a patient arriving at day ``t``."""
-    start = jnp.asarray(plan.start_day, dtype=t.dtype)
-    stop = jnp.asarray(plan.stop_day, dtype=t.dtype)
+    start = jnp.asarray(plan.arms.start_day, dtype=t.dtype)
+    stop = jnp.asarray(plan.arms.stop_day, dtype=t.dtype)
     t = t[..., None]
+    lead = (1,) * (t.ndim - 1)  # explicit broadcasting over the batch dims (no rank promotion)
+    start, stop = start.reshape(*lead, -1), stop.reshape(*lead, -1)
     return (start <= t) & ((stop < 0) | (t < stop))
 
 
 def window_open_by_day(plan: Plan, t_first: Float[Array, ""], t_last: Float[Array, ""]) -> Bool[Array, " arm"]:
     """Arms open for part of a window whose patients arrive between ``t_first`` and ``t_last``."""
-    start = jnp.asarray(plan.start_day, dtype=t_first.dtype)
-    stop = jnp.asarray(plan.stop_day, dtype=t_first.dtype)
+    start = jnp.asarray(plan.arms.start_day, dtype=t_first.dtype)
+    stop = jnp.asarray(plan.arms.stop_day, dtype=t_first.dtype)
     return (start <= t_last) & ((stop < 0) | (stop > t_first))
 
 
@@ -74,8 +76,8 @@ def admit_waiting(
     look: Int[Array, ""],
 ) -> Bool[Array, " arm"]:
     """Arms active in the next window after admitting waiting arms (in listed order) into the free places of
-    ``plan.max_active``; nobody enters after the last look or once the unit has stopped (``act_next`` empty)."""
-    free = plan.max_active - jnp.sum(act_next, dtype=jnp.int32)
+    ``plan.arms.max_active``; nobody enters after the last look or once the unit has stopped (``act_next`` empty)."""
+    free = plan.arms.max_active - jnp.sum(act_next, dtype=jnp.int32)
     rank = jnp.cumsum(waiting, dtype=jnp.int32)
     enter = waiting & (rank <= free) & jnp.any(act_next) & (look + 1 < plan.n_looks)
     return act_next | enter

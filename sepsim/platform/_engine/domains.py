@@ -39,7 +39,9 @@ from .._design.design import TrialDesign, design_to_json, domain_combinations
 from .._design.plan import Plan, make_plan
 from .._outcomes.table import PotentialOutcomes
 from .._results.schema import DOMAIN_RESULTS_SCHEMA, check_results
-from .trial import _window
+from .look import allocate
+from .shard import over_trial_devices
+from .window import next_window, slice_window
 
 __all__ = ["run_domain_trials", "domain_designs"]
 
@@ -108,6 +110,113 @@ def _plan(design: TrialDesign, outcomes: PotentialOutcomes) -> DomainsPlan:
     )
 
 
+@dataclass(frozen=True)
+class _DomainTrial:
+    """One factorial trial's shared inputs (traced arrays built by :func:`_simulate`)."""
+
+    dp: DomainsPlan
+    rules: tuple
+    analyses: tuple
+    thresholds: tuple
+    table: Array
+    u: Array  # (patient, 1 + domain) uniforms: patient draw, then one assignment uniform per domain
+    pid_all: Array
+    k_look: Array
+    strides: Array
+
+
+def _randomise(tr: _DomainTrial, c: dict, lo, hi, width: int) -> dict:
+    """Randomise patients ``lo <= i < hi`` independently in every domain; record arms and outcomes."""
+    n_d = len(tr.dp.plans)
+    start, idx, m = slice_window(tr.dp.n_max, lo, hi, width)
+    uw = jax.lax.dynamic_slice(tr.u, (start, jnp.int32(0)), (width, 1 + n_d))
+    arms = []
+    for d in range(n_d):
+        cdf = jnp.cumsum(c["alloc"][d])
+        a = jnp.sum(uw[:, 1 + d, None] * cdf[-1] > cdf[None, :], axis=1, dtype=jnp.int32)
+        arms.append(jnp.minimum(a, tr.dp.plans[d].n_arms - 1))
+    arm = jnp.stack(arms)  # (D, W)
+    combo = jnp.sum(arm * tr.strides[:, None], axis=0, dtype=jnp.int32)
+    y = tr.table[tr.pid_all[idx], combo]
+    old_a = jax.lax.dynamic_slice(c["arm"], (jnp.int32(0), start), (n_d, width))
+    old_y = jax.lax.dynamic_slice(c["y"], (start,), (width,))
+    return dict(
+        c,
+        arm=jax.lax.dynamic_update_slice(c["arm"], jnp.where(m[None, :], arm, old_a), (jnp.int32(0), start)),
+        y=jax.lax.dynamic_update_slice(c["y"], jnp.where(m, y, old_y), (start,)),
+    )
+
+
+def _counts(tr: _DomainTrial, c: dict, n_seen, d: int):
+    """Domain ``d``'s per-arm patients and events among the first ``n_seen`` patients (marginal over domains)."""
+    n_max, fdt = tr.dp.n_max, tr.table.dtype
+    seen = (jnp.arange(n_max, dtype=jnp.int32) < n_seen) & (c["arm"][d] >= 0)
+    oh = jax.nn.one_hot(c["arm"][d], tr.dp.plans[d].n_arms, dtype=fdt) * seen[:, None].astype(fdt)
+    return jnp.sum(oh, axis=0), jnp.sum(oh * c["y"][:, None], axis=0)
+
+
+def _init_unit(plan: Plan, l_n: int) -> UnitState:
+    a_n = plan.n_arms
+    return UnitState(
+        decision=jnp.zeros((a_n,), dtype=jnp.int32),
+        decision_look=jnp.full((a_n,), -1, dtype=jnp.int32),
+        control=jnp.asarray(plan.control, dtype=jnp.int32),
+        stopped=jnp.asarray(False),
+        outcome=jnp.asarray(0, dtype=jnp.int32),
+        superior=jnp.asarray(-1, dtype=jnp.int32),
+        stop_look=jnp.asarray(l_n - 1, dtype=jnp.int32),
+    )
+
+
+def _domain_look(tr: _DomainTrial, c: dict, k, d: int):
+    """Domain ``d`` at look ``k``: analyse its arms marginally, decide, allocate (the single-domain parts)."""
+    plan, rule, analysis, thr = tr.dp.plans[d], tr.rules[d], tr.analyses[d], tr.thresholds[d]
+    n_d, fdt = len(tr.dp.plans), tr.table.dtype
+    un: UnitState = c["units"][d]
+    n, ev = _counts(tr, c, jnp.asarray(tr.dp.look_n, dtype=jnp.int32)[k], d)
+    in_play = (un.decision == 0) & ~un.stopped
+    ctx = analysis.prepare(n, ev, in_play, key=jax.random.fold_in(tr.k_look, k * n_d + d))
+    st2, act, pb_first, pb_final = decide_unit(plan, analysis, ctx, in_play, un, k, thr)
+    needs_p_better = isinstance(rule, TrippaAllocation)
+    p_better = analysis.vs_control(ctx, act, st2.control)[0] if needs_p_better else pb_final
+    alloc = allocate(plan, rule, pb_final, p_better, act, st2.control, n, n)
+    # a stopped domain keeps its winner: the superior arm, else the control, else the arm with top P(best)
+    best = jnp.argmax(jnp.where(in_play, pb_first, -1.0)).astype(jnp.int32)
+    winner = jnp.where(st2.superior >= 0, st2.superior, jnp.where(st2.control >= 0, st2.control, best))
+    kept = jnp.where(~un.stopped & st2.stopped, winner, c["kept"][d])
+    alloc = jnp.where(st2.stopped, jax.nn.one_hot(kept, plan.n_arms, dtype=fdt), alloc)
+    out = dict(n=n, events=ev, alloc_prob=alloc, p_best=jnp.where(in_play, pb_first, jnp.nan), active=act)
+    return st2, alloc, kept, out
+
+
+def _step(tr: _DomainTrial, c: dict, k):
+    n_d, l_n = len(tr.dp.plans), len(tr.dp.look_n)
+    rand_n = jnp.asarray(tr.dp.rand_n, dtype=jnp.int32)
+    res = [_domain_look(tr, c, k, d) for d in range(n_d)]
+    units = [r[0] for r in res]
+    done = c["done"] | jnp.all(jnp.stack([u_.stopped for u_ in units]))
+    was_done, final_look = c["done"], k == l_n - 1
+    c2 = dict(
+        c,
+        units=units,  # decide_unit freezes stopped domains
+        alloc=[jnp.where(was_done, c["alloc"][d], res[d][1]) for d in range(n_d)],
+        kept=[r[2] for r in res],
+        done=done,
+    )
+    out = []
+    for d in range(n_d):
+        o = dict(res[d][3])
+        o["alloc_prob"] = jnp.where(was_done | done | final_look, 0.0, o["alloc_prob"])
+        o["active"] = jnp.where(was_done | done | final_look, False, o["active"])
+        o["p_best"] = jnp.where(was_done, jnp.nan, o["p_best"])
+        out.append(o)
+    lo, hi, go, n_next = next_window(rand_n, k, done, l_n)
+    c2 = _randomise(tr, c2, lo, hi, tr.dp.w_r)
+    n_rand = c["n_rand"]
+    c2["n_rand"] = jnp.where(go, n_next, c["n_rand"])
+    return c2, (out, n_rand)
+
+
 def _simulate(dp: DomainsPlan, rules, analyses, table, key, thresholds):
     """One trial; per-domain outputs are lists (domains have different numbers of arms)."""
     n_d, l_n, n_max = len(dp.plans), len(dp.look_n), dp.n_max
@@ -116,119 +225,32 @@ def _simulate(dp: DomainsPlan, rules, analyses, table, key, thresholds):
     bits = jax.random.bits(k_bits, (n_max, 1 + n_d), dtype=jnp.uint32)
     u = (bits.astype(fdt) + 0.5) * _U32
     pid_all = jnp.minimum((u[:, 0] * dp.n_table).astype(jnp.int32), dp.n_table - 1)
-    look_n = jnp.asarray(dp.look_n, dtype=jnp.int32)
     rand_n = jnp.asarray(dp.rand_n, dtype=jnp.int32)
     strides = jnp.asarray(dp.strides, dtype=jnp.int32)
-
-    def randomise(c, lo, hi, width):
-        start, idx, m = _window(n_max, lo, hi, width)
-        uw = jax.lax.dynamic_slice(u, (start, jnp.int32(0)), (width, 1 + n_d))
-        arms = []
-        for d in range(n_d):
-            cdf = jnp.cumsum(c["alloc"][d])
-            a = jnp.sum(uw[:, 1 + d, None] * cdf[-1] > cdf[None, :], axis=1, dtype=jnp.int32)
-            arms.append(jnp.minimum(a, dp.plans[d].n_arms - 1))
-        arm = jnp.stack(arms)  # (D, W)
-        combo = jnp.sum(arm * strides[:, None], axis=0, dtype=jnp.int32)
-        y = table[pid_all[idx], combo]
-        old_a = jax.lax.dynamic_slice(c["arm"], (jnp.int32(0), start), (n_d, width))
-        old_y = jax.lax.dynamic_slice(c["y"], (start,), (width,))
-        return dict(
-            c,
-            arm=jax.lax.dynamic_update_slice(c["arm"], jnp.where(m[None, :], arm, old_a), (jnp.int32(0), start)),
-            y=jax.lax.dynamic_update_slice(c["y"], jnp.where(m, y, old_y), (start,)),
-        )
-
-    def counts(c, n_seen, d):
-        a_n = dp.plans[d].n_arms
-        seen = (jnp.arange(n_max, dtype=jnp.int32) < n_seen) & (c["arm"][d] >= 0)
-        oh = jax.nn.one_hot(c["arm"][d], a_n, dtype=fdt) * seen[:, None].astype(fdt)
-        return jnp.sum(oh, axis=0), jnp.sum(oh * c["y"][:, None], axis=0)
-
-    def init_unit(plan):
-        a_n = plan.n_arms
-        return UnitState(
-            decision=jnp.zeros((a_n,), dtype=jnp.int32),
-            decision_look=jnp.full((a_n,), -1, dtype=jnp.int32),
-            control=jnp.asarray(plan.control, dtype=jnp.int32),
-            stopped=jnp.asarray(False),
-            outcome=jnp.asarray(0, dtype=jnp.int32),
-            superior=jnp.asarray(-1, dtype=jnp.int32),
-            stop_look=jnp.asarray(l_n - 1, dtype=jnp.int32),
-        )
-
-    def fixed(plan):
-        return FixedAllocation(ratio=plan.ratio)
+    tr = _DomainTrial(dp, rules, analyses, thresholds, table, u, pid_all, k_look, strides)
 
     def alloc0(plan):
         z = jnp.zeros((plan.n_arms,), dtype=fdt)
         act = jnp.ones((plan.n_arms,), dtype=bool)
-        return fixed(plan)(AllocationInputs(z, z, act, jnp.asarray(plan.control), z, jnp.asarray(0.0, dtype=fdt)))
+        inp = AllocationInputs(z, z, act, jnp.asarray(plan.control), z, jnp.asarray(0.0, dtype=fdt))
+        return FixedAllocation(ratio=plan.allocation.ratio)(inp)
 
     carry = dict(
         arm=jnp.full((n_d, n_max), -1, dtype=jnp.int32),
         y=jnp.zeros((n_max,), dtype=fdt),
         alloc=[alloc0(p) for p in dp.plans],
-        units=[init_unit(p) for p in dp.plans],
+        units=[_init_unit(p, l_n) for p in dp.plans],
         kept=[jnp.asarray(-1, dtype=jnp.int32) for _ in dp.plans],
         done=jnp.asarray(False),
         n_rand=rand_n[0],
     )
-    carry = randomise(carry, 0, rand_n[0], dp.w_r0)
-
-    def domain_step(c, k, d):
-        plan, rule, analysis, thr = dp.plans[d], rules[d], analyses[d], thresholds[d]
-        un: UnitState = c["units"][d]
-        n, ev = counts(c, look_n[k], d)
-        in_play = (un.decision == 0) & ~un.stopped
-        ctx = analysis.prepare(n, ev, in_play, key=jax.random.fold_in(k_look, k * n_d + d))
-        st2, act, pb_first, pb_final = decide_unit(plan, analysis, ctx, in_play, un, k, thr)
-        needs_p_better = isinstance(rule, TrippaAllocation)
-        p_better = analysis.vs_control(ctx, act, st2.control)[0] if needs_p_better else pb_final
-        info = jnp.minimum(jnp.sum(n) / n_max, 1.0).astype(fdt)
-        inp = AllocationInputs(pb_final, p_better, act, st2.control, n, info)
-        alloc = rule(inp)
-        if plan.burn_in_n > 0:
-            alloc = jnp.where(jnp.sum(n) < plan.burn_in_n, fixed(plan)(inp), alloc)
-        # a stopped domain keeps its winner: the superior arm, else the control, else the arm with top P(best)
-        best = jnp.argmax(jnp.where(in_play, pb_first, -1.0)).astype(jnp.int32)
-        winner = jnp.where(st2.superior >= 0, st2.superior, jnp.where(st2.control >= 0, st2.control, best))
-        kept = jnp.where(~un.stopped & st2.stopped, winner, c["kept"][d])
-        alloc = jnp.where(st2.stopped, jax.nn.one_hot(kept, plan.n_arms, dtype=fdt), alloc)
-        out = dict(n=n, events=ev, alloc_prob=alloc, p_best=jnp.where(in_play, pb_first, jnp.nan), active=act)
-        return st2, alloc, kept, out
-
-    def step(c, k):
-        res = [domain_step(c, k, d) for d in range(n_d)]
-        units = [r[0] for r in res]
-        done = c["done"] | jnp.all(jnp.stack([u_.stopped for u_ in units]))
-        was_done, final_look = c["done"], k == l_n - 1
-        c2 = dict(
-            c,
-            units=units,  # decide_unit freezes stopped domains
-            alloc=[jnp.where(was_done, c["alloc"][d], res[d][1]) for d in range(n_d)],
-            kept=[r[2] for r in res],
-            done=done,
-        )
-        out = []
-        for d in range(n_d):
-            o = dict(res[d][3])
-            o["alloc_prob"] = jnp.where(was_done | done | final_look, 0.0, o["alloc_prob"])
-            o["active"] = jnp.where(was_done | done | final_look, False, o["active"])
-            o["p_best"] = jnp.where(was_done, jnp.nan, o["p_best"])
-            out.append(o)
-        kn = jnp.minimum(k + 1, l_n - 1)
-        go = ~done & (k + 1 < l_n)
-        hi = jnp.where(go, rand_n[kn], rand_n[k])
-        c2 = randomise(c2, rand_n[k], hi, dp.w_r)
-        n_rand = c["n_rand"]
-        c2["n_rand"] = jnp.where(go, rand_n[kn], c["n_rand"])
-        return c2, (out, n_rand)
-
-    c_end, (per_look, n_randomised) = jax.lax.scan(step, carry, jnp.arange(l_n, dtype=jnp.int32))
+    carry = _randomise(tr, carry, 0, rand_n[0], dp.w_r0)
+    c_end, (per_look, n_randomised) = jax.lax.scan(
+        lambda c, k: _step(tr, c, k), carry, jnp.arange(l_n, dtype=jnp.int32)
+    )
     stop_looks = jnp.stack([u_.stop_look for u_ in c_end["units"]])
     trial_stop = jnp.max(stop_looks)
-    n_all = [counts(c_end, n_max, d) for d in range(n_d)]
+    n_all = [_counts(tr, c_end, n_max, d) for d in range(n_d)]
     combo = jnp.sum(c_end["arm"] * strides[:, None], axis=0, dtype=jnp.int32)
     randomised = c_end["arm"][0] >= 0
     n_combo = jnp.sum(
@@ -250,11 +272,10 @@ def _simulate(dp: DomainsPlan, rules, analyses, table, key, thresholds):
 
 @functools.lru_cache(maxsize=8)
 def _compiled(dp: DomainsPlan, rules: tuple, analyses: tuple):
-    @jax.jit
-    def fn(table, keys, thr):
+    def batched(table, keys, thr):
         return jax.vmap(lambda k: _simulate(dp, rules, analyses, table, k, thr))(keys)
 
-    return fn
+    return over_trial_devices(batched)  # split over the local devices (shard.py)
 
 
 def run_domain_trials(

@@ -27,6 +27,7 @@ from .._results.codes import ArmDecision, TrialOutcome
 from .._results.schema import RESULTS_SCHEMA, check_results
 from .domains import DomainsPlan, run_domain_trials
 from .domains import _plan as domains_plan
+from .shard import over_trial_devices, trial_device_count
 from .trial import simulate_trial
 
 __all__ = ["run_trials", "make_trial_function", "plan_trials"]
@@ -67,12 +68,11 @@ def _compiled(plan: Plan, rule, analysis):
     one = functools.partial(simulate_trial, plan, rule, analysis)
     traces = [0]
 
-    @jax.jit
-    def fn(tables, keys, thr):
+    def batched(tables, keys, thr):
         traces[0] += 1  # runs only while tracing: counts compilations
         return jax.vmap(lambda k: one(tables, k, thr))(keys)
 
-    return fn, traces
+    return over_trial_devices(batched), traces  # split over the local devices (shard.py)
 
 
 def default_chunk(design: TrialDesign, n_trials: int) -> int:
@@ -126,6 +126,7 @@ def run_trials(
     chunk = int(chunk_size or default_chunk(design, n_trials))
     if chunk < 1:
         raise ConfigError("chunk_size", "must be a positive integer")
+    chunk = -(-chunk // trial_device_count()) * trial_device_count()  # whole batches per device (see shard.py)
     if design.domains:  # factorial platform: one randomisation and analysis per domain
         return run_domain_trials(
             outcomes, design, n_trials=n_trials, key=key, chunk_size=chunk, start=start, progress=progress, seed=seed
@@ -216,7 +217,7 @@ def _to_dataset(res, design: TrialDesign, plan: Plan, outcomes: PotentialOutcome
             "control_arm": design.control or "",
             "design": design_to_json(design),
             "seed": -1 if seed is None else int(seed),
-            "screened_per_enrolled": float(outcomes.n_patients / plan.n_table),
+            "screened_per_enrolled": float(outcomes.n_patients / plan.stream.n_table),
         },
     )
     if "counts" in pl:  # ordinal: patients per category

@@ -47,8 +47,8 @@ def hypergeometric_log_pmf(
 @functools.partial(jax.jit, static_argnames=("n_max", "alternative"))
 def _fisher(ea, na, eb, nb, n_max: int, alternative: str):
     m = ea + eb
-    support = jnp.arange(n_max + 1).astype(ea.dtype)
     shape = jnp.broadcast_shapes(ea.shape, na.shape, eb.shape, nb.shape)
+    support = jnp.arange(n_max + 1).astype(ea.dtype).reshape((1,) * len(shape) + (-1,))  # explicit broadcasting
     ea, na, eb, nb, m = (jnp.broadcast_to(v, shape)[..., None] for v in (ea, na, eb, nb, m))
     logp, feasible = hypergeometric_log_pmf(support, m, na, nb)
     p = jnp.where(feasible, jnp.exp(logp), 0.0)
