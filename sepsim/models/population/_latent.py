@@ -121,8 +121,9 @@ def latent_space() -> LatentSpace:
 
 def to_natural(space: LatentSpace, theta: Float[Array, "... param"]) -> Float[Array, "... param"]:
     """Unconstrained -> natural parameter values, clipped to the plausible range."""
-    lo, hi = jnp.asarray(space.low), jnp.asarray(space.high)
-    x = jnp.where(space.logit, lo + (hi - lo) * jax.nn.sigmoid(theta), jnp.exp(theta))
+    theta = jnp.asarray(theta)
+    lo, hi, logit = (jnp.broadcast_to(jnp.asarray(a), theta.shape) for a in (space.low, space.high, space.logit))
+    x = jnp.where(logit, lo + (hi - lo) * jax.nn.sigmoid(theta), jnp.exp(theta))
     return jnp.clip(x, lo, hi)
 
 
@@ -189,12 +190,14 @@ def theta_from_noise(
     pop: Population, x: Float[Array, "patient covariate"], z: Float[Array, "patient param"]
 ) -> Float[Array, "patient param"]:
     """``theta_i = mu + B x_i + diag(sd) L z_i``: a deterministic, differentiable function of ``phi``."""
-    return pop.mu + x @ pop.beta.T + z @ _scale_tril(pop).T
+    shift = x @ pop.beta.T
+    return jnp.broadcast_to(pop.mu, shift.shape) + shift + z @ _scale_tril(pop).T
 
 
 def log_density(
     pop: Population, theta: Float[Array, "patient param"], x: Float[Array, "patient covariate"]
 ) -> Float[Array, " patient"]:
     """``log p(theta_i | phi, x_i)`` (multivariate normal)."""
-    loc = pop.mu + x @ pop.beta.T
+    shift = x @ pop.beta.T
+    loc = jnp.broadcast_to(pop.mu, shift.shape) + shift
     return dist.MultivariateNormal(loc, scale_tril=_scale_tril(pop)).log_prob(theta)

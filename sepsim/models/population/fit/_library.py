@@ -82,8 +82,10 @@ def log_proposal(
 
     comps = jax.lax.map(one, tuple(jnp.asarray(a) for a in proposal))  # (M, N)
     mix = logsumexp(comps, axis=0) - np.log(comps.shape[0])
-    wide = DEFENSIVE_WIDTH * jnp.asarray(space.scale)
-    broad = jnp.sum(jax.scipy.stats.norm.logpdf(theta, jnp.asarray(space.centre), wide), axis=-1)
+    centre, wide = (
+        jnp.broadcast_to(jnp.asarray(a), theta.shape) for a in (space.centre, DEFENSIVE_WIDTH * space.scale)
+    )
+    broad = jnp.sum(jax.scipy.stats.norm.logpdf(theta, centre, wide), axis=-1)
     return jnp.logaddexp(np.log1p(-DEFENSIVE_SHARE) + mix, np.log(DEFENSIVE_SHARE) + broad)
 
 
