@@ -79,12 +79,19 @@ def data_model(obs: Observations, fitted: tuple[str, ...] = DATA_FITTED, config:
     c0, s0 = _prior(fitted)
     mu = numpyro.sample("mu_fit", dist.Normal(jnp.asarray(c0), jnp.asarray(s0)).to_event(1))
     sd = numpyro.sample("sd_fit", dist.HalfNormal(jnp.asarray(s0)).to_event(1))
+    shape = (obs.n_patients, mu.shape[-1])  # explicit broadcasting (the tests make rank promotion an error)
     with numpyro.plate("patient", obs.n_patients):
-        theta = numpyro.sample("theta", dist.Normal(mu, sd).to_event(1))
+        theta = numpyro.sample(
+            "theta", dist.Normal(jnp.broadcast_to(mu, shape), jnp.broadcast_to(sd, shape)).to_event(1)
+        )
     pred, ok = predict_log_states(jnp.exp(theta), fitted, obs, config)
     # a failed solve (max_steps) has no likelihood: reject the point rather than score garbage
     numpyro.factor("solver_ok", jnp.where(jnp.all(ok), 0.0, -jnp.inf))
-    numpyro.sample("log_value", dist.Normal(pred, obs.sigma).mask(obs.mask).to_event(2), obs=obs.log_value)
+    numpyro.sample(
+        "log_value",
+        dist.Normal(pred, jnp.broadcast_to(obs.sigma, pred.shape)).mask(obs.mask).to_event(2),
+        obs=obs.log_value,
+    )
 
 
 def run_data_fit(obs: Observations, config: DataFitConfig = DEFAULT_DATA_FIT) -> DataFitResult:
