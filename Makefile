@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/sepsim experiment=$(EXPERIMENT) $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q -n auto --dist loadscope $(ARGS)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow $(ARGS)
