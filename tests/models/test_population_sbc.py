@@ -66,7 +66,7 @@ def test_fit1_sbc_rank_ecdf_inside_simultaneous_bands():
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    from sepsim.models.population.fit._sbc import Fit1SbcConfig, run_fit1_sbc
+    from sepsim.models.population.fit import Fit1SbcConfig, run_fit1_sbc
 
     res = run_fit1_sbc(Fit1SbcConfig())
     assert res.ranks.shape == (200, 8)
