@@ -1,6 +1,8 @@
 """``python -m sepsim.models.population fit [options]``: Fit 1 (calibration to the published targets).
 
-``fit-data PATIENTS_CSV``: Fit 2 (patient-level data); ``synthetic``: regenerate Fit 2's synthetic example dataset.
+``fit-data PATIENTS_CSV``: Fit 2 (patient-level data); ``synthetic``: regenerate Fit 2's synthetic example dataset;
+``sbc``: simulation-based calibration of Fit 1 at its reduced configuration (rank-ECDF figure; exit 1 when a
+parameter leaves its band).
 
 Writes ``<out>/posterior.nc`` (arviz InferenceData), ``<out>/targets.md`` (every target vs its posterior predictive
 95% interval, also printed), ``<out>/rounds.json`` and ``<out>/figures/*.png``; ``--ship`` also replaces the
@@ -53,7 +55,17 @@ def main(argv: list[str] | None = None) -> int:
     fd.add_argument("--strict", action="store_true", help="exit 1 if the convergence gates fail")
     syn = sub.add_parser("synthetic", help="regenerate the synthetic example dataset of Fit 2 (fixed seed)")
     syn.add_argument("--out", default=None, help="output folder (default: the shipped copy in the package)")
+    sbc = sub.add_parser("sbc", help="simulation-based calibration of Fit 1 (reduced configuration)")
+    sbc.add_argument("--replicates", type=int, default=200)
+    sbc.add_argument("--library-size", type=int, default=600)
+    sbc.add_argument("--seed", type=int, default=11)
+    sbc.add_argument("--figure", default="docs/population/sbc_fit1.png", help="rank-ECDF figure to write")
     args = ap.parse_args(argv)
+    if args.command == "sbc":
+        from .fit._sbc import Fit1SbcConfig, report_fit1_sbc
+
+        scfg = Fit1SbcConfig(replicates=args.replicates, library_size=args.library_size, seed=args.seed)
+        return 0 if report_fit1_sbc(scfg, args.figure) else 1
     if args.command == "synthetic":
         from .fit_data._synthetic import write
 
