@@ -257,6 +257,9 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "n_trials": cfg.n_trials,
         "seed": cfg.seed,
         "precision": cfg.runtime.precision,
+        # a study's settings can change the table the trials draw from (e.g. thresholds' endotype cut-offs re-make
+        # the strata before screening): they are part of what determines the trials
+        "study": _plain(cfg.study),
     }
     results, reused["trials"] = cached_stage(
         "trials",

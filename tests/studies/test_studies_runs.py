@@ -3,6 +3,7 @@ netCDF opens with plain ``xr.open_dataset``, and the report holds the study's se
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -74,6 +75,10 @@ def test_thresholds_sweep_collects_into_one_dataset(tmp_path):
     assert mals.sizes == {"study_ferritin_cutoff": 2}  # plain netCDF name (collect)
     assert float(mals.isel(study_ferritin_cutoff=0)) > float(mals.isel(study_ferritin_cutoff=1))
     assert "power" in merged and "harm_mortality_misclassified" in merged
+    # the cut-offs re-make the strata the trials draw from: no point may reuse another point's cached trials
+    for run in ("0", "1"):
+        summary = json.loads((tmp_path / "sw" / run / "summary.json").read_text())
+        assert summary["extra"]["reused_from_cache"]["trials"] is False, run
 
 
 def test_platform_study_end_to_end(tmp_path):
