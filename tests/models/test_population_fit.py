@@ -174,3 +174,15 @@ def test_ess_floor_penalty_is_zero_above_the_floor_and_a_quadratic_wall_below():
     assert float(ess_floor_penalty(jnp.asarray(50.0), 50.0)) == 0.0
     assert float(ess_floor_penalty(jnp.asarray(25.0), 50.0)) == pytest.approx(-0.5 * (np.log(2) / 0.25) ** 2)
     assert float(ess_floor_penalty(jnp.asarray(1.0), 0.0)) == 0.0
+
+
+def test_library_arms_are_the_immunosep_study_regimens():
+    """Fit 1 calibrates under the regimens the ImmunoSep study gives (IS-18: 15 days), not the therapy defaults."""
+    from sepsim.config import build_arms
+    from sepsim.models.population.fit._library import ARM_CONFIG
+
+    study = yaml.safe_load((Path(__file__).parents[2] / "experiments" / "immunosep.yaml").read_text())["arms"]
+    assert set(ARM_CONFIG) == {"placebo", *study}
+    for name, cfg in study.items():
+        assert ARM_CONFIG[name] == cfg, name
+    assert len(build_arms(ARM_CONFIG)) == 3  # and they build

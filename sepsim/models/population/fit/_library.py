@@ -28,9 +28,14 @@ from .._latent import LatentSpace, Population, effect_covariates, log_density, t
 __all__ = ["ARMS", "ARM_CONFIG", "ENDOTYPE_CODES", "Library", "Proposal", "draw_library", "log_proposal"]
 
 ARMS = ("placebo", "anakinra", "ifn_gamma")
-# ImmunoSep regimens: anakinra 200 mg IV q8h (IS-17, PR-06), rhIFN-gamma 100 ug SC q48h (IS-16), up to 15 d (IS-18);
-# the same arm config as experiments/immunosep.yaml.
-ARM_CONFIG = {"placebo": {}, "anakinra": {"therapies": ["anakinra"]}, "ifn_gamma": {"therapies": ["interferon_gamma"]}}
+# ImmunoSep regimens: anakinra 200 mg IV q8h (IS-17, PR-06), rhIFN-gamma 100 ug SC q48h (IS-16), up to 15 d (IS-18):
+# anakinra 45 doses, rhIFN-gamma 8 doses (days 0, 2, ..., 14); the same arms as experiments/immunosep.yaml (a test
+# compares them), so the fit calibrates the population under the regimens the study gives.
+ARM_CONFIG = {
+    "placebo": {},
+    "anakinra": {"therapies": [{"name": "anakinra", "n_doses": 45}]},
+    "ifn_gamma": {"therapies": [{"name": "interferon_gamma", "n_doses": 8}]},
+}
 ENDOTYPE_CODES = {"unclassified": 0, "MALS": 1, "immunoparalysis": 2}
 _MATCHED_ARM = {1: "anakinra", 2: "ifn_gamma"}
 DEFENSIVE_SHARE = 0.2  # share of library patients from the broad component
