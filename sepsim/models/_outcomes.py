@@ -33,6 +33,7 @@ from .._progress import progress_bar, progress_mode
 from ._cohort import BIOMARKERS, COVARIATE_NAMES
 from ._course import ACUTE_DAYS, CourseParams, clinical_course, course_draws
 from ._effects import Covariates
+from ._observations import add_observations
 from ._params import load_parameter_specs, params_from_mapping
 from ._patient_rhs import N_PHYSIOLOGICAL, STATE_NAMES, STATE_UNITS
 from ._precision import precision_scope
@@ -210,7 +211,17 @@ def _simulate(cohort, arms, key, days, chunk_size, solver, progress) -> xr.Datas
     draws = course_draws(key, patients, "discharge"), course_draws(key, patients, "ward")
     ds = _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps, sofa_z, draws)
     ds = _add_trial_outcomes(ds, _per_patient(cohort, "o_ready"))
+    ds = add_observations(ds, _observed_covariates(cohort), key)
     return _add_safety(ds, ae_cum, safety_draws(key, patients, tuple(ae_names)))
+
+
+def _observed_covariates(cohort: xr.Dataset) -> dict[str, Any]:
+    """Covariates the observation models read (``_observations.py``); population defaults where absent."""
+    out: dict[str, Any] = {c: _per_patient(cohort, c) for c in HAZARD_COVARIATES}
+    for c, d in _COV_DEFAULTS:
+        out[c] = np.asarray(cohort[c].values, np.float64) if c in cohort else np.full(cohort.sizes["patient"], d)
+    out["shock"] = np.asarray(cohort["shock"].values, bool) if "shock" in cohort else None
+    return out
 
 
 def _add_trial_outcomes(ds: xr.Dataset, o_ready: np.ndarray) -> xr.Dataset:
