@@ -37,7 +37,7 @@ from ._observations import add_observations
 from ._params import load_parameter_specs, params_from_mapping
 from ._patient_rhs import N_PHYSIOLOGICAL, STATE_NAMES, STATE_UNITS
 from ._precision import precision_scope
-from ._safety_events import safety_draws, safety_event_days, with_safety_hazards
+from ._safety_events import SERIOUS_FRACTION, safety_draws, safety_event_days, serious_draws, with_safety_hazards
 from ._solve import DEFAULT_SOLVER, SolverConfig, make_batch_solver, shard_patients
 from ._trial_outcomes import INFECTION_RESPONSE, infection_response, organ_support, support_free_days
 
@@ -212,7 +212,9 @@ def _simulate(cohort, arms, key, days, chunk_size, solver, progress) -> xr.Datas
     ds = _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps, sofa_z, draws)
     ds = _add_trial_outcomes(ds, _per_patient(cohort, "o_ready"))
     ds = add_observations(ds, _observed_covariates(cohort), key)
-    return _add_safety(ds, ae_cum, safety_draws(key, patients, tuple(ae_names)))
+    partly = tuple(k for k in ae_names if k in SERIOUS_FRACTION)
+    draws = safety_draws(key, patients, tuple(ae_names)), serious_draws(key, patients, partly)
+    return _add_safety(ds, ae_cum, *draws)
 
 
 def _observed_covariates(cohort: xr.Dataset) -> dict[str, Any]:
@@ -246,7 +248,9 @@ def _add_trial_outcomes(ds: xr.Dataset, o_ready: np.ndarray) -> xr.Dataset:
     return ds
 
 
-def _add_safety(ds: xr.Dataset, cum: dict[str, np.ndarray], draws: dict[str, np.ndarray]) -> xr.Dataset:
+def _add_safety(
+    ds: xr.Dataset, cum: dict[str, np.ndarray], draws: dict[str, np.ndarray], serious_u: dict[str, np.ndarray]
+) -> xr.Dataset:
     """Safety events (``_safety_events.py``) and serious adverse events (ICH E2A) by the horizon."""
     death = np.nan_to_num(ds.death_day.values, nan=np.inf)
     pa = ("patient", "arm")
@@ -255,12 +259,16 @@ def _add_safety(ds: xr.Dataset, cum: dict[str, np.ndarray], draws: dict[str, np.
         t = safety_event_days(cum[k], draws[k], death)
         ds[f"ae_{k}"] = (pa, np.isfinite(t), {"long_name": f"{k} (therapy safety event) by the horizon"})
         ds[f"ae_{k}_day"] = (pa, np.where(np.isfinite(t), t, np.nan), _days(f"{k} onset; NaN: none"))
-        sae |= np.isfinite(t)
+        serious = np.isfinite(t)
+        if k in serious_u:  # serious in part: the patient's own draw decides, the same in every arm
+            serious &= (serious_u[k] < SERIOUS_FRACTION[k])[:, None]
+            ds[f"ae_{k}_serious"] = (pa, serious, {"long_name": f"serious {k} (therapy safety event) by the horizon"})
+        sae |= serious
     ds["sae"] = (
         pa,
         sae,
         {
-            "long_name": "serious adverse event (ICH E2A): death, ICU-acquired infection or a "
+            "long_name": "serious adverse event (ICH E2A): death, ICU-acquired infection or a serious "
             "therapy safety event, by the horizon"
         },
     )

@@ -8,6 +8,8 @@ import pytest
 from sepsim.models._effects import Covariates
 from sepsim.models.interventions import (
     Anakinra,
+    AntiPD1,
+    AntiPDL1,
     Combination,
     HazardIntegrals,
     InterferonGamma,
@@ -74,3 +76,18 @@ def test_hazard_integrals_match_quadrature():
         quad = np.trapezoid(h, ts)
         assert float(tr.z[-1, arm.n_states + i]) == pytest.approx(quad, rel=2e-3) and quad > 0
     assert set(wrapped.cumulative(tr.z[-1])) == set(names)
+
+
+def test_checkpoint_immune_related_events_match_5_of_31_over_90_days():
+    """Hotchkiss 2019 (CP-02): possibly drug-related immune-mediated AEs in 2/15 (480 mg) and 3/16 (960 mg)."""
+    ts = np.linspace(0.0, 90 * 24.0, 90 * 24 + 1)
+    cum = {d: _cum_hazard(AntiPD1(dose_mg=d), ts, "immune_related")[0] for d in (480.0, 960.0)}
+    p = {d: 1.0 - np.exp(-c) for d, c in cum.items()}
+    pooled = (15 * p[480.0] + 16 * p[960.0]) / 31
+    print(f"\nnivolumab immune-related AEs by day 90: 480 mg {p[480.0]:.3f}, 960 mg {p[960.0]:.3f}, target 5/31")
+    assert pooled == pytest.approx(5 / 31, abs=0.005)
+    assert p[480.0] < p[960.0]  # longer full occupancy after the larger dose
+    drug = AntiPDL1()
+    assert float(drug.hazards_at(0.0, jnp.asarray(0.0), COV)["immune_related"]) == 0.0
+    h = float(drug.hazards_at(0.0, jnp.asarray(drug.ro_ec50_ng_ml), COV)["immune_related"])
+    assert h == pytest.approx(0.5 * drug.irae_hazard_per_h)  # proportional to receptor occupancy
