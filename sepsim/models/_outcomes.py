@@ -153,11 +153,15 @@ def simulate_outcomes(
         (``state_<name>``), ``sofa``, ``alive``, ``in_icu``; (patient, arm): ``death_day``, ``dead_<d>d`` for d in
         28, 60, 90, 365 up to ``days``, ``icu_discharge_day``, ``hospital_discharge_day``, ``icu_los_d``,
         ``hospital_los_d``, ``died_in_icu``, ``died_in_hospital``, ``responder``, ``sofa_day9``,
-        ``sofa_baseline``, ``secondary_infection``, ``infection_day``, ``solver_ok``, ``solver_steps``;
-        (patient): screening biomarkers ``screen_<name>`` (measured) and ``true_<name>``, ``endotype`` /
-        ``endotype_true`` (strings), ``t_screen_h``, covariates. Attrs ``solver_failures``, ``days``,
-        ``covariate_defaults``. Times are float days since randomisation, NaN where the event does not happen
-        before the horizon.
+        ``sofa_baseline``, ``secondary_infection``, ``infection_day``, ``organ_support_days``, ``osfd_21``,
+        ``infection_response_d15``, ``ventilation_days``, ``vasopressor_days``, ``vfd_28``,
+        ``vasopressor_free_days_28``, ``ae_<event>`` / ``ae_<event>_day`` / ``sae``, ``solver_ok``, ``solver_steps``;
+        (patient, arm, day) also ``organ_support``, ``ventilation``, ``vasopressor``, ``hla_dr_pct_positive``,
+        ``hla_dr_mfi``; (patient): screening biomarkers ``screen_<name>`` (measured) and ``true_<name>``,
+        ``screen_hla_dr_pct_positive``, ``screen_hla_dr_mfi``, ``shock_baseline``, ``apache_ii``, ``saps_ii`` and
+        their ``*_pred_mortality``, ``endotype`` / ``endotype_true`` (strings), ``t_screen_h``, covariates.
+        Attrs ``solver_failures``, ``days``, ``covariate_defaults``, ``safety_events``. Times are float days since
+        randomisation, NaN where the event does not happen before the horizon.
     """
     with precision_scope(precision, "outcomes.precision"):
         return _simulate(cohort, arms, key, int(days), chunk_size, solver, progress)

@@ -52,8 +52,8 @@ __all__ = [
 
 P_CARDIOVASCULAR = 0.885  # Dutch severe sepsis (4,605): cardiovascular dysfunction [V clinical_course.md 7]
 P_RESPIRATORY = 0.804  # same cohort: respiratory dysfunction [V clinical_course.md 7]
-SHOCK_SHARE = float(SITE_SHARES @ SHOCK_BY_SITE)  # 0.299: population share with shock at baseline [D]
-O_ORGAN_FAILURE = 8.4  # SOFA points [C]: vasopressor on day 0 in 30.0% of 3,000 unselected patients (target 29.9%)
+SHOCK_SHARE = float(SITE_SHARES @ SHOCK_BY_SITE)  # 0.301: population share with shock at baseline [D]
+O_ORGAN_FAILURE = 8.4  # SOFA points [C]: vasopressor on day 0 in ~30% of unselected patients (target 30.1%)
 FREE_DAYS_HORIZON = 28  # VFD-28 [V clinical_course.md 4]
 _TAG = zlib.crc32(b"observe:organ_involvement") & 0x7FFFFFFF
 
