@@ -70,3 +70,16 @@ def test_free_days_definition(on_days, death, expected):
 def test_free_days_need_day_27():
     with pytest.raises(ValueError, match="day 28"):
         free_days(np.zeros((1, 1, 27), bool), np.array([[np.inf]]))
+
+
+@pytest.mark.slow  # 1,000 patients to day 10
+def test_vasopressor_at_randomisation_matches_the_shock_share():
+    """The calibrated threshold: vasopressor on day 0 in SHOCK_SHARE (30.1%) of unselected posterior patients,
+    within 4 Monte-Carlo SE (an alarm if the organ-dysfunction dynamics move)."""
+    from sepsim.models import CohortConfig, Placebo, simulate_cohort, simulate_outcomes
+
+    n = 1000
+    cohort = simulate_cohort(n, key=stage_key(7, "cohort"), config=CohortConfig(source="posterior"))
+    t = simulate_outcomes(cohort, [Placebo()], key=stage_key(7, "outcomes"), days=10, progress=False)
+    share = t.shock_baseline.values.mean()
+    assert abs(share - SHOCK_SHARE) < 4 * np.sqrt(SHOCK_SHARE * (1 - SHOCK_SHARE) / n), share
