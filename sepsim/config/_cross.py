@@ -62,9 +62,20 @@ ENDPOINT_VARIABLES = (
     "secondary_infection",
     "sofa_baseline",
     "sofa_day9",
+    "vasopressor_days",
+    "vasopressor_free_days_28",
+    "ventilation_days",
+    "vfd_28",
 )
 # landmark mortalities exist only when the horizon (population.days) reaches them
-ENDPOINT_MIN_DAYS = {"dead_28d": 28, "dead_60d": 60, "dead_90d": 90, "dead_365d": 365}
+ENDPOINT_MIN_DAYS = {
+    "dead_28d": 28,
+    "dead_60d": 60,
+    "dead_90d": 90,
+    "dead_365d": 365,
+    "vasopressor_free_days_28": 28,
+    "vfd_28": 28,
+}
 STRATUM_VARIABLES = ("endotype", "endotype_true", "platform_endotype")  # platform_endotype: study platform
 
 

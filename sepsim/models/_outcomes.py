@@ -33,10 +33,11 @@ from .._progress import progress_bar, progress_mode
 from ._cohort import BIOMARKERS, COVARIATE_NAMES
 from ._course import ACUTE_DAYS, CourseParams, clinical_course, course_draws
 from ._effects import Covariates
+from ._observations import add_observations
 from ._params import load_parameter_specs, params_from_mapping
 from ._patient_rhs import N_PHYSIOLOGICAL, STATE_NAMES, STATE_UNITS
 from ._precision import precision_scope
-from ._safety_events import safety_draws, safety_event_days, with_safety_hazards
+from ._safety_events import SERIOUS_FRACTION, safety_draws, safety_event_days, serious_draws, with_safety_hazards
 from ._solve import DEFAULT_SOLVER, SolverConfig, make_batch_solver, shard_patients
 from ._trial_outcomes import INFECTION_RESPONSE, infection_response, organ_support, support_free_days
 
@@ -152,11 +153,15 @@ def simulate_outcomes(
         (``state_<name>``), ``sofa``, ``alive``, ``in_icu``; (patient, arm): ``death_day``, ``dead_<d>d`` for d in
         28, 60, 90, 365 up to ``days``, ``icu_discharge_day``, ``hospital_discharge_day``, ``icu_los_d``,
         ``hospital_los_d``, ``died_in_icu``, ``died_in_hospital``, ``responder``, ``sofa_day9``,
-        ``sofa_baseline``, ``secondary_infection``, ``infection_day``, ``solver_ok``, ``solver_steps``;
-        (patient): screening biomarkers ``screen_<name>`` (measured) and ``true_<name>``, ``endotype`` /
-        ``endotype_true`` (strings), ``t_screen_h``, covariates. Attrs ``solver_failures``, ``days``,
-        ``covariate_defaults``. Times are float days since randomisation, NaN where the event does not happen
-        before the horizon.
+        ``sofa_baseline``, ``secondary_infection``, ``infection_day``, ``organ_support_days``, ``osfd_21``,
+        ``infection_response_d15``, ``ventilation_days``, ``vasopressor_days``, ``vfd_28``,
+        ``vasopressor_free_days_28``, ``ae_<event>`` / ``ae_<event>_day`` / ``sae``, ``solver_ok``, ``solver_steps``;
+        (patient, arm, day) also ``organ_support``, ``ventilation``, ``vasopressor``, ``hla_dr_pct_positive``,
+        ``hla_dr_mfi``; (patient): screening biomarkers ``screen_<name>`` (measured) and ``true_<name>``,
+        ``screen_hla_dr_pct_positive``, ``screen_hla_dr_mfi``, ``shock_baseline``, ``apache_ii``, ``saps_ii`` and
+        their ``*_pred_mortality``, ``endotype`` / ``endotype_true`` (strings), ``t_screen_h``, covariates.
+        Attrs ``solver_failures``, ``days``, ``covariate_defaults``, ``safety_events``. Times are float days since
+        randomisation, NaN where the event does not happen before the horizon.
     """
     with precision_scope(precision, "outcomes.precision"):
         return _simulate(cohort, arms, key, int(days), chunk_size, solver, progress)
@@ -210,7 +215,19 @@ def _simulate(cohort, arms, key, days, chunk_size, solver, progress) -> xr.Datas
     draws = course_draws(key, patients, "discharge"), course_draws(key, patients, "ward")
     ds = _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps, sofa_z, draws)
     ds = _add_trial_outcomes(ds, _per_patient(cohort, "o_ready"))
-    return _add_safety(ds, ae_cum, safety_draws(key, patients, tuple(ae_names)))
+    ds = add_observations(ds, _observed_covariates(cohort), key)
+    partly = tuple(k for k in ae_names if k in SERIOUS_FRACTION)
+    draws = safety_draws(key, patients, tuple(ae_names)), serious_draws(key, patients, partly)
+    return _add_safety(ds, ae_cum, *draws)
+
+
+def _observed_covariates(cohort: xr.Dataset) -> dict[str, Any]:
+    """Covariates the observation models read (``_observations.py``); population defaults where absent."""
+    out: dict[str, Any] = {c: _per_patient(cohort, c) for c in HAZARD_COVARIATES}
+    for c, d in _COV_DEFAULTS:
+        out[c] = np.asarray(cohort[c].values, np.float64) if c in cohort else np.full(cohort.sizes["patient"], d)
+    out["shock"] = np.asarray(cohort["shock"].values, bool) if "shock" in cohort else None
+    return out
 
 
 def _add_trial_outcomes(ds: xr.Dataset, o_ready: np.ndarray) -> xr.Dataset:
@@ -235,7 +252,9 @@ def _add_trial_outcomes(ds: xr.Dataset, o_ready: np.ndarray) -> xr.Dataset:
     return ds
 
 
-def _add_safety(ds: xr.Dataset, cum: dict[str, np.ndarray], draws: dict[str, np.ndarray]) -> xr.Dataset:
+def _add_safety(
+    ds: xr.Dataset, cum: dict[str, np.ndarray], draws: dict[str, np.ndarray], serious_u: dict[str, np.ndarray]
+) -> xr.Dataset:
     """Safety events (``_safety_events.py``) and serious adverse events (ICH E2A) by the horizon."""
     death = np.nan_to_num(ds.death_day.values, nan=np.inf)
     pa = ("patient", "arm")
@@ -244,12 +263,16 @@ def _add_safety(ds: xr.Dataset, cum: dict[str, np.ndarray], draws: dict[str, np.
         t = safety_event_days(cum[k], draws[k], death)
         ds[f"ae_{k}"] = (pa, np.isfinite(t), {"long_name": f"{k} (therapy safety event) by the horizon"})
         ds[f"ae_{k}_day"] = (pa, np.where(np.isfinite(t), t, np.nan), _days(f"{k} onset; NaN: none"))
-        sae |= np.isfinite(t)
+        serious = np.isfinite(t)
+        if k in serious_u:  # serious in part: the patient's own draw decides, the same in every arm
+            serious &= (serious_u[k] < SERIOUS_FRACTION[k])[:, None]
+            ds[f"ae_{k}_serious"] = (pa, serious, {"long_name": f"serious {k} (therapy safety event) by the horizon"})
+        sae |= serious
     ds["sae"] = (
         pa,
         sae,
         {
-            "long_name": "serious adverse event (ICH E2A): death, ICU-acquired infection or a "
+            "long_name": "serious adverse event (ICH E2A): death, ICU-acquired infection or a serious "
             "therapy safety event, by the horizon"
         },
     )

@@ -9,8 +9,12 @@ event to the arm's states, so the solver integrates it with everything else. Eve
 under every arm, so an arm without the hazard never has the event), and only while the patient is alive.
 
 **Serious adverse event** (ICH E2A, clinical_course.md 4: results in death, is life-threatening, or requires or
-prolongs hospitalisation): death by the horizon, an ICU-acquired infection, or any therapy safety event above
-(ImmunoSep reports anaemia and haemorrhage apart from its non-serious events, IS-14 [U: seriousness not stated]).
+prolongs hospitalisation): death by the horizon, an ICU-acquired infection, or a serious therapy safety event. Every
+event above is serious (ImmunoSep reports anaemia and haemorrhage apart from its non-serious events, IS-14 [U:
+seriousness not stated]) except those in :data:`SERIOUS_FRACTION`: an event ``k`` there is serious with that
+probability, decided by its own uniform draw per patient (``fold_in(fold_in(key, crc32("serious:" + k)),
+patient)``, the same in every arm): checkpoint inhibitors' immune-related events, 6.9% grade III/IV (oncology
+fallback, ``interventions/params/checkpoint.yaml``).
 """
 
 from __future__ import annotations
@@ -27,8 +31,12 @@ from jaxtyping import Array, Key
 from ._course import _first_crossing
 from ._effects import Covariates
 from .interventions import AbstractArm, hazard_names
+from .interventions._params import load_params
 
-__all__ = ["SafetyArm", "with_safety_hazards", "safety_draws", "safety_event_days"]
+__all__ = ["SERIOUS_FRACTION", "SafetyArm", "with_safety_hazards", "safety_draws", "serious_draws", "safety_event_days"]
+
+# events that are serious only in part (fraction of events; source in the parameter file); all others are serious
+SERIOUS_FRACTION = {"immune_related": load_params("checkpoint")["irae_serious_fraction"]}
 
 
 class SafetyArm(eqx.Module):
@@ -79,6 +87,17 @@ def safety_draws(key: Key[Array, ""], patients: np.ndarray, names: tuple[str, ..
     for n in names:
         sub = jax.random.fold_in(key, zlib.crc32(f"safety:{n}".encode()) & 0x7FFFFFFF)
         out[n] = np.asarray(jax.vmap(lambda i, s=sub: jax.random.exponential(jax.random.fold_in(s, i), ()))(idx))
+    return out
+
+
+def serious_draws(key: Key[Array, ""], patients: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """One uniform draw per (event in :data:`SERIOUS_FRACTION`, global patient index): serious iff below the
+    fraction."""
+    idx = jnp.asarray(patients, dtype=jnp.uint32)
+    out = {}
+    for n in names:
+        sub = jax.random.fold_in(key, zlib.crc32(f"serious:{n}".encode()) & 0x7FFFFFFF)
+        out[n] = np.asarray(jax.vmap(lambda i, s=sub: jax.random.uniform(jax.random.fold_in(s, i), ()))(idx))
     return out
 
 

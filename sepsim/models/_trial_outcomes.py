@@ -3,7 +3,7 @@
 * **Organ support** (day ``d``): alive, in the ICU and organ dysfunction above the discharge-readiness level
   (``O(d) > o_ready``): the same rule that keeps a patient in the ICU (:mod:`._course`), i.e. invasive or
   non-invasive ventilation, high-flow oxygen or vasopressors/inotropes are still needed (REMAP-CAP's organ support,
-  clinical_course.md 4). Ventilation and vasopressors are not told apart: the model has one organ-dysfunction state.
+  clinical_course.md 4). Which kind (invasive ventilation, vasopressors) is an observation model: ``_support_kinds.py``.
 * **Organ-support-free days to day 21** (REMAP-CAP ordinal, clinical_course.md 4): ``-1`` for an in-hospital death
   by day 90 (by the horizon when it is shorter); otherwise ``21 -`` the number of days ``0..20`` with organ support
   (days after ICU discharge count as alive and support-free).

@@ -235,3 +235,38 @@ def test_placebo_calibration_with_mals_resolution():
     m = o.dead_28d.values[mals].mean()
     se = np.sqrt(m * (1.0 - m) / mals.sum())
     assert m - 3 * se < 0.80 and m + 3 * se > 0.60 and m < 0.9, m
+
+
+def test_observation_models_in_the_outcome_table(two_arms):
+    """Ventilation/vasopressors, mHLA-DR read-outs and baseline scores: definitions on a real table, their own
+    draws (the variables that existed before are untouched by them) and the same per patient in every arm."""
+    from sepsim.models._observations import add_observations
+    from sepsim.models._outcomes import _observed_covariates
+    from sepsim.models._support_kinds import free_days
+
+    cohort, out = two_arms
+    new = ["ventilation", "vasopressor", "ventilation_days", "vasopressor_days", "vfd_28", "vasopressor_free_days_28",
+           "shock_baseline", "hla_dr_pct_positive", "hla_dr_mfi", "screen_hla_dr_pct_positive", "screen_hla_dr_mfi",
+           "apache_ii", "apache_ii_pred_mortality", "saps_ii", "saps_ii_pred_mortality"]  # fmt: skip
+    old = out.drop_vars(new + [v for v in out.data_vars if v.startswith("ae_") or v == "sae"])
+    again = add_observations(old.copy(), _observed_covariates(cohort), stage_key(21, "outcomes"))
+    for v in old.data_vars:
+        np.testing.assert_array_equal(again[v].values, old[v].values)
+    for v in new:
+        np.testing.assert_array_equal(again[v].values, out[v].values)
+    vent, vaso, support = out.ventilation.values, out.vasopressor.values, out.organ_support.values
+    assert not (vent & ~support).any() and not (vaso & ~support).any()
+    assert (vent | vaso).any() and (support & ~vent & ~vaso).any()  # both kinds occur, and support without either
+    np.testing.assert_array_equal(out.ventilation_days.values, vent.sum(-1))
+    dead = np.nan_to_num(out.death_day.values, nan=np.inf)
+    np.testing.assert_array_equal(out.vfd_28.values, free_days(vent, dead))
+    assert (out.vfd_28.values[out.dead_28d.values] == 0).all()
+    np.testing.assert_array_equal(out.shock_baseline.values, vaso[:, 0, 0])
+    assert (vaso[:, :, 0] == vaso[:, :1, 0]).all()  # day 0 precedes every arm's action
+    twin = out.sel(arm="placebo_twin")
+    np.testing.assert_array_equal(twin.ventilation.values, out.sel(arm="placebo").ventilation.values)
+    pct = out.hla_dr_pct_positive.values
+    assert np.isnan(pct).sum() == (~out.alive.values).sum() and np.nanmin(pct) > 0 and np.nanmax(pct) < 100
+    assert out.apache_ii.dims == ("patient",) and 0 <= out.apache_ii.min() and out.apache_ii.max() <= 71
+    p = out.saps_ii_pred_mortality.values
+    assert np.all((p > 0) & (p < 1)) and np.all(np.diff(p[np.argsort(out.saps_ii.values)]) >= 0)

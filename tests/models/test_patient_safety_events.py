@@ -9,6 +9,36 @@ from sepsim.models._safety_events import safety_event_days
 from sepsim.models.interventions import Placebo, arm_from_config
 
 
+def test_partly_serious_events_count_in_sae_only_when_serious():
+    """Immune-related events are serious with their cited fraction, decided by the patient's own draw."""
+    import xarray as xr
+
+    from sepsim.models._outcomes import _add_safety
+    from sepsim.models._safety_events import SERIOUS_FRACTION, serious_draws
+
+    frac = SERIOUS_FRACTION["immune_related"]
+    assert frac == pytest.approx(7 / 101, abs=5e-4)
+    n = 5
+    ds = xr.Dataset(
+        {
+            "death_day": (("patient", "arm"), np.array([[np.nan], [np.nan], [np.nan], [np.nan], [3.0]])),
+            "secondary_infection": (("patient", "arm"), np.array([[False], [False], [True], [False], [False]])),
+        }
+    )
+    cum = {"immune_related": np.broadcast_to(np.linspace(0.0, 5.0, 6), (n, 1, 6)).copy()}
+    u = {"immune_related": np.array([0.5, 0.01, 0.5, frac + 1e-9, 0.01])}
+    out = _add_safety(ds, cum, {"immune_related": np.full(n, 1.0)}, u)
+    np.testing.assert_array_equal(out.ae_immune_related.values[:, 0], [1, 1, 1, 1, 1])  # day 1, before death
+    np.testing.assert_array_equal(out.ae_immune_related_serious.values[:, 0], [0, 1, 0, 0, 1])
+    np.testing.assert_array_equal(out.sae.values[:, 0], [0, 1, 1, 0, 1])  # infection or death are SAEs anyway
+    draws = serious_draws(stage_key(2, "outcomes"), np.arange(20_000), ("immune_related",))["immune_related"]
+    share = (draws < frac).mean()  # Monte-Carlo: |error| < 4 SE
+    assert abs(share - frac) < 4 * np.sqrt(frac * (1 - frac) / 20_000)
+    order = np.random.default_rng(0).permutation(20_000)  # per global patient index; same shape: one compile
+    again = serious_draws(stage_key(2, "outcomes"), order, ("immune_related",))["immune_related"]
+    np.testing.assert_array_equal(again, draws[order])
+
+
 def test_event_day_on_hand_built_hazard():
     """The event comes where the daily cumulative hazard crosses the draw (linear between days), only before death."""
     cum = np.array([[[0.0, 0.1, 0.3, 0.3, 0.3]], [[0.0, 0.1, 0.3, 0.3, 0.3]], [[0.0, 0.0, 0.0, 0.0, 0.0]]])

@@ -8,6 +8,8 @@ import pytest
 from sepsim.models._effects import Covariates
 from sepsim.models.interventions import (
     Anakinra,
+    AntiPD1,
+    AntiPDL1,
     Combination,
     HazardIntegrals,
     InterferonGamma,
@@ -74,3 +76,24 @@ def test_hazard_integrals_match_quadrature():
         quad = np.trapezoid(h, ts)
         assert float(tr.z[-1, arm.n_states + i]) == pytest.approx(quad, rel=2e-3) and quad > 0
     assert set(wrapped.cumulative(tr.z[-1])) == set(names)
+
+
+def test_checkpoint_immune_related_events_match_5_of_31_over_90_days():
+    """Hotchkiss 2019 (CP-02): possibly drug-related immune-mediated AEs in 5/31 by day 90 after one nivolumab dose
+    (2/15 at 480 mg, 3/16 at 960 mg; receptor occupancy > 90% throughout, so the dose matters little)."""
+    ts = np.linspace(0.0, 90 * 24.0, 90 * 4 + 1)  # 6-hourly: occupancy is near 1 and smooth after the infusion
+    p480 = 1.0 - np.exp(-_cum_hazard(AntiPD1(dose_mg=480.0), ts, "immune_related")[0])
+    print(f"\nnivolumab 480 mg immune-related AEs by day 90: {p480:.3f}, target 5/31 = {5 / 31:.3f}")
+    assert p480 == pytest.approx(5 / 31, abs=0.005)
+    drug = AntiPDL1()
+    assert float(drug.hazards_at(0.0, jnp.asarray(0.0), COV)["immune_related"]) == 0.0
+    h = float(drug.hazards_at(0.0, jnp.asarray(drug.ro_ec50_ng_ml), COV)["immune_related"])
+    assert h == pytest.approx(0.5 * drug.irae_hazard_per_h)  # proportional to receptor occupancy
+
+
+@pytest.mark.slow  # a second compile of the PK for the other dose
+def test_checkpoint_immune_related_events_pooled_over_both_doses():
+    ts = np.linspace(0.0, 90 * 24.0, 90 * 4 + 1)
+    p = {d: 1.0 - np.exp(-_cum_hazard(AntiPD1(dose_mg=d), ts, "immune_related")[0]) for d in (480.0, 960.0)}
+    assert (15 * p[480.0] + 16 * p[960.0]) / 31 == pytest.approx(5 / 31, abs=0.003)
+    assert p[480.0] < p[960.0]  # longer full occupancy after the larger dose

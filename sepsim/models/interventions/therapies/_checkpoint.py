@@ -1,5 +1,9 @@
 """Checkpoint antibodies (anti-PD-1 nivolumab, anti-PD-L1 BMS-936559): single IV dose, two-compartment mAb PK,
-receptor occupancy driving lymphocyte apoptosis block and HLA-DR."""
+receptor occupancy driving lymphocyte apoptosis block and HLA-DR.
+
+Safety: immune-related adverse events at ``irae_hazard_per_h x RO`` (1/h), calibrated to 5/31 possibly drug-related
+immune-mediated events over 90 days after one nivolumab dose (Hotchkiss 2019, CP-02); the outcome layer counts the
+``irae_serious_fraction`` of them as serious (``_safety_events.py``)."""
 
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ class _AbstractCheckpoint(AbstractTherapy):
     ro_ec50_ng_ml: float = _P["ro_ec50_ng_ml"]
     apoptosis_block_emax: float = _P["apoptosis_block_emax"]
     hla_emax: float = _P["hla_emax"]
+    irae_hazard_per_h: float = _P["irae_hazard_per_h"]
 
     def _dose(self) -> float:
         raise NotImplementedError
@@ -51,6 +56,9 @@ class _AbstractCheckpoint(AbstractTherapy):
     def pd_effects(self, c, mediators, covariates):
         ro = self.receptor_occupancy(c)
         return make_effects(lymph_apoptosis_block=self.apoptosis_block_emax * ro, hla_dr_stim=self.hla_emax * ro)
+
+    def hazards_at(self, t, c, covariates):
+        return {"immune_related": self.irae_hazard_per_h * self.receptor_occupancy(c)}
 
 
 class AntiPD1(_AbstractCheckpoint):
