@@ -5,6 +5,7 @@ The virtual septic patient (README_patient.md): :func:`patient_rhs` (pure JAX ri
 (every patient under every arm, clinical read-outs as an xarray Dataset).
 """
 
+from ._arms import AbstractArm as AbstractArm
 from ._arms import ConstantEffectArm as ConstantEffectArm
 from ._arms import Placebo as Placebo
 from ._arms import combined_rhs as combined_rhs
@@ -40,6 +41,7 @@ simulate_cohort = _float64_by_default(_simulate_cohort)
 
 __all__ = [
     "ACUTE_DAYS",
+    "AbstractArm",
     "Clearances",
     "CohortConfig",
     "ConstantEffectArm",
