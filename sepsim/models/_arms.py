@@ -27,7 +27,7 @@ from jaxtyping import Array, Float
 from ._effects import Covariates, Effects, Mediators
 from ._patient_rhs import N_PHYSIOLOGICAL, N_STATES, patient_rhs
 
-__all__ = ["AbstractArm", "Placebo", "ConstantEffectArm", "combined_rhs", "mediators_from_state"]
+__all__ = ["AbstractArm", "Placebo", "LabelledArm", "ConstantEffectArm", "combined_rhs", "mediators_from_state"]
 
 
 class AbstractArm(eqx.Module):
@@ -80,6 +80,38 @@ class Placebo(AbstractArm):
         self, t: Float[Array, ""], z: Float[Array, " 0"], mediators: Mediators, covariates: Covariates
     ) -> tuple[Float[Array, " 0"], Effects]:
         return jnp.zeros_like(z), _zero_effects(jnp.result_type(mediators.tnf))
+
+
+class LabelledArm(AbstractArm):
+    """``arm`` under the name a study gives it (the arm coordinate of the outcome table, ``arms.<name>`` in a run
+    config): every method, safety hazards and drug concentrations included, is the wrapped arm's."""
+
+    arm: AbstractArm
+    name: str = eqx.field(static=True)
+
+    def init_state(self, covariates: Covariates) -> Float[Array, " k"]:
+        return self.arm.init_state(covariates)
+
+    def rhs(
+        self, t: Float[Array, ""], z: Float[Array, " k"], mediators: Mediators, covariates: Covariates
+    ) -> tuple[Float[Array, " k"], Effects]:
+        return self.arm.rhs(t, z, mediators, covariates)
+
+    def jump_times_np(self) -> np.ndarray:
+        return self.arm.jump_times_np()
+
+    def jump_times(self) -> Float[Array, " m"]:
+        return self.arm.jump_times()
+
+    def drug_concentrations(self, z: Float[Array, " k"], covariates: Covariates) -> dict[str, Float[Array, ""]]:
+        return self.arm.drug_concentrations(z, covariates)
+
+    def hazards(self, t: Float[Array, ""], z: Float[Array, " k"], covariates: Covariates) -> dict[str, Array]:
+        return self.arm.hazards(t, z, covariates)
+
+    @property
+    def n_states(self) -> int:
+        return self.arm.n_states
 
 
 class ConstantEffectArm(eqx.Module):
