@@ -176,3 +176,10 @@ def test_every_class_name_is_defined_once_in_sepsim():
     """One concept, one class: two ``Placebo`` or two ``ScenarioConfig`` classes once confused every import."""
     dup = {name: where for name, where in _class_definitions(ROOT / "sepsim").items() if len(where) > 1}
     assert not dup, f"class names defined more than once (rename one, or keep one class): {dup}"
+
+
+def test_stage_cache_imports_neither_the_engine_nor_the_report():
+    """``sepsim._cache`` annotates artifacts from the light ``sepsim._cf_attrs``, not from the report layer."""
+    heavy = "('sepsim.platform', 'sepsim.report', 'matplotlib')"
+    code = f"import sys, sepsim._cache; print(sorted(m for m in {heavy} if m in sys.modules))"
+    assert _run(code) == "[]"
