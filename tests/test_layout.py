@@ -183,3 +183,17 @@ def test_stage_cache_imports_neither_the_engine_nor_the_report():
     heavy = "('sepsim.platform', 'sepsim.report', 'matplotlib')"
     code = f"import sys, sepsim._cache; print(sorted(m for m in {heavy} if m in sys.modules))"
     assert _run(code) == "[]"
+
+
+def test_every_oracle_file_names_its_source_and_is_used():
+    """tests/oracles/*.yaml: exact numbers from shared/science/trial_oracles.md, each with its source, each read by a
+    test (no expected number of the brief is written inline in a test file)."""
+    import yaml
+
+    oracles = sorted((ROOT / "tests" / "oracles").glob("*.yaml"))
+    assert len(oracles) >= 4
+    tests = {p: p.read_text() for p in (ROOT / "tests").rglob("test_*.py")}
+    for path in oracles:
+        header = "".join(line for line in path.read_text().splitlines(keepends=True) if line.startswith("#"))
+        assert "Source:" in header and isinstance(yaml.safe_load(path.read_text()), dict), path.name
+        assert any(f'"{path.name}"' in text for text in tests.values()), f"no test reads {path.name}"
