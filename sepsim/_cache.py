@@ -18,8 +18,8 @@ from typing import Any
 import xarray as xr
 
 from . import __version__
-from ._io import atomic_to_netcdf, open_artifact
 from ._cf_attrs import annotate
+from ._io import atomic_to_netcdf, open_artifact
 
 __all__ = ["cache_key", "cached_stage"]
 
