@@ -22,10 +22,6 @@ __all__ = [
 _UNIT_TO_NG_PER_ML = {"g": 1e6, "mg": 1e3, "ug": 1.0, "kIU": 1.0}  # amount-unit/L -> ng/mL (kIU/L reported as-is)
 
 
-def _f(x) -> Array:
-    return jnp.asarray(x, dtype=jnp.result_type(float))
-
-
 def plasma_volume_l(covariates: Covariates) -> Float[Array, ""]:
     """Plasma volume, L: blood volume 0.07 L/kg x weight x (1 - haematocrit) [U; textbook 65-75 mL/kg]."""
     return 0.07 * covariates.weight_kg * (1.0 - covariates.hematocrit)
