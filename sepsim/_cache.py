@@ -3,7 +3,7 @@
 The key is a SHA-256 of the canonical JSON of ``{"stage", "config", "version"}``: the same subtree (whatever else
 changed in the run's config) and the same package version reuse the artifact. Artifacts are netCDF files written
 atomically, so a killed job never leaves a half-written cache entry, with CF ``long_name``/``units`` on every
-variable (:func:`sepsim.report._cf.annotate`), so each opens with plain ``xr.open_dataset``.
+variable (:func:`sepsim._cf_attrs.annotate`), so each opens with plain ``xr.open_dataset``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 import xarray as xr
 
 from . import __version__
+from ._cf_attrs import annotate
 from ._io import atomic_to_netcdf, open_artifact
-from .report._cf import annotate
 
 __all__ = ["cache_key", "cached_stage"]
 

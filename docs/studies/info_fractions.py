@@ -7,7 +7,7 @@ sepsim/platform/README_engine.md ("Information fractions").
 import jax
 import numpy as np
 
-from sepsim._keys import stage_key
+from sepsim import stage_key
 from sepsim.platform import binary_scenario, run_trials
 
 N_TRIALS = 20_000

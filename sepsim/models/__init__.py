@@ -5,9 +5,12 @@ The virtual septic patient (README_patient.md): :func:`patient_rhs` (pure JAX ri
 (every patient under every arm, clinical read-outs as an xarray Dataset).
 """
 
+from ._arms import AbstractArm as AbstractArm
 from ._arms import ConstantEffectArm as ConstantEffectArm
+from ._arms import LabelledArm as LabelledArm
 from ._arms import Placebo as Placebo
 from ._arms import combined_rhs as combined_rhs
+from ._behaviours import BEHAVIOURS as BEHAVIOURS
 from ._cohort import CohortConfig as CohortConfig
 from ._cohort import simulate_cohort as _simulate_cohort
 from ._course import ACUTE_DAYS as ACUTE_DAYS
@@ -17,11 +20,15 @@ from ._effects import Covariates as Covariates
 from ._effects import Effects as Effects
 from ._effects import Mediators as Mediators
 from ._outcomes import ENDOTYPES as ENDOTYPES
+from ._outcomes import FERRITIN_MALS as FERRITIN_MALS
+from ._outcomes import HLA_DR_IP as HLA_DR_IP
 from ._outcomes import classify_endotype as classify_endotype
 from ._outcomes import simulate_outcomes as simulate_outcomes
 from ._params import PatientParams as PatientParams
 from ._params import load_parameter_specs as load_parameter_specs
 from ._params import reference_params as reference_params
+from ._patient_rhs import N_PHYSIOLOGICAL as N_PHYSIOLOGICAL
+from ._patient_rhs import N_STATES as N_STATES
 from ._patient_rhs import STATE_NAMES as STATE_NAMES
 from ._patient_rhs import STATE_UNITS as STATE_UNITS
 from ._patient_rhs import initial_state as initial_state
@@ -40,13 +47,20 @@ simulate_cohort = _float64_by_default(_simulate_cohort)
 
 __all__ = [
     "ACUTE_DAYS",
+    "AbstractArm",
+    "BEHAVIOURS",
     "Clearances",
     "CohortConfig",
     "ConstantEffectArm",
     "Covariates",
     "ENDOTYPES",
+    "FERRITIN_MALS",
+    "HLA_DR_IP",
     "Effects",
+    "LabelledArm",
     "Mediators",
+    "N_PHYSIOLOGICAL",
+    "N_STATES",
     "PatientParams",
     "PLATFORM_ENDOTYPES",
     "PatientSolution",

@@ -1,43 +1,117 @@
-"""Trial arms as seen by the patient model, and the combined (patient, arm) right-hand side.
+"""The arm protocol: what a patient receives (:class:`AbstractArm`, :class:`Placebo`), and the combined (patient, arm)
+right-hand side.
 
-An *arm* is any object (duck typing; the interventions package may provide an ``AbstractArm`` base) with
+An *arm* is any object with
 
 * ``init_state(covariates) -> Float[Array, "k"]``: its own ODE states (drug amounts, sorbent loads; k may be 0),
 * ``rhs(t, z, mediators, covariates) -> (dz, Effects)``: t in hours since randomisation,
 * ``jump_times() -> Float[Array, "m"]``: hours (dose times, session starts/stops) for the controller's jump_ts.
 
-The combined solver state is ``concatenate([patient_state (14), arm_state (k)])``. Arms act only after
-randomisation: for ``t < 0`` their effects and state derivatives are set to zero.
+Every intervention (therapies, adsorbers, ``Combination`` in :mod:`sepsim.models.interventions`) and
+:class:`Placebo` subclass :class:`AbstractArm`; :class:`ConstantEffectArm` is a duck-typed test arm whose jump
+times are traced values. The combined solver state is ``concatenate([patient_state (14), arm_state (k)])``. Arms
+act only after randomisation: for ``t < 0`` their effects and state derivatives are set to zero.
 """
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 from ._effects import Covariates, Effects, Mediators
 from ._patient_rhs import N_PHYSIOLOGICAL, N_STATES, patient_rhs
 
-__all__ = ["Placebo", "ConstantEffectArm", "combined_rhs", "mediators_from_state"]
+__all__ = ["AbstractArm", "Placebo", "LabelledArm", "ConstantEffectArm", "combined_rhs", "mediators_from_state"]
 
 
-class Placebo(eqx.Module):
-    """Standard care only: no arm states, zero effects, no jumps."""
+class AbstractArm(eqx.Module):
+    """What a patient receives. Subclasses: :class:`Placebo`, each therapy, each device, ``Combination``.
+
+    Methods:
+        init_state: the arm's own ODE states at randomisation (drug amounts, sorbent loads), shape ``(k,)``.
+        rhs: ``(t, z, mediators, covariates) -> (dz, Effects)``; ``t`` in hours from randomisation.
+        jump_times: sorted times (h) where the right-hand side is discontinuous (doses, session starts/stops).
+        drug_concentrations: plasma concentration of each drug, ng/mL.
+        hazards: instantaneous safety hazards, 1/h, by event name (see ``interventions/_safety.py``).
+    """
+
+    @abc.abstractmethod
+    def init_state(self, covariates: Covariates) -> Float[Array, " k"]: ...
+
+    @abc.abstractmethod
+    def rhs(
+        self, t: Float[Array, ""], z: Float[Array, " k"], mediators: Mediators, covariates: Covariates
+    ) -> tuple[Float[Array, " k"], Effects]: ...
+
+    def jump_times_np(self) -> np.ndarray:
+        """:meth:`jump_times` as a NumPy array, computed from static data only (safe inside ``jit``)."""
+        return np.zeros((0,))
+
+    def jump_times(self) -> Float[Array, " m"]:
+        return jnp.asarray(self.jump_times_np(), dtype=jnp.result_type(float))
+
+    def drug_concentrations(self, z: Float[Array, " k"], covariates: Covariates) -> dict[str, Float[Array, ""]]:
+        return {}
+
+    def hazards(self, t: Float[Array, ""], z: Float[Array, " k"], covariates: Covariates) -> dict[str, Array]:
+        return {}
+
+    @property
+    def n_states(self) -> int:
+        return 0
+
+
+class Placebo(AbstractArm):
+    """Standard care only: no arm states, zero effects, no jumps. ``name`` labels the arm (``Placebo(name="twin")``
+    for a second placebo column); the solver drops it from the compile key."""
 
     name: str = eqx.field(static=True, default="placebo")
 
     def init_state(self, covariates: Covariates) -> Float[Array, " 0"]:
         return jnp.zeros((0,), dtype=jnp.result_type(covariates.weight_kg))
 
-    def rhs(self, t: Any, z: Float[Array, " 0"], mediators: Mediators, covariates: Covariates):
+    def rhs(
+        self, t: Float[Array, ""], z: Float[Array, " 0"], mediators: Mediators, covariates: Covariates
+    ) -> tuple[Float[Array, " 0"], Effects]:
         return jnp.zeros_like(z), _zero_effects(jnp.result_type(mediators.tnf))
 
-    def jump_times(self) -> Float[Array, " 0"]:
-        return jnp.zeros((0,))
+
+class LabelledArm(AbstractArm):
+    """``arm`` under the name a study gives it (the arm coordinate of the outcome table, ``arms.<name>`` in a run
+    config): every method, safety hazards and drug concentrations included, is the wrapped arm's."""
+
+    arm: AbstractArm
+    name: str = eqx.field(static=True)
+
+    def init_state(self, covariates: Covariates) -> Float[Array, " k"]:
+        return self.arm.init_state(covariates)
+
+    def rhs(
+        self, t: Float[Array, ""], z: Float[Array, " k"], mediators: Mediators, covariates: Covariates
+    ) -> tuple[Float[Array, " k"], Effects]:
+        return self.arm.rhs(t, z, mediators, covariates)
+
+    def jump_times_np(self) -> np.ndarray:
+        return self.arm.jump_times_np()
+
+    def jump_times(self) -> Float[Array, " m"]:
+        return self.arm.jump_times()
+
+    def drug_concentrations(self, z: Float[Array, " k"], covariates: Covariates) -> dict[str, Float[Array, ""]]:
+        return self.arm.drug_concentrations(z, covariates)
+
+    def hazards(self, t: Float[Array, ""], z: Float[Array, " k"], covariates: Covariates) -> dict[str, Array]:
+        return self.arm.hazards(t, z, covariates)
+
+    @property
+    def n_states(self) -> int:
+        return self.arm.n_states
 
 
 class ConstantEffectArm(eqx.Module):

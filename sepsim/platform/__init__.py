@@ -26,8 +26,8 @@ from ._design.design import AnalysisConfig as AnalysisConfig
 from ._design.design import DomainConfig as DomainConfig
 from ._design.design import EligibilityRule as EligibilityRule
 from ._design.design import EnrolmentConfig as EnrolmentConfig
-from ._design.design import ScenarioConfig as ScenarioConfig
 from ._design.design import StoppingConfig as StoppingConfig
+from ._design.design import StreamDriftConfig as StreamDriftConfig
 from ._design.design import TrialDesign as TrialDesign
 from ._design.design import design_from_dict as design_from_dict
 from ._design.design import design_schema as design_schema
@@ -75,7 +75,7 @@ __all__ = [
     "LookProbabilities",
     "NormalAnalysis",
     "PotentialOutcomes",
-    "ScenarioConfig",
+    "StreamDriftConfig",
     "SqrtControlAllocation",
     "StoppingConfig",
     "ThallWathenAllocation",

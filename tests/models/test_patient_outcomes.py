@@ -207,9 +207,15 @@ def test_placebo_calibration_with_mals_resolution():
     estimate at this n, or inside the literature band where the target is a band. MALS must resolve in part:
     before the tolerance state 2% of the placebo MALS patients responded and 94% died.
     """
-    from sepsim.models._calibration import clopper_pearson, placebo_outcomes
+    from scipy.stats import binomtest
 
-    out = placebo_outcomes(2000, 0)
+    def clopper_pearson(k, n):  # exact binomial 95% interval
+        ci = binomtest(k, n).proportion_ci(0.95, method="exact")
+        return ci.low, ci.high
+
+    # the calibration cohort of docs/patient/calibration.py: placebo, 365 days
+    cohort = simulate_cohort(2000, key=stage_key(0, "cohort"))
+    out = simulate_outcomes(cohort, [Placebo()], key=stage_key(0, "outcomes"), days=365, progress=False)
     o = out.sel(arm="placebo")
     assert bool(o.solver_ok.values.all())
     endo = out.endotype.values

@@ -152,15 +152,3 @@ def test_severity_draws_per_global_patient():
     order = np.array([4, 1, 0, 5, 3, 2])  # same shape: one compile
     np.testing.assert_array_equal(severity_draws(key, order), full[order])
     assert full.shape == (6, 3 + len(IMPUTED))
-
-
-def test_auroc_of_the_observation_check_matches_mann_whitney():
-    from scipy.stats import mannwhitneyu
-
-    from sepsim.models._observation_check import _auroc
-
-    rng = np.random.default_rng(0)
-    score = rng.integers(0, 30, 200).astype(float)  # ties included
-    event = rng.random(200) < 0.3 + 0.01 * score
-    u = mannwhitneyu(score[event], score[~event]).statistic
-    assert _auroc(score, event) == pytest.approx(u / event.sum() / (~event).sum(), rel=1e-12)

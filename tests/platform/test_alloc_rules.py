@@ -2,11 +2,13 @@
 ``reallocate_probs`` (INCEPTdk/adaptr, R/prob_funs.R)."""
 
 import math
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import yaml
 
 from sepsim.platform import (
     AllocationInputs,
@@ -18,6 +20,8 @@ from sepsim.platform import (
     apply_limits,
 )
 from sepsim.platform._allocation.fixed import block_assign
+
+ORACLE = yaml.safe_load((Path(__file__).resolve().parents[1] / "oracles" / "allocation_rules.yaml").read_text())
 
 EPS = math.sqrt(np.finfo(float).eps)
 
@@ -64,9 +68,9 @@ def _adaptr_reallocate(probs_best, fixed, mins, maxs, soften=1.0):
     return final
 
 
-@pytest.mark.parametrize("k, share", [(1, 0.5), (2, 0.41421), (3, 0.36603), (4, 0.33333)])
+@pytest.mark.parametrize("k, share", sorted(ORACLE["sqrt_control_share"].items()))
 def test_sqrt_control_shares(k, share):
-    # trial_oracles.md: sqrt(k) / (sqrt(k) + k) for k non-control arms (identical P(best) elsewhere)
+    # tests/oracles/allocation_rules.yaml: sqrt(k) / (sqrt(k) + k) for k non-control arms (identical P(best) elsewhere)
     rule = SqrtControlAllocation(soften_power=0.0)
     p = np.asarray(rule(_inputs([1.0 / (k + 1)] * (k + 1), control=0)))
     assert abs(p[0] - share) < 5e-6
@@ -90,7 +94,8 @@ def test_thall_wathen_power():
 
 
 def test_trippa_formula():
-    a, b, eta0 = 10.0, 0.75, 0.25
+    # the published defaults (tests/oracles/allocation_rules.yaml) are TrippaAllocation's defaults
+    a, b, eta0 = (ORACLE["trippa_defaults"][k] for k in ("a", "b", "eta0"))
     p_better = np.array([np.nan, 0.7, 0.4, 0.9])
     n_arm = np.array([100.0, 120.0, 90.0, 140.0])
     frac = 0.4

@@ -294,17 +294,20 @@ def test_a_study_adds_its_own_section(tmp_path):
 
 
 def test_adaptr_null_run_prints_the_published_calibration(tmp_path):
+    oracle = yaml.safe_load((Path(__file__).resolve().parents[1] / "oracles" / "adaptr_null.yaml").read_text())
+    s, p_pub = oracle["design"]["superiority_threshold"], oracle["published"]["prob_superiority"]
+    n_pub = oracle["published"]["n_simulations"]
     results = synthetic_results(n_trials=50, seed=3, looks=(60, 120), true_mean={"a": 0.25, "b": 0.25, "c": 0.25})
     oc = operating_characteristics(results)
-    config = {"scenario": {"name": "adaptr_null"}, "design": {"stopping": {"superiority": 0.9814318}}}
+    config = {"scenario": {"name": "adaptr_null"}, "design": {"stopping": {"superiority": s}}}
     write_report(tmp_path, results, oc, config=config)
     (row,) = _strict_json(tmp_path / "summary.json")["sections"]["Published numbers beside the simulated ones"][
         "published_comparisons"
     ]
     p = np.mean((results["arm_decision"].values == 1).any(axis=(1, 2)))
-    assert row["published"] == 0.048 and row["simulated"] == pytest.approx(p)
-    se = math.hypot(math.sqrt(p * (1 - p) / 50), math.sqrt(0.048 * 0.952 / 1000))
-    assert row["z"] == pytest.approx((p - 0.048) / se)
+    assert row["published"] == p_pub and row["simulated"] == pytest.approx(p)
+    se = math.hypot(math.sqrt(p * (1 - p) / 50), math.sqrt(p_pub * (1 - p_pub) / n_pub))
+    assert row["z"] == pytest.approx((p - p_pub) / se)
     z = abs(row["z"])
     assert row["verdict"] == ("consistent" if z < 2 else "differs" if z < 3 else "differs strongly")
     assert "Published numbers beside the simulated ones" in (tmp_path / "report.html").read_text()

@@ -4,9 +4,9 @@ Every arm implements :class:`AbstractArm` (``init_state``, ``rhs -> (dz, Effects
 ``drug_concentrations``, ``hazards``); see ``README.md`` beside this file.
 """
 
+from .._arms import AbstractArm as AbstractArm
+from .._arms import Placebo as Placebo
 from ._arm import Combination as Combination
-from ._base import AbstractArm as AbstractArm
-from ._base import Placebo as Placebo
 from ._base import combine_effects as combine_effects
 from ._config import arm_from_config as arm_from_config
 from ._safety import HazardIntegrals as HazardIntegrals

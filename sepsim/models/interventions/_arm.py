@@ -11,8 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from .._arms import AbstractArm
 from .._effects import Covariates, Effects, Mediators
-from ._base import AbstractArm, combine_effects
+from ._base import combine_effects
 from .adsorbers._device import AbstractAdsorber
 from .therapies._therapy import AbstractTherapy
 

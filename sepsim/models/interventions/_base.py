@@ -1,35 +1,25 @@
-"""Abstract interfaces of an arm, a therapy and an adsorber, and how effects combine.
+"""How the effects of an arm's parts combine, and the plasma volume they act in.
 
-An *arm* is what one virtual patient receives: placebo, one or more therapies, optionally a device. Every arm owns a
-(possibly empty) vector of ODE states and, given the patient's plasma mediators, returns ``(dz, Effects)``. The patient
-model integrates the arm's states together with its own, passing ``arm.jump_times()`` to the step controller.
+The arm protocol itself (:class:`~sepsim.models._arms.AbstractArm`, :class:`~sepsim.models._arms.Placebo`) lives in
+``sepsim/models/_arms.py``: an *arm* is what one virtual patient receives (placebo, one or more therapies, optionally
+a device); it owns a (possibly empty) vector of ODE states and, given the patient's plasma mediators, returns
+``(dz, Effects)``.
 """
 
 from __future__ import annotations
 
-import abc
-from typing import ClassVar
-
-import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float
 
-from .._effects import Covariates, Effects, Mediators
+from .._effects import Covariates, Effects
 
 __all__ = [
-    "AbstractArm",
-    "Placebo",
     "combine_effects",
     "plasma_volume_l",
 ]
 
 _UNIT_TO_NG_PER_ML = {"g": 1e6, "mg": 1e3, "ug": 1.0, "kIU": 1.0}  # amount-unit/L -> ng/mL (kIU/L reported as-is)
-
-
-def _f(x) -> Array:
-    return jnp.asarray(x, dtype=jnp.result_type(float))
 
 
 def plasma_volume_l(covariates: Covariates) -> Float[Array, ""]:
@@ -53,52 +43,3 @@ def combine_effects(a: Effects, b: Effects) -> Effects:
         endotoxin_neutralisation=a.endotoxin_neutralisation + b.endotoxin_neutralisation,
         inflammation_damping=frac(a.inflammation_damping, b.inflammation_damping),
     )
-
-
-class AbstractArm(eqx.Module):
-    """What a patient receives. Subclasses: :class:`Placebo`, each therapy, each device, ``Combination``.
-
-    Methods:
-        init_state: the arm's own ODE states at randomisation (drug amounts, sorbent loads), shape ``(k,)``.
-        rhs: ``(t, z, mediators, covariates) -> (dz, Effects)``; ``t`` in hours from randomisation.
-        jump_times: sorted times (h) where the right-hand side is discontinuous (doses, session starts/stops).
-        drug_concentrations: plasma concentration of each drug, ng/mL.
-        hazards: instantaneous safety hazards, 1/h, by event name (see ``_safety.py``).
-    """
-
-    @abc.abstractmethod
-    def init_state(self, covariates: Covariates) -> Float[Array, " k"]: ...
-
-    @abc.abstractmethod
-    def rhs(
-        self, t: Float[Array, ""], z: Float[Array, " k"], mediators: Mediators, covariates: Covariates
-    ) -> tuple[Float[Array, " k"], Effects]: ...
-
-    def jump_times_np(self) -> np.ndarray:
-        """:meth:`jump_times` as a NumPy array, computed from static data only (safe inside ``jit``)."""
-        return np.zeros((0,))
-
-    def jump_times(self) -> Float[Array, " m"]:
-        return jnp.asarray(self.jump_times_np(), dtype=jnp.result_type(float))
-
-    def drug_concentrations(self, z: Float[Array, " k"], covariates: Covariates) -> dict[str, Float[Array, ""]]:
-        return {}
-
-    def hazards(self, t: Float[Array, ""], z: Float[Array, " k"], covariates: Covariates) -> dict[str, Array]:
-        return {}
-
-    @property
-    def n_states(self) -> int:
-        return 0
-
-
-class Placebo(AbstractArm):
-    """Standard care only: no states, no effects."""
-
-    name: ClassVar[str] = "placebo"
-
-    def init_state(self, covariates: Covariates) -> Float[Array, " 0"]:
-        return jnp.zeros((0,), dtype=jnp.result_type(float))
-
-    def rhs(self, t, z, mediators, covariates):
-        return z, Effects.none()

@@ -17,8 +17,8 @@ from typing import Any
 
 from sepsim._errors import ConfigError
 
+from .._arms import AbstractArm, Placebo
 from ._arm import Combination
-from ._base import AbstractArm, Placebo
 from ._params import load_param_table, param_files
 from .adsorbers import ADSORBERS
 from .therapies import THERAPIES

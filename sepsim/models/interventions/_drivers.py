@@ -25,8 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from .._arms import AbstractArm
 from .._effects import Covariates, Effects, Mediators
-from ._base import AbstractArm
 
 __all__ = ["EndotoxemiaDriver", "PrescribedMediators", "Trajectory", "TurnoverDriver", "along", "simulate"]
 

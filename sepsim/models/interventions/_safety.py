@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from .._arms import AbstractArm
 from .._effects import Covariates
-from ._base import AbstractArm
 
 __all__ = ["HazardIntegrals", "hazard_names"]
 

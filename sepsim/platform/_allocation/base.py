@@ -9,7 +9,7 @@ probabilities, then minimum/maximum limits applied iteratively until everything 
 from __future__ import annotations
 
 import abc
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -45,9 +45,12 @@ class AbstractAllocationRule(eqx.Module):
 
     Subclasses implement :meth:`weights`, returning ``(weights, fixed)``: non-negative weights for the arms whose
     probability is not fixed, and fixed probabilities (NaN where not fixed). :meth:`__call__` applies adaptr's
-    limits and returns allocation probabilities summing to 1 over the active arms.
+    limits and returns allocation probabilities summing to 1 over the active arms. A rule that reads
+    ``AllocationInputs.p_better`` sets ``needs_p_better``: only then do the engines compute P(better than control)
+    for it (otherwise they pass P(best) in that slot).
     """
 
+    needs_p_better: ClassVar[bool] = False
     min_prob: float | None = eqx.field(static=True, default=None)
     max_prob: float | None = eqx.field(static=True, default=None)
     soften_power: float = eqx.field(static=True, default=1.0)

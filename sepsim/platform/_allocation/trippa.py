@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
@@ -19,6 +21,7 @@ class TrippaAllocation(AbstractAllocationRule):
     to 1 among themselves, so the control's weight is on the same scale as one experimental arm's average.
     """
 
+    needs_p_better: ClassVar[bool] = True
     a: float = eqx.field(static=True, default=10.0)
     b: float = eqx.field(static=True, default=0.75)
     eta0: float = eqx.field(static=True, default=0.25)

@@ -17,7 +17,7 @@ from typing import Any, Optional
 from ..._errors import ConfigError
 from .analysis import ANALYSIS_METHODS, ANALYSIS_MODELS, FREQUENTIST_TESTS, LOG_ODDS_MODELS, SPENDING, AnalysisConfig
 from .domains import DomainConfig, domain_combinations
-from .enrolment import EligibilityRule, EnrolmentConfig, ScenarioConfig
+from .enrolment import EligibilityRule, EnrolmentConfig, StreamDriftConfig
 from .rules import ALLOCATION_RULES, AllocationConfig, StoppingConfig
 
 __all__ = [
@@ -26,7 +26,7 @@ __all__ = [
     "AnalysisConfig",
     "EnrolmentConfig",
     "EligibilityRule",
-    "ScenarioConfig",
+    "StreamDriftConfig",
     "DomainConfig",
     "TrialDesign",
     "design_from_dict",
@@ -91,7 +91,7 @@ class TrialDesign:
     stopping: StoppingConfig = field(default_factory=StoppingConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     enrolment: EnrolmentConfig = field(default_factory=EnrolmentConfig)
-    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    scenario: StreamDriftConfig = field(default_factory=StreamDriftConfig)
 
     def validate(self) -> TrialDesign:
         p = "design"
@@ -179,7 +179,7 @@ class TrialDesign:
             raise ConfigError(f"{p}", "domains support enrolment.randomised_n only (no accrual, dropout, screening)")
         if self.analysis.method == "frequentist" or self.analysis.model != "beta_binomial":
             raise ConfigError("design.analysis.method", "domains use the Bayesian beta-binomial analysis")
-        if self.scenario != ScenarioConfig():
+        if self.scenario != StreamDriftConfig():
             raise ConfigError("design.scenario", "scenarios are not supported with domains")
 
     def _validate_arm_entry(self) -> None:
@@ -275,7 +275,7 @@ _NESTED = {
     "stopping": StoppingConfig,
     "analysis": AnalysisConfig,
     "enrolment": EnrolmentConfig,
-    "scenario": ScenarioConfig,
+    "scenario": StreamDriftConfig,
 }
 
 

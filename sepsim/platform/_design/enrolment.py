@@ -8,7 +8,7 @@ from typing import Optional
 
 from ..._errors import ConfigError
 
-__all__ = ["EligibilityRule", "EnrolmentConfig", "ScenarioConfig"]
+__all__ = ["EligibilityRule", "EnrolmentConfig", "StreamDriftConfig"]
 
 _OPS = (">=", ">", "<=", "<")
 
@@ -73,8 +73,11 @@ class EnrolmentConfig:
 
 
 @dataclass(frozen=True)
-class ScenarioConfig:
-    """Departures from a stationary patient stream.
+class StreamDriftConfig:
+    """Departures from a stationary patient stream: the design's ``scenario:`` block.
+
+    Not the run's ``scenario:`` config group (:class:`sepsim.config.ScenarioConfig`, which generates a parametric
+    outcome table); this one changes how the trial draws patients from whatever table it is given.
 
     Attributes:
         time_trend_logit: change in the log-odds of the outcome from the first to the last patient (same for all

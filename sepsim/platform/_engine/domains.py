@@ -28,10 +28,7 @@ from jaxtyping import Array, Key
 from ..._errors import ConfigError
 from ..._keys import index_keys
 from ..._progress import progress_bar, progress_mode
-from .._allocation.base import AllocationInputs
 from .._allocation.factory import make_allocation_rule
-from .._allocation.fixed import FixedAllocation
-from .._allocation.trippa import TrippaAllocation
 from .._analysis.factory import make_analysis
 from .._decisions.decide import UnitState, decide_unit
 from .._decisions.thresholds import design_thresholds
@@ -39,7 +36,8 @@ from .._design.design import TrialDesign, design_to_json, domain_combinations
 from .._design.plan import Plan, make_plan
 from .._outcomes.table import PotentialOutcomes
 from .._results.schema import DOMAIN_RESULTS_SCHEMA, check_results
-from .look import allocate
+from .carry import init_units
+from .look import allocate_next, initial_allocation
 from .shard import over_trial_devices
 from .window import next_window, slice_window
 
@@ -156,16 +154,8 @@ def _counts(tr: _DomainTrial, c: dict, n_seen, d: int):
 
 
 def _init_unit(plan: Plan, l_n: int) -> UnitState:
-    a_n = plan.n_arms
-    return UnitState(
-        decision=jnp.zeros((a_n,), dtype=jnp.int32),
-        decision_look=jnp.full((a_n,), -1, dtype=jnp.int32),
-        control=jnp.asarray(plan.control, dtype=jnp.int32),
-        stopped=jnp.asarray(False),
-        outcome=jnp.asarray(0, dtype=jnp.int32),
-        superior=jnp.asarray(-1, dtype=jnp.int32),
-        stop_look=jnp.asarray(l_n - 1, dtype=jnp.int32),
-    )
+    """A domain is one decision unit: the single-domain engine's unit state without its unit axis."""
+    return jax.tree.map(lambda x: x[0], init_units(1, plan.n_arms, plan.control, l_n))
 
 
 def _domain_look(tr: _DomainTrial, c: dict, k, d: int):
@@ -177,9 +167,7 @@ def _domain_look(tr: _DomainTrial, c: dict, k, d: int):
     in_play = (un.decision == 0) & ~un.stopped
     ctx = analysis.prepare(n, ev, in_play, key=jax.random.fold_in(tr.k_look, k * n_d + d))
     st2, act, pb_first, pb_final = decide_unit(plan, analysis, ctx, in_play, un, k, thr)
-    needs_p_better = isinstance(rule, TrippaAllocation)
-    p_better = analysis.vs_control(ctx, act, st2.control)[0] if needs_p_better else pb_final
-    alloc = allocate(plan, rule, pb_final, p_better, act, st2.control, n, n)
+    _, alloc = allocate_next(plan, rule, analysis, ctx, pb_final, act, st2.control, n)
     # a stopped domain keeps its winner: the superior arm, else the control, else the arm with top P(best)
     best = jnp.argmax(jnp.where(in_play, pb_first, -1.0)).astype(jnp.int32)
     winner = jnp.where(st2.superior >= 0, st2.superior, jnp.where(st2.control >= 0, st2.control, best))
@@ -229,16 +217,10 @@ def _simulate(dp: DomainsPlan, rules, analyses, table, key, thresholds):
     strides = jnp.asarray(dp.strides, dtype=jnp.int32)
     tr = _DomainTrial(dp, rules, analyses, thresholds, table, u, pid_all, k_look, strides)
 
-    def alloc0(plan):
-        z = jnp.zeros((plan.n_arms,), dtype=fdt)
-        act = jnp.ones((plan.n_arms,), dtype=bool)
-        inp = AllocationInputs(z, z, act, jnp.asarray(plan.control), z, jnp.asarray(0.0, dtype=fdt))
-        return FixedAllocation(ratio=plan.allocation.ratio)(inp)
-
     carry = dict(
         arm=jnp.full((n_d, n_max), -1, dtype=jnp.int32),
         y=jnp.zeros((n_max,), dtype=fdt),
-        alloc=[alloc0(p) for p in dp.plans],
+        alloc=[initial_allocation(p, jnp.ones((p.n_arms,), dtype=bool), fdt) for p in dp.plans],
         units=[_init_unit(p, l_n) for p in dp.plans],
         kept=[jnp.asarray(-1, dtype=jnp.int32) for _ in dp.plans],
         done=jnp.asarray(False),

@@ -26,7 +26,7 @@ from .arm_schedule import admit_waiting, continue_while_waiting
 from .carry import Counts, TrialCarry
 from .window import TrialSetup, sched_open
 
-__all__ = ["LookResult", "allocate", "analyse_look", "initial_allocation"]
+__all__ = ["LookResult", "allocate", "allocate_next", "analyse_look", "initial_allocation"]
 
 
 def allocate(
@@ -48,6 +48,23 @@ def allocate(
         return adaptive
     fixed = FixedAllocation(ratio=plan.allocation.ratio)(inp)
     return jnp.where(jnp.sum(n_unit) < plan.allocation.burn_in_n, fixed, adaptive)
+
+
+def allocate_next(
+    plan: Plan,
+    rule: AbstractAllocationRule,
+    analysis: Any,
+    ctx: Any,
+    p_best: Float[Array, " arm"],
+    act: Bool[Array, " arm"],
+    control: Int[Array, ""],
+    n: Float[Array, " arm"],
+) -> tuple[Float[Array, " arm"], Float[Array, " arm"]]:
+    """``(p_better, alloc)``: one unit's next allocation among the ``act`` arms after its look (``ctx``, the
+    analysis' prepared look); P(better than ``control``) is computed only for rules that read it
+    (``rule.needs_p_better``), else ``p_best`` fills its slot. Shared by the single-domain and factorial engines."""
+    p_better = analysis.vs_control(ctx, act, control)[0] if rule.needs_p_better else p_best
+    return p_better, allocate(plan, rule, p_best, p_better, act, control, n, n)
 
 
 def initial_allocation(plan: Plan, act: Bool[Array, "*unit arm"], fdt) -> Float[Array, "*unit arm"]:
@@ -135,8 +152,7 @@ def _bayes_unit(ts: TrialSetup, k, nxt_open, waiting, records, x: UnitInputs, u)
         pb_final = analysis.p_best(ctx, act_next)
     else:
         act_next = act2
-    p_better = analysis.vs_control(ctx, act_next, st2.control)[0] if ts.needs_p_better else pb_final
-    alloc = allocate(plan, ts.rule, pb_final, p_better, act_next, st2.control, x.n, x.n)
+    p_better, alloc = allocate_next(plan, ts.rule, analysis, ctx, pb_final, act_next, st2.control, x.n)
     p_log = pb_first
     if ts.log_p_better:  # audit: P(better than the design's control) of the arms in play at this look
         p_log = analysis.vs_control(ctx, x.in_play, jnp.asarray(plan.control, jnp.int32))[0]

@@ -17,7 +17,6 @@ from jaxtyping import Array, Bool, Float, Int
 
 from .._allocation.base import AbstractAllocationRule
 from .._allocation.fixed import block_assign
-from .._allocation.trippa import TrippaAllocation
 from .._analysis.base import AbstractAnalysis
 from .._design.plan import Plan
 from .arm_schedule import open_at_day, restrict_to_open, window_open_by_day
@@ -56,7 +55,7 @@ class TrialSetup:
 
     @property
     def needs_p_better(self) -> bool:
-        return isinstance(self.rule, TrippaAllocation)
+        return self.rule.needs_p_better
 
     @property
     def log_p_better(self) -> bool:

@@ -27,8 +27,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from ..._arms import AbstractArm
 from ..._effects import Clearances, Covariates, Effects, Mediators
-from .._base import AbstractArm, plasma_volume_l
+from .._base import plasma_volume_l
 from .._schedule import Windows
 
 __all__ = ["AbstractAdsorber", "MEDIATORS"]

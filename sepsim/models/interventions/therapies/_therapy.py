@@ -8,8 +8,9 @@ from typing import ClassVar
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from ..._arms import AbstractArm
 from ..._effects import Covariates, Effects, Mediators
-from .._base import _UNIT_TO_NG_PER_ML, AbstractArm
+from .._base import _UNIT_TO_NG_PER_ML
 from .._pk import PKParams, pk_rhs
 from .._schedule import DoseSchedule
 

@@ -1,7 +1,7 @@
 """Fit 1 of the population model: calibration to published summary targets (library re-weighting + NUTS)."""
 
 from ._calibrate import CalibrationConfig as CalibrationConfig
-from ._calibrate import CalibrationResult as CalibrationResult
+from ._calibrate import PopulationFitResult as PopulationFitResult
 from ._calibrate import run_calibration as run_calibration
 from ._library import Library as Library
 from ._library import draw_library as draw_library
@@ -15,7 +15,7 @@ from ._targets import load_targets as load_targets
 
 __all__ = [
     "CalibrationConfig",
-    "CalibrationResult",
+    "PopulationFitResult",
     "Fit1SbcConfig",
     "Fit1SbcResult",
     "Library",

@@ -25,7 +25,7 @@ from ._library import Library, Proposal, concat_libraries, draw_library, log_pro
 from ._likelihood import calibration_model, library_arrays, site_name, target_statistics
 from ._targets import CompiledTarget, compile_targets, load_targets
 
-__all__ = ["CalibrationConfig", "CalibrationResult", "run_calibration"]
+__all__ = ["CalibrationConfig", "PopulationFitResult", "run_calibration"]
 
 log = logging.getLogger("sepsim")
 _ROUND_STRIDE = 10_000_000  # global-index offset between library rounds (distinct virtual patients)
@@ -50,7 +50,9 @@ class CalibrationConfig(NamedTuple):
     inclusion: dict[str, Any] = {"infection_site": [0, 1, 2, 3]}  # library population (ImmunoSep infection types)
 
 
-class CalibrationResult(NamedTuple):
+class PopulationFitResult(NamedTuple):
+    """What :func:`run_calibration` returns: the NUTS run, the library it re-weights, the compiled targets."""
+
     mcmc: MCMC
     library: Library
     compiled: tuple[CompiledTarget, ...]
@@ -112,7 +114,7 @@ def _stat_summary(mcmc: MCMC, compiled) -> dict[str, tuple[float, float]]:
     return out
 
 
-def run_calibration(cfg: CalibrationConfig | None = None, prior: HyperPrior | None = None) -> CalibrationResult:
+def run_calibration(cfg: CalibrationConfig | None = None, prior: HyperPrior | None = None) -> PopulationFitResult:
     """Run the rounds; returns the final MCMC, the pooled library and a per-round record (ESS, stability)."""
     cfg = CalibrationConfig() if cfg is None else cfg
     prior = HyperPrior() if prior is None else prior
@@ -174,10 +176,10 @@ def run_calibration(cfg: CalibrationConfig | None = None, prior: HyperPrior | No
         pick = np.random.default_rng(cfg.seed + r).choice(ess.size, cfg.components, replace=False)
         post = mcmc.get_samples()
         raw = {"shift": np.asarray(post["shift"])[pick]}
-    return CalibrationResult(mcmc, lib, compiled, space, prior, rounds)
+    return PopulationFitResult(mcmc, lib, compiled, space, prior, rounds)
 
 
-def prior_statistics(result: CalibrationResult, n: int, key: Any) -> dict[str, np.ndarray]:
+def prior_statistics(result: PopulationFitResult, n: int, key: Any) -> dict[str, np.ndarray]:
     """Hyper-parameter prior draws and the simulated target statistics they imply (for the prior predictive)."""
     from .._latent import sample_hyper
 

@@ -22,7 +22,7 @@ import xarray as xr
 
 from ...._io import atomic_write_text
 from .._latent import EFFECT_COVARIATES
-from ._calibrate import CalibrationResult, prior_statistics
+from ._calibrate import PopulationFitResult, prior_statistics
 from ._likelihood import predictive_counts, site_name
 
 __all__ = ["Gates", "check_gates", "inference_data", "target_table", "write_figures", "write_outputs"]
@@ -55,7 +55,7 @@ class Gates(NamedTuple):
         )
 
 
-def _dims(result: CalibrationResult) -> tuple[dict[str, list], dict[str, list[str]]]:
+def _dims(result: PopulationFitResult) -> tuple[dict[str, list], dict[str, list[str]]]:
     coords: dict[str, list] = {
         "param": list(result.space.names),
         "param_": list(result.space.names),
@@ -82,7 +82,7 @@ def _dims(result: CalibrationResult) -> tuple[dict[str, list], dict[str, list[st
     return coords, dims
 
 
-def _predictive(result: CalibrationResult, stats: dict[str, np.ndarray], rng: np.random.Generator) -> dict:
+def _predictive(result: PopulationFitResult, stats: dict[str, np.ndarray], rng: np.random.Generator) -> dict:
     out = {}
     for t in result.compiled:
         name = site_name(t.target.id)
@@ -93,7 +93,7 @@ def _predictive(result: CalibrationResult, stats: dict[str, np.ndarray], rng: np
     return out
 
 
-def _observed(result: CalibrationResult) -> dict[str, np.ndarray]:
+def _observed(result: PopulationFitResult) -> dict[str, np.ndarray]:
     obs = {}
     for t in result.compiled:
         if t.target.kind == "binomial":
@@ -105,7 +105,7 @@ def _observed(result: CalibrationResult) -> dict[str, np.ndarray]:
     return obs
 
 
-def inference_data(result: CalibrationResult, *, seed: int = 0, prior_draws: int = 200) -> az.InferenceData:
+def inference_data(result: PopulationFitResult, *, seed: int = 0, prior_draws: int = 200) -> az.InferenceData:
     """All six groups; predictive replicates at the published n include the library's Monte-Carlo error."""
     import jax
 
@@ -160,7 +160,7 @@ def check_gates(idata: az.InferenceData, variables: tuple[str, ...] = _HYPER) ->
     )
 
 
-def target_table(idata: az.InferenceData, result: CalibrationResult) -> str:
+def target_table(idata: az.InferenceData, result: PopulationFitResult) -> str:
     """Markdown table: every target vs its posterior predictive 95% interval at the published n."""
     rows = [
         "| id | fitted | observed | posterior predictive 95% (at published n) | inside | simulated statistic "
@@ -211,7 +211,7 @@ def target_table(idata: az.InferenceData, result: CalibrationResult) -> str:
     return "\n".join(rows) + "\n"
 
 
-def write_figures(idata: az.InferenceData, result: CalibrationResult, out_dir: Path) -> list[Path]:
+def write_figures(idata: az.InferenceData, result: PopulationFitResult, out_dir: Path) -> list[Path]:
     """Trace, pair, forest and posterior predictive plots (PNG)."""
     import matplotlib
 
@@ -241,7 +241,7 @@ def write_figures(idata: az.InferenceData, result: CalibrationResult, out_dir: P
     return paths
 
 
-def _plot_ppc(idata: az.InferenceData, result: CalibrationResult) -> None:
+def _plot_ppc(idata: az.InferenceData, result: PopulationFitResult) -> None:
     import matplotlib.pyplot as plt
 
     labels, obs, lo, hi, plo, phi = [], [], [], [], [], []
@@ -273,7 +273,7 @@ def _plot_ppc(idata: az.InferenceData, result: CalibrationResult) -> None:
     fig.tight_layout()
 
 
-def write_outputs(idata: az.InferenceData, result: CalibrationResult, out_dir: Path, posterior_file: Path | None):
+def write_outputs(idata: az.InferenceData, result: PopulationFitResult, out_dir: Path, posterior_file: Path | None):
     """The run directory (posterior.nc, targets.md) and, optionally, the shipped posterior (written to a temporary
     name, then renamed into place, so a killed fit never leaves a half-written posterior)."""
     out_dir.mkdir(parents=True, exist_ok=True)

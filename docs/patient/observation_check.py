@@ -1,6 +1,6 @@
 """The figures quoted in README_patient.md for the observation models (``_observations.py``), from one run.
 
-``PYTHONPATH=$PWD python -m sepsim.models._observation_check N SEED`` simulates N patients of the unselected
+``python docs/patient/observation_check.py N SEED`` simulates N patients of the unselected
 posterior population under placebo for 28 days (cohort ``stage_key(SEED, "cohort")``, outcomes
 ``stage_key(SEED, "outcomes")``) and prints: the calibrated vasopressor-at-randomisation share against its target,
 the predictions (ventilation at randomisation among patients in shock vs EPISS; support days; % HLA-DR+ by
@@ -13,24 +13,19 @@ import sys
 
 import numpy as np
 import xarray as xr
+from scipy.stats import mannwhitneyu
 
-from .._keys import stage_key
-from ._arms import Placebo
-from ._cohort import CohortConfig
-from ._cohort import simulate_cohort as _simulate_cohort
-from ._outcomes import simulate_outcomes
-from ._precision import float64_by_default
-from ._support_kinds import SHOCK_SHARE
+from sepsim import stage_key
+from sepsim.models import CohortConfig, Placebo, simulate_cohort, simulate_outcomes
+from sepsim.models._support_kinds import SHOCK_SHARE
 
 __all__ = ["observation_figures"]
 
 
 def _auroc(score: np.ndarray, event: np.ndarray) -> float:
-    """Mann-Whitney AUROC (ties count one half)."""
+    """AUROC = Mann-Whitney U / (n_event n_other) (ties count one half)."""
     pos, neg = score[event], score[~event]
-    return float(
-        ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()) / pos.size / neg.size
-    )
+    return float(mannwhitneyu(pos, neg).statistic / pos.size / neg.size)
 
 
 def observation_figures(t: xr.Dataset) -> dict[str, float]:
@@ -63,7 +58,6 @@ def observation_figures(t: xr.Dataset) -> dict[str, float]:
 
 if __name__ == "__main__":  # float64: simulate_cohort / simulate_outcomes scope it themselves
     n, seed = int(sys.argv[1]), int(sys.argv[2])
-    simulate_cohort = float64_by_default(_simulate_cohort)  # the cohort sepsim.models.simulate_cohort draws
     cohort = simulate_cohort(n, key=stage_key(seed, "cohort"), config=CohortConfig(source="posterior"))
     table = simulate_outcomes(cohort, [Placebo()], key=stage_key(seed, "outcomes"), days=28, progress=False)
     for k, v in observation_figures(table).items():

@@ -1,13 +1,13 @@
-"""Figures of the patient model: ``python -m sepsim.models._figures OUTDIR``.
+"""Figures of the patient model: ``python docs/patient/figures.py OUTDIR``.
 
-* ``trajectories.png``: every state over 28 days for the behaviours (``_behaviours.BEHAVIOURS``: the five, MALS
+* ``trajectories.png``: every state over 28 days for the behaviours (``sepsim.models.BEHAVIOURS``: the five, MALS
   as a persistent and a resolving course).
 * ``endotypes.png``: screening ferritin vs mHLA-DR of 10,000 virtual patients with the ImmunoSep cut-offs
   (4420 ng/mL, 5000 AB/C).
 * ``survival_by_endotype.png``: placebo survival and the share still in the ICU to day 90 by screening endotype
   (4,000 patients, the calibration cohort ``stage_key(0, ...)``).
 
-``python -m sepsim.models._figures OUTDIR [NAME ...]`` makes only the named figures (``trajectories``,
+``python docs/patient/figures.py OUTDIR [NAME ...]`` makes only the named figures (``trajectories``,
 ``endotypes``, ``survival``).
 """
 
@@ -24,15 +24,23 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .._keys import stage_key  # noqa: E402
-from ._arms import Placebo  # noqa: E402
-from ._behaviours import BEHAVIOURS  # noqa: E402
-from ._cohort import simulate_cohort  # noqa: E402
-from ._effects import Covariates  # noqa: E402
-from ._outcomes import FERRITIN_MALS, HLA_DR_IP, simulate_outcomes  # noqa: E402
-from ._params import reference_params  # noqa: E402
-from ._patient_rhs import N_PHYSIOLOGICAL, N_STATES, STATE_NAMES, STATE_UNITS, to_physical  # noqa: E402
-from ._solve import solve_patient  # noqa: E402
+from sepsim import stage_key  # noqa: E402
+from sepsim.models import (  # noqa: E402
+    BEHAVIOURS,
+    FERRITIN_MALS,
+    HLA_DR_IP,
+    N_PHYSIOLOGICAL,
+    N_STATES,
+    STATE_NAMES,
+    STATE_UNITS,
+    Covariates,
+    Placebo,
+    reference_params,
+    simulate_cohort,
+    simulate_outcomes,
+    solve_patient,
+    to_physical,
+)
 
 __all__ = ["plot_trajectories", "plot_endotypes", "plot_survival", "main"]
 

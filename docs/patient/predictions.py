@@ -1,6 +1,6 @@
-"""Per-therapy predictions of the patient model: ``python -m sepsim.models._predictions [N] [SEED] [DAYS]``.
+"""Per-therapy predictions of the patient model: ``python docs/patient/predictions.py [N] [SEED] [DAYS]``.
 
-``python -m sepsim.models._predictions clearance [N] [SEED]`` dissects the adsorber direction instead: constant
+``python docs/patient/predictions.py clearance [N] [SEED]`` dissects the adsorber direction instead: constant
 first-order clearance 0.1/h for 7 days of IL-10 only, of TNF + IL-1b + IL-6 only, and of all four (28 days).
 
 Solves ``N`` virtual patients (cohort ``stage_key(SEED, "cohort")``, outcomes ``stage_key(SEED, "outcomes")``)
@@ -8,7 +8,7 @@ under placebo and every shipped therapy/device regimen (the ``conf/therapy`` and
 ImmunoSep's 15-day anakinra), and prints one markdown row per arm: 28-day mortality in all-comers and within each
 screening endotype, ImmunoSep responders among enrolled (MALS or immunoparalysis), 90-day mortality, ICU-acquired
 infection, organ-support-free days and serious adverse events. Nothing here is calibrated: only placebo rows
-are compared with calibration_targets.yaml (``_calibration.py``); every treatment row is a prediction.
+are compared with calibration_targets.yaml (``calibration.py`` beside this file); every treatment row is a prediction.
 """
 
 from __future__ import annotations
@@ -18,13 +18,9 @@ import sys
 import numpy as np
 import xarray as xr
 
-from .._keys import stage_key
-from ..config import build_arms  # the study-label wrapper: the arm coordinate carries the regimen's name
-from ._arms import ConstantEffectArm
-from ._cohort import simulate_cohort
-from ._outcomes import simulate_outcomes
-from ._precision import precision_scope
-from .interventions import Placebo
+from sepsim import stage_key
+from sepsim.config import build_arms  # the study-label wrapper: the arm coordinate carries the regimen's name
+from sepsim.models import ConstantEffectArm, Placebo, simulate_cohort, simulate_outcomes
 
 __all__ = ["REGIMENS", "prediction_rows", "clearance_rows"]
 
@@ -72,8 +68,7 @@ def prediction_rows(out: xr.Dataset) -> list[str]:
 
 
 def main(n: int = 2000, seed: int = 0, days: int = 90) -> None:
-    with precision_scope("float64"):
-        cohort = simulate_cohort(n, key=stage_key(seed, "cohort"))
+    cohort = simulate_cohort(n, key=stage_key(seed, "cohort"))  # float64 whatever the JAX setting
     arms = [Placebo(), *build_arms(REGIMENS)]
     out = simulate_outcomes(cohort, arms, key=stage_key(seed, "outcomes"), days=days, progress=False)
     counts = {e: int((out.endotype.values == e).sum()) for e in ("unclassified", "MALS", "immunoparalysis")}
@@ -87,8 +82,7 @@ def main(n: int = 2000, seed: int = 0, days: int = 90) -> None:
 def clearance_rows(n: int = 2000, seed: int = 0, k: float = 0.1) -> list[str]:
     """28-day mortality (all, by endotype), MALS responders, MALS damage and median HLA-DR on day 3, ICU-acquired
     infection, under placebo and constant cytokine clearances ``k`` (1/h) for 7 days."""
-    with precision_scope("float64"):
-        cohort = simulate_cohort(n, key=stage_key(seed, "cohort"))
+    cohort = simulate_cohort(n, key=stage_key(seed, "cohort"))  # float64 whatever the JAX setting
     pro = {"clearance_tnf": k, "clearance_il1b": k, "clearance_il6": k}
     arms = [
         Placebo(),

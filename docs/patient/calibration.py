@@ -1,4 +1,4 @@
-"""Placebo calibration read-out of the patient model: ``python -m sepsim.models._calibration [N] [SEED] [THERAPY]``.
+"""Placebo calibration read-out of the patient model: ``python docs/patient/calibration.py [N] [SEED] [THERAPY]``.
 
 Simulates ``N`` virtual patients (cohort ``stage_key(SEED, "cohort")``, outcomes ``stage_key(SEED, "outcomes")``,
 placebo, 365 days: the ODE over 90 days, the course after it closed form) and prints the numbers of the
@@ -17,11 +17,9 @@ import numpy as np
 import xarray as xr
 from scipy.stats import beta
 
-from .._keys import stage_key
-from ._arms import Placebo
-from ._cohort import simulate_cohort
-from ._outcomes import simulate_outcomes
-from ._precision import precision_scope
+from sepsim import stage_key
+from sepsim.models import Placebo, simulate_cohort, simulate_outcomes
+from sepsim.models.interventions import arm_from_config
 
 __all__ = ["clopper_pearson", "placebo_outcomes", "calibration_table"]
 
@@ -36,8 +34,7 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
 
 def placebo_outcomes(n: int, seed: int = 0, arms: Any = None) -> xr.Dataset:
     """Outcomes of ``n`` patients of cohort seed ``seed`` under placebo (and optional further arms)."""
-    with precision_scope("float64"):
-        cohort = simulate_cohort(n, key=stage_key(seed, "cohort"))
+    cohort = simulate_cohort(n, key=stage_key(seed, "cohort"))  # float64 whatever the JAX setting
     arms = [Placebo()] if arms is None else [Placebo(), *arms]
     return simulate_outcomes(cohort, arms, key=stage_key(seed, "outcomes"), days=365, chunk_size=1000, progress=False)
 
@@ -112,8 +109,6 @@ def main(n: int = 4000, seed: int = 0, therapy: str | None = None) -> None:
         for k, v in calibration_table(out).items():
             print(f"| {k} | {v} |")
         return
-    from .interventions import arm_from_config
-
     arm = arm_from_config({"therapies": [therapy]})
     out = placebo_outcomes(n, seed, arms=[arm])
     name = str(out.arm.values[1])
