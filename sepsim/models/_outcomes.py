@@ -118,6 +118,14 @@ def _per_patient(cohort: xr.Dataset, name: str) -> np.ndarray:
     return np.full(cohort.sizes["patient"], float(value))
 
 
+def _per_patient_override(cohort: xr.Dataset, name: str) -> np.ndarray:
+    """A per-patient value the ODE reads: the ``fixed.`` override wins over the cohort's variable (as in
+    ``_chunk_inputs``), so the outcome table and the dynamics use the same number."""
+    if f"fixed.{name}" in cohort.attrs:
+        return np.full(cohort.sizes["patient"], float(cohort.attrs[f"fixed.{name}"]))
+    return np.asarray(cohort[name].values, dtype=np.float64)
+
+
 def _course_params(cohort: xr.Dataset) -> CourseParams:
     v = {n: _per_patient(cohort, n) for n in (*CourseParams._fields[:-1], "age", "charlson")}
     v.update({n: _per_patient(cohort, n) for n in ("beta_age", "beta_charlson")})
@@ -266,8 +274,8 @@ def _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps,
     course = clinical_course(organ, lam_d, cohort["crn_death"].values, *draws, _course_params(cohort), float(days))
     death, t_icu = course.death, course.icu_discharge
     # the crossing the ODE's infection switch is centred on (_patient_rhs.infection_switch): draws below CRN_MIN
-    # (probability 8e-4) are raised to it
-    crn_inf = np.maximum(cohort["crn_infection"].values, CRN_MIN)
+    # (probability 8e-4) are raised to it; a ``fixed.crn_infection`` override acts here as it does in the ODE
+    crn_inf = np.maximum(_per_patient_override(cohort, "crn_infection"), CRN_MIN)
     infection = np.stack([_crossing_day(lam_i[:, a], crn_inf) for a in range(n_arm)], 1)
     infection = np.where((infection < death) & (infection < t_icu), infection, np.inf)
     alive = day[None, None, :] < death[:, :, None]

@@ -78,3 +78,18 @@ def test_outcome_infection_day_is_the_dynamics_infection():
         np.testing.assert_allclose(clock[i, alive], CLOCK_FLOOR, atol=1e-9)
         discharged += int((alive & ~o.in_icu.values[i]).sum())
     assert discharged > 50  # patient-days alive after ICU discharge were checked
+
+
+def test_fixed_override_of_the_draw_reaches_ode_and_outcome_table_alike():
+    """``cohort.fixed.crn_infection`` (an accepted override) is the number both the ODE parameters and the outcome
+    table's infection crossing use; without it both use the cohort's own draws."""
+    import xarray as xr
+
+    from sepsim.models._outcomes import _chunk_inputs, _per_patient_override
+
+    ds = xr.Dataset({"crn_infection": ("patient", [0.5, 2.0]), "t_screen_h": ("patient", [-3.0, -1.0])})
+    for attrs, want in (({}, [0.5, 2.0]), ({"fixed.crn_infection": 1000.0}, [1000.0, 1000.0])):
+        ds.attrs = attrs
+        params, _, _ = _chunk_inputs(ds, slice(0, 2), 2, 10)
+        np.testing.assert_array_equal(np.asarray(params.crn_infection), want)
+        np.testing.assert_array_equal(_per_patient_override(ds, "crn_infection"), want)
