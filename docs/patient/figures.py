@@ -48,7 +48,7 @@ __all__ = ["plot_trajectories", "plot_endotypes", "plot_survival", "main"]
 def plot_trajectories(path: Path) -> None:
     cov = Covariates(jnp.asarray(75.0), jnp.asarray(0.3), jnp.asarray(60.0), jnp.asarray(150.0))
     ts = jnp.linspace(-47.0, 28 * 24.0, 400)
-    fig, axes = plt.subplots(4, 4, figsize=(16, 13))
+    fig, axes = plt.subplots(3, 6, figsize=(22, 10))
     for name, over in BEHAVIOURS.items():
         x = np.asarray(to_physical(solve_patient(reference_params(**over), cov, Placebo(), ts).ys))
         for i, ax in enumerate(axes.flat[:N_STATES]):
@@ -58,7 +58,7 @@ def plot_trajectories(path: Path) -> None:
     for i, ax in enumerate(axes.flat[:N_STATES]):
         ax.set_title(labels[i], fontsize=9)
         ax.axvline(0.0, color="grey", lw=0.5)
-        if i in (0, 1, 3, 4, 5, 6, 7, 8):
+        if i in (0, 1, 3, 4, 5, 6, 7, 8, 13):
             ax.set_yscale("log")  # positive states (pathogen floored at 1e-6 for display)
         elif i >= N_PHYSIOLOGICAL:
             ax.set_yscale("symlog", linthresh=1e-2)

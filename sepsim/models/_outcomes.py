@@ -7,8 +7,10 @@ Observation models (all draws are common random numbers, shared by every arm):
 * **Clinical course** (:mod:`._course`): ICU discharge once organ dysfunction has resolved, ward stay, death when
   the cumulative hazard (acute hazard of the ODE until ICU discharge, then the cited post-acute hazard) crosses
   the patient's Exp(1) draw. The ODE covers the acute phase (at most 90 days); later days are closed form.
-* **Secondary (ICU-acquired) infection**: the ODE's infection hazard crosses its own Exp(1) draw; counts only
-  in the ICU (before death and ICU discharge) and within the ODE horizon.
+* **Secondary (ICU-acquired) infection**: the ODE's infection hazard crosses its own Exp(1) draw ``crn_infection``;
+  the same crossing seeds the secondary pathogen inside the ODE (``_patient_rhs.infection_switch``), so
+  ``infection_day`` is when the new pathogen load appears. Counts only in the ICU (before death and ICU discharge)
+  and within the ODE horizon.
 * **Screening biomarkers**: true value at ``t_screen_h`` times ``exp(sigma z)``, ``sigma = sqrt(log(1 + CV^2))``.
 * **ImmunoSep endotype**: MALS if ferritin > 4420 ng/mL; else immunoparalysis if HLA-DR < 5000 AB/C; else
   unclassified [V IS-04], from the *measured* screening values (``endotype_true`` from the true ones).
@@ -35,7 +37,7 @@ from ._course import ACUTE_DAYS, CourseParams, clinical_course, course_draws
 from ._effects import Covariates
 from ._observations import add_observations
 from ._params import load_parameter_specs, params_from_mapping
-from ._patient_rhs import N_PHYSIOLOGICAL, STATE_NAMES, STATE_UNITS
+from ._patient_rhs import CRN_MIN, IDX_DEATH, IDX_INFECTION, N_PHYSIOLOGICAL, STATE_NAMES, STATE_UNITS
 from ._precision import precision_scope
 from ._safety_events import SERIOUS_FRACTION, safety_draws, safety_event_days, serious_draws, with_safety_hazards
 from ._solve import DEFAULT_SOLVER, SolverConfig, make_batch_solver, shard_patients
@@ -115,6 +117,14 @@ def _per_patient(cohort: xr.Dataset, name: str) -> np.ndarray:
     spec = {s.name: s.value for s in load_parameter_specs()}
     value = cohort.attrs.get(f"fixed.{name}", spec[name])
     return np.full(cohort.sizes["patient"], float(value))
+
+
+def _per_patient_override(cohort: xr.Dataset, name: str) -> np.ndarray:
+    """A per-patient value the ODE reads: the ``fixed.`` override wins over the cohort's variable (as in
+    ``_chunk_inputs``), so the outcome table and the dynamics use the same number."""
+    if f"fixed.{name}" in cohort.attrs:
+        return np.full(cohort.sizes["patient"], float(cohort.attrs[f"fixed.{name}"]))
+    return np.asarray(cohort[name].values, dtype=np.float64)
 
 
 def _course_params(cohort: xr.Dataset) -> CourseParams:
@@ -203,7 +213,7 @@ def _simulate(cohort, arms, key, days, chunk_size, solver, progress) -> xr.Datas
                 ys = np.asarray(sol.ys)[:m]
                 x = np.exp(ys[:, :, :N_PHYSIOLOGICAL])
                 states[:, sl, a, :] = np.moveaxis(x[:, 1:, :], 2, 0)
-                lam_d[sl, a], lam_i[sl, a] = ys[:, 1:, N_PHYSIOLOGICAL], ys[:, 1:, N_PHYSIOLOGICAL + 1]
+                lam_d[sl, a], lam_i[sl, a] = ys[:, 1:, IDX_DEATH], ys[:, 1:, IDX_INFECTION]
                 ok[sl, a], steps[sl, a] = np.asarray(sol.ok)[:m], np.asarray(sol.steps)[:m]
                 arm_names = wrapped[a][1]
                 for j, k in enumerate(arm_names):
@@ -286,7 +296,10 @@ def _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps,
     organ = states[STATE_NAMES.index("organ_dysfunction")]
     course = clinical_course(organ, lam_d, cohort["crn_death"].values, *draws, _course_params(cohort), float(days))
     death, t_icu = course.death, course.icu_discharge
-    infection = np.stack([_crossing_day(lam_i[:, a], cohort["crn_infection"].values) for a in range(n_arm)], 1)
+    # the crossing the ODE's infection switch is centred on (_patient_rhs.infection_switch): draws below CRN_MIN
+    # (probability 8e-4) are raised to it; a ``fixed.crn_infection`` override acts here as it does in the ODE
+    crn_inf = np.maximum(_per_patient_override(cohort, "crn_infection"), CRN_MIN)
+    infection = np.stack([_crossing_day(lam_i[:, a], crn_inf) for a in range(n_arm)], 1)
     infection = np.where((infection < death) & (infection < t_icu), infection, np.inf)
     alive = day[None, None, :] < death[:, :, None]
     sofa = np.clip(np.round(organ + SOFA_NOISE_SD * sofa_z[:, None, :]), 0.0, 24.0)

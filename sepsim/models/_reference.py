@@ -25,7 +25,8 @@ def numpy_params(params: Any) -> Any:
 
 
 def numpy_rhs(t: float, x: np.ndarray, p: Any, hazards_on: bool) -> np.ndarray:
-    """Physical-unit RHS of (physiological states, Lambda_death, Lambda_infection) under placebo."""
+    """Physical-unit RHS of (physiological states, Lambda_death, Lambda_infection) under placebo (``x`` includes
+    the two hazards: the ICU-acquired infection switch reads ``Lambda_infection``)."""
     prod, loss = production_loss(t, x, p, ZERO_EFFECTS, xp=np)
     dx = np.array(prod) - np.array(loss) * x[:N_PHYSIOLOGICAL]
     hd, hi = hazards(x, p, xp=np)
@@ -39,7 +40,7 @@ def reference_solve(
     """Placebo course of one patient at ``t_eval`` (hours, >= 0) with scipy ``solve_ivp``.
 
     Integrates [T_START, 0] without hazards and [0, t_eval[-1]] with hazards (the hazard switch at
-    randomisation is a discontinuity). Returns (states [t, 14] in physical units, number of RHS evaluations).
+    randomisation is a discontinuity). Returns (states [t, 17] in physical units, number of RHS evaluations).
     """
     p = numpy_params(params)
     x0 = np.asarray(to_physical(initial_state(params)), dtype=np.float64)  # the model's own start, physical units

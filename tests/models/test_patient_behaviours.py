@@ -114,6 +114,10 @@ def test_hla_dr_and_lymphocytes_reach_pathogen_control(courses):
     assert np.all(ifn[1:, P] < base[1:, P] - 0.5)  # days 1-28: lower pathogen plateau
     assert np.all(ifn[1:, 11] < base[1:, 11]) and ifn[-1, LAM] < base[-1, LAM] - 0.05
     lym = _arm_course(ConstantEffectArm("stim", lymph_prolif=1.0, lymph_apoptosis_block=0.5, stop=24.0 * 30))
-    assert np.all(lym[1:, P] < base[1:, P]) and lym[-1, LAM] < base[-1, LAM] - 0.05
+    # lymphocyte support acts mostly on ICU-acquired infections: their hazard falls by a third (0.81 vs 1.18);
+    # the deaths an infection causes now come out of the dynamics only once it happens (test_patient_infection.py),
+    # no longer as a hazard term q_inf h_inf, so without an infection draw the death hazard falls only a little
+    assert np.all(lym[1:, P] < base[1:, P]) and lym[-1, LAM] < base[-1, LAM]
+    assert lym[-1, LAM + 1] < 0.75 * base[-1, LAM + 1]
     noop = _arm_course(ConstantEffectArm("stim", hla_dr_stim=0.0))
     np.testing.assert_allclose(noop, base, rtol=1e-4, atol=1e-9)

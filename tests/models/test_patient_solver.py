@@ -19,10 +19,14 @@ from sepsim.models import (
     to_physical,
 )
 from sepsim.models._effects import Covariates
+from sepsim.models._patient_rhs import STATE_NAMES
 from sepsim.models._reference import reference_solve
 
 COV = Covariates(jnp.asarray(75.0), jnp.asarray(0.3), jnp.asarray(60.0), jnp.asarray(150.0))
 PANEL = [{}, {"kpg": 0.6, "k_abx": 0.01}, {"a_il10": 8.0, "kdn": 0.8}, {"a_il1": 250.0}, {"a_il10": 60.0}]
+# + an ICU-acquired infection on day ~1 (Lambda_inf reaches the draw 0.02): the switch, the seeded secondary
+# pathogen and its antibiotic start t_abx_2 later are integrated by both solvers
+INFECTED = {"crn_infection": 0.02}
 # Below this physical value a state is biologically zero (e.g. 1e-9 x 10^6 pathogens/mL = 1 per litre); relative
 # error is measured against max(|reference|, floor) so that a cleared pathogen decaying to 1e-100 is not compared.
 FLOOR = 1e-9
@@ -34,7 +38,7 @@ _solve_ex = jax.jit(lambda p, t: solve_patient(p, COV, Placebo(), t, SolverConfi
 _solve_im = jax.jit(lambda p, t: solve_patient(p, COV, Placebo(), t, SolverConfig(solver="kvaerno5")))
 
 
-@pytest.mark.parametrize("over", PANEL)
+@pytest.mark.parametrize("over", [*PANEL, INFECTED])
 def test_matches_scipy_radau(over):
     """Relative error < 1e-4 on every state at daily points vs scipy Radau (rtol 1e-10, atol 1e-14)."""
     p = reference_params(**over)
@@ -45,6 +49,8 @@ def test_matches_scipy_radau(over):
     x = np.asarray(to_physical(sol.ys))
     rel = np.abs(x - ref) / np.maximum(np.abs(ref), FLOOR)
     assert rel.max() < 1e-4, rel.max(axis=0)
+    if over is INFECTED:  # the case does exercise the infection: the secondary pathogen rose above its inoculum
+        assert ref[:, STATE_NAMES.index("secondary_pathogen")].max() > p.p_inoc_2
 
 
 @pytest.mark.slow  # Kvaerno5 compile ~10 s
@@ -94,8 +100,8 @@ def _check_positive(out):
     for name in [v for v in out.data_vars if v.startswith("state_")]:
         v = out[name].sel(arm="placebo").values[ok]
         assert np.isfinite(v).all() and (v >= 0).all(), name
-        if name != "state_pathogen":  # a cleared pathogen may underflow exp(log P) to 0.0; its log stays finite
-            assert (v > 0).all(), name
+        if name not in ("state_pathogen", "state_secondary_pathogen"):  # a cleared pathogen may underflow
+            assert (v > 0).all(), name  # exp(log P) to 0.0; its log stays finite
 
 
 def test_positivity_and_no_nan():

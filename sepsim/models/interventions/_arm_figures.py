@@ -27,7 +27,7 @@ from .._behaviours import BEHAVIOURS
 from .._effects import Covariates
 from .._outcomes import FERRITIN_MALS, HLA_DR_IP
 from .._params import reference_params
-from .._patient_rhs import N_STATES, STATE_NAMES, to_physical
+from .._patient_rhs import IDX_DEATH, N_STATES, STATE_NAMES, to_physical
 from .._solve import make_batch_solver
 from ._arm import as_combination
 from ._config import arm_from_config
@@ -279,7 +279,7 @@ def _plot_one(path: Path, label: str, course: ArmCourse, placebo: ArmCourse, pat
             ax.legend(fontsize=6)
         ax = axes[i, -1]
         for c, col, ls, lab in ((placebo, "0.4", "--", "placebo"), (course, "tab:red", "-", "treated"))[: 1 + treated]:
-            surv = np.exp(-c.x[i, -1, N_STATES - 2]) if bool(c.ok[i]) else np.nan
+            surv = np.exp(-c.x[i, -1, IDX_DEATH]) if bool(c.ok[i]) else np.nan
             ax.plot(d, _mask(c.x[i, :, STATE_NAMES.index("organ_dysfunction")]), color=col, ls=ls, lw=1.0,
                     label=f"{lab}, P(alive d{d[-1]:.0f}) {surv:.2f}")  # fmt: skip
         ax.set_ylabel("organ dysfunction (SOFA points)")
