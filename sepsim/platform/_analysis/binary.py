@@ -49,7 +49,7 @@ class BetaBinomialAnalysis(AbstractAnalysis):
 
     higher_is_better: bool = eqx.field(static=True)
     method: str = eqx.field(static=True, default="quadrature")
-    n_grid: int = eqx.field(static=True, default=97)
+    n_grid: int = eqx.field(static=True, default=65)
     n_draws: int = eqx.field(static=True, default=5000)
     prior_a: float = eqx.field(static=True, default=1.0)
     prior_b: float = eqx.field(static=True, default=1.0)

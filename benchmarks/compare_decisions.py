@@ -1,0 +1,121 @@
+"""Per-trial decisions of this tree against a baseline source tree on the same trial keys (float64).
+
+For the adaptr design and the immunosep design (``bench_trials.py``'s rows, each tree with its own default
+quadrature grid), runs ``--trials`` trials with the keys ``index_keys(stage_key(2, "bench"), i)`` in each tree (a
+worker process per tree, ``PYTHONPATH`` set to it) and prints how many trials changed any arm decision, the unit
+outcome or the stop look, P(superiority) in each, and the largest difference of P(best) at the first look (the
+same data in both trees; later looks of response-adaptive trials can differ where an allocation probability
+change of ~1e-5 moves a patient to another arm).
+
+Usage: ``python benchmarks/compare_decisions.py --baseline-src DIR [--trials 10000] [--json PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+BATCH = 2000
+
+
+def _worker(out: str, n: int, table: str) -> None:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_trials import _engine_case
+
+    from sepsim._keys import index_keys, stage_key
+    from sepsim.platform._engine.run import make_trial_function
+
+    res = {}
+    for name in ("adaptr quadrature", "immunosep quadrature"):
+        design, outcomes = _engine_case(name, table)
+        fn, _ = make_trial_function(design, outcomes)
+        parts: dict[str, list] = {"decision": [], "outcome": [], "stop": [], "pbest": []}
+        for s in range(0, n, BATCH):
+            r = fn(index_keys(stage_key(2, "bench"), s, min(BATCH, n - s)))
+            parts["decision"].append(np.asarray(r["units"].decision))
+            parts["outcome"].append(np.asarray(r["units"].outcome))
+            parts["stop"].append(np.asarray(r["units"].stop_look))
+            parts["pbest"].append(np.asarray(r["per_look"]["p_best_unit"]))
+        for k, v in parts.items():
+            res[f"{name.split()[0]}_{k}"] = np.concatenate(v)
+    np.savez(out, **res)
+
+
+def _run(src: str | None, out: str, n: int, table: str) -> None:
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    cmd = [sys.executable, __file__, "--worker", out, "--trials", str(n), "--table", table]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=src or ROOT)
+    if done.returncode:
+        raise RuntimeError(f"worker (src={src}) failed:\n{done.stderr[-3000:]}")
+
+
+def compare(new: dict, old: dict) -> dict:
+    """Changed trials, P(superiority) and the first look's largest P(best) difference, per design."""
+    out = {}
+    for d in ("adaptr", "immunosep"):
+        dec_changed = np.any(new[f"{d}_decision"] != old[f"{d}_decision"], axis=(-1, -2))
+        changed = (
+            dec_changed
+            | np.any(new[f"{d}_outcome"] != old[f"{d}_outcome"], axis=-1)
+            | np.any(new[f"{d}_stop"] != old[f"{d}_stop"], axis=-1)
+        )
+        p_new, p_old = new[f"{d}_pbest"][:, 0], old[f"{d}_pbest"][:, 0]
+        both = np.isfinite(p_new) & np.isfinite(p_old)
+        out[d] = dict(
+            trials=int(changed.size),
+            trials_changed=int(changed.sum()),
+            p_superiority_new=float(np.mean(new[f"{d}_outcome"][:, 0] == 1)),
+            p_superiority_baseline=float(np.mean(old[f"{d}_outcome"][:, 0] == 1)),
+            max_abs_diff_p_best_first_look=float(np.abs(p_new - p_old)[both].max()),
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline-src", help="the baseline sepsim source tree (e.g. git archive of a commit)")
+    ap.add_argument("--trials", type=int, default=10_000)
+    ap.add_argument("--json", metavar="PATH")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--table", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        _worker(args.worker, args.trials, args.table)
+        return {}
+    if not args.baseline_src:
+        ap.error("--baseline-src is required")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_trials import TABLE, build_immunosep_table
+
+    table = str(build_immunosep_table(TABLE.with_name("immunosep_table_1200.nc"), 1200))
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {k: str(Path(tmp) / f"{k}.npz") for k in ("new", "old")}
+        _run(None, paths["new"], args.trials, table)
+        _run(args.baseline_src, paths["old"], args.trials, table)
+        res = compare(dict(np.load(paths["new"])), dict(np.load(paths["old"])))
+    for d, r in res.items():
+        print(
+            f"{d}: {r['trials_changed']} of {r['trials']} trials decided differently; P(sup) "
+            f"{r['p_superiority_new']:.4f} vs {r['p_superiority_baseline']:.4f}; first look max |dP(best)| "
+            f"{r['max_abs_diff_p_best_first_look']:.2e}"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2))
+    return res
+
+
+if __name__ == "__main__":
+    main()
