@@ -64,11 +64,8 @@ class SafetyArm(eqx.Module):
 
 
 def _hazard_source(arm: Any) -> AbstractArm | None:
-    """The intervention arm that reports hazards: ``arm`` itself, or the arm a study label wraps (``arm.arm``)."""
-    for a in (arm, getattr(arm, "arm", None)):
-        if isinstance(a, AbstractArm):
-            return a
-    return None
+    """The arm itself when it implements the arm protocol (a study's ``LabelledArm`` forwards ``hazards``)."""
+    return arm if isinstance(arm, AbstractArm) else None
 
 
 def with_safety_hazards(arm: Any, covariates: Covariates) -> tuple[Any, tuple[str, ...]]:
