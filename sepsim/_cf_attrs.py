@@ -53,6 +53,7 @@ KNOWN: dict[str, dict[str, str]] = {
     "infection_response_d15": {"long_name": "clinical infection response at day 15 (test of cure)"},
     "organ_support": {"units": "1"},
     "sae": {"units": "1"},
+    "state_secondary_infection_clock": {"long_name": "hours since the ICU-acquired infection's onset (0.1 before it)"},
     "ventilation": {"long_name": "invasive mechanical ventilation on the day", "units": "1"},
     "vasopressor": {"long_name": "vasopressor infusion on the day", "units": "1"},
     "ventilation_days": {"long_name": "days on invasive ventilation, to the horizon", "units": "d"},

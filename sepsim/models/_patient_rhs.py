@@ -82,8 +82,8 @@ STATE_UNITS = (
     "SOFA-equivalent points",
     "1 (tolerant fraction of activated M)",
     "10^6 cells/mL",
-    "h since ICU-acquired infection onset (CLOCK_FLOOR before it)",
-)
+    "h",  # hours since the ICU-acquired infection's onset (CLOCK_FLOOR before it); not "h since ...", which CF
+)  # readers decode as a calendar time (xarray then fails to open the outcome table)
 N_PHYSIOLOGICAL = len(STATE_NAMES)
 N_STATES = N_PHYSIOLOGICAL + 2  # + cumulative death hazard, cumulative secondary-infection hazard
 T_START = -48.0  # h; infection onset, 48 h before randomisation (t = 0) [U]

@@ -121,3 +121,19 @@ def test_every_file_a_run_writes_opens_plain(tmp_path, overrides):
     _check_results_file(_open_plain(tmp_path / "run" / "results.nc"))
     page = (tmp_path / "run" / "report.html").read_text()
     assert ("Virtual cohort" in page) is ("experiment=immunosep" in overrides)
+
+
+def test_model_state_units_open_plain(tmp_path):
+    """Every unit the outcome table writes for a model state round-trips through netCDF and a plain
+    ``xr.open_dataset``: a CF time unit ("h since ...") would be decoded as a calendar time and fail to open
+    (regression: the ICU-acquired infection clock)."""
+    from sepsim.models import STATE_NAMES, STATE_UNITS
+
+    units = dict(zip(STATE_NAMES, STATE_UNITS, strict=True))
+    ds = xr.Dataset({f"state_{n}": ("day", [1.0, 2.0], {"units": u}) for n, u in units.items()})
+    path = tmp_path / "states.nc"
+    atomic_to_netcdf(ds, path)
+    with xr.open_dataset(path) as back:
+        for name in ds:
+            assert back[name].dtype == np.float64, name
+            assert back[name].attrs["units"] == ds[name].attrs["units"], name
