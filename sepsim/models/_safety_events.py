@@ -77,25 +77,27 @@ def with_safety_hazards(arm: Any, covariates: Covariates) -> tuple[Any, tuple[st
     return SafetyArm(arm, source, names, str(getattr(arm, "name", "arm"))), names
 
 
-def safety_draws(key: Key[Array, ""], patients: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """One Exp(1) draw per (event name, global patient index)."""
+def _per_patient_draws(
+    key: Key[Array, ""], patients: np.ndarray, names: tuple[str, ...], tag: str, sample: Any
+) -> dict[str, np.ndarray]:
+    """``sample(key)`` per (name, global patient index) from ``fold_in(fold_in(key, crc32(tag:name)), patient)``."""
     idx = jnp.asarray(patients, dtype=jnp.uint32)
     out = {}
     for n in names:
-        sub = jax.random.fold_in(key, zlib.crc32(f"safety:{n}".encode()) & 0x7FFFFFFF)
-        out[n] = np.asarray(jax.vmap(lambda i, s=sub: jax.random.exponential(jax.random.fold_in(s, i), ()))(idx))
+        sub = jax.random.fold_in(key, zlib.crc32(f"{tag}:{n}".encode()) & 0x7FFFFFFF)
+        out[n] = np.asarray(jax.vmap(lambda i, s=sub: sample(jax.random.fold_in(s, i)))(idx))
     return out
+
+
+def safety_draws(key: Key[Array, ""], patients: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """One Exp(1) draw per (event name, global patient index)."""
+    return _per_patient_draws(key, patients, names, "safety", lambda k: jax.random.exponential(k, ()))
 
 
 def serious_draws(key: Key[Array, ""], patients: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     """One uniform draw per (event in :data:`SERIOUS_FRACTION`, global patient index): serious iff below the
     fraction."""
-    idx = jnp.asarray(patients, dtype=jnp.uint32)
-    out = {}
-    for n in names:
-        sub = jax.random.fold_in(key, zlib.crc32(f"serious:{n}".encode()) & 0x7FFFFFFF)
-        out[n] = np.asarray(jax.vmap(lambda i, s=sub: jax.random.uniform(jax.random.fold_in(s, i), ()))(idx))
-    return out
+    return _per_patient_draws(key, patients, names, "serious", lambda k: jax.random.uniform(k, ()))
 
 
 def safety_event_days(cum: np.ndarray, draw: np.ndarray, death: np.ndarray) -> np.ndarray:
