@@ -56,7 +56,9 @@ def add_observations(ds: xr.Dataset, covariates: dict[str, Any], key: Key[Array,
     ds["screen_hla_dr_pct_positive"] = ("patient", hla_dr_percent_positive(ds.screen_hla_dr.values), pct)
     ds["screen_hla_dr_mfi"] = ("patient", hla_dr_mfi(ds.screen_hla_dr.values), mfi)
 
-    scores = baseline_severity(organ[:, 0, 0], covariates, cv, resp, shock0, vent0, severity_draws(key, patients))
+    # O at randomisation precedes every arm's action: arm 0's, or another arm's where arm 0's solve failed (NaN)
+    o0 = np.where(np.isfinite(organ[:, 0, 0]), organ[:, 0, 0], np.fmax.reduce(organ[:, :, 0], axis=1))
+    scores = baseline_severity(o0, covariates, cv, resp, shock0, vent0, severity_draws(key, patients))
     for name, value in scores._asdict().items():
         ds[name] = ("patient", value)
     return ds

@@ -41,6 +41,7 @@ from ._severity_scores import apache_ii, apache_ii_aps, apache_ii_pred_mortality
 
 __all__ = [
     "IMPUTED",
+    "MISSING_SCORE",
     "ORGAN_SHARES",
     "SOFA_BAND_VALUES",
     "SeverityScores",
@@ -50,6 +51,7 @@ __all__ = [
     "baseline_severity",
 ]
 
+MISSING_SCORE = -1  # APACHE II / SAPS II of a patient whose baseline organ state is unknown (failed solve)
 # (name, distribution, centre, spread) per patient [U]: normal (mean, sd) or lognormal (median, log-sd)
 IMPUTED = (
     ("temp_c", "normal", 38.2, 1.0),
@@ -129,8 +131,11 @@ def baseline_severity(
 ) -> SeverityScores:
     """APACHE II, SAPS II and their predicted mortality per patient (module docstring: the observation model).
 
-    ``covariates``: ``age``, ``platelets``, ``hematocrit`` (fraction), ``charlson`` per patient.
+    ``covariates``: ``age``, ``platelets``, ``hematocrit`` (fraction), ``charlson`` per patient. A patient whose
+    ``o0`` is not finite (a failed solve) gets scores :data:`MISSING_SCORE` and NaN predicted mortality.
     """
+    known = np.isfinite(o0)
+    o0 = np.where(known, o0, 0.0)  # scored on a placeholder, then masked
     u, z = draws[:, :3], draws[:, 3:]
     involved = {"cardiovascular": np.asarray(cardiovascular, bool), "respiratory": np.asarray(respiratory, bool)}
     involved |= {k: u[:, j] < p for j, (k, p) in enumerate(ORGAN_SHARES.items())}
@@ -162,5 +167,8 @@ def baseline_severity(
         x["wbc"], x["potassium"], x["sodium"], x["bicarbonate"], bili, gcs, np.where(charlson >= 6, 9, 0), 6,
     )  # fmt: skip
     return SeverityScores(
-        apache.astype(np.int16), apache_ii_pred_mortality(apache), saps.astype(np.int16), saps_ii_pred_mortality(saps)
+        np.where(known, apache, MISSING_SCORE).astype(np.int16),
+        np.where(known, apache_ii_pred_mortality(apache), np.nan),
+        np.where(known, saps, MISSING_SCORE).astype(np.int16),
+        np.where(known, saps_ii_pred_mortality(saps), np.nan),
     )

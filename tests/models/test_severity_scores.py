@@ -6,6 +6,7 @@ import pytest
 from sepsim._keys import stage_key
 from sepsim.models._severity_baseline import (
     IMPUTED,
+    MISSING_SCORE,
     baseline_severity,
     coagulation_points,
     organ_components,
@@ -144,6 +145,20 @@ def test_baseline_scores_hand_computed():
     # urine 1500 - 0.667 x 1150 = 733 (SAPS 4); PaO2/FiO2 183 -> A-aDO2 267.8 (2), SAPS ventilated < 200 (9)
     s = _baseline(renal=True)
     assert (s.apache_ii[0], s.saps_ii[0]) == (17, 45)
+
+
+def test_failed_solve_has_missing_scores_not_garbage():
+    """A NaN baseline organ state (failed solve) gives MISSING_SCORE and NaN risk; the other patients are unchanged."""
+    ok = _baseline()
+    draws = np.zeros((2, 3 + len(IMPUTED)))
+    draws[:, :3] = 0.99
+    one = {"age": 70.0, "platelets": 120.0, "hematocrit": 0.30, "charlson": 2.0}
+    cov = {k: np.array([v, v]) for k, v in one.items()}
+    t = np.array([True, True])
+    s = baseline_severity(np.array([np.nan, 9.0]), cov, t, t, t, t, draws)
+    assert s.apache_ii[0] == MISSING_SCORE and s.saps_ii[0] == MISSING_SCORE
+    assert np.isnan(s.apache_ii_pred_mortality[0]) and np.isnan(s.saps_ii_pred_mortality[0])
+    assert (s.apache_ii[1], s.saps_ii[1]) == (ok.apache_ii[0], ok.saps_ii[0])
 
 
 def test_severity_draws_per_global_patient():
