@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Int, Key
 
-__all__ = ["stage_key", "index_keys"]
+__all__ = ["stage_key", "index_keys", "item_keys"]
 
 
 def _stage_tag(stage: str) -> int:
@@ -35,5 +35,11 @@ def index_keys(key: Key[Array, ""], start: int, size: int) -> Key[Array, " n"]:
     ``index_keys(k, 0, 10)[3:5]`` equals ``index_keys(k, 3, 2)``: a chunk's keys do not depend on how the work
     was chunked.
     """
-    idx: Int[Array, " n"] = jnp.arange(start, start + size, dtype=jnp.uint32)
+    return item_keys(key, jnp.arange(start, start + size, dtype=jnp.uint32))
+
+
+def item_keys(key: Key[Array, ""], indices: Int[Array, " n"]) -> Key[Array, " n"]:
+    """Keys for the items with global indices ``indices`` under ``key`` (``fold_in(key, index)``): an item's key is the
+    same whatever subset, order or chunk it is drawn in (e.g. per-patient common random numbers)."""
+    idx = jnp.asarray(indices, dtype=jnp.uint32)
     return jax.vmap(lambda i: jax.random.fold_in(key, i))(idx)

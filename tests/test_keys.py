@@ -2,7 +2,7 @@ import jax
 import numpy as np
 import pytest
 
-from sepsim._keys import index_keys, stage_key
+from sepsim._keys import index_keys, item_keys, stage_key
 
 
 def test_index_keys_do_not_depend_on_chunking():
@@ -23,3 +23,11 @@ def test_stages_and_seeds_differ():
 def test_bad_seed_rejected(bad):
     with pytest.raises(ValueError, match="seed"):
         stage_key(bad, "cohort")
+
+
+def test_item_keys_follow_the_index_not_the_position():
+    """A patient's key is fold_in(key, patient) whatever subset or order it is asked in, and matches index_keys."""
+    k = stage_key(3, "outcomes")
+    full = jax.random.key_data(index_keys(k, 0, 10))
+    picked = jax.random.key_data(item_keys(k, np.array([7, 2, 9])))
+    np.testing.assert_array_equal(picked, full[[7, 2, 9]])

@@ -23,9 +23,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Key
+
+from .._keys import item_keys
 
 __all__ = ["ACUTE_DAYS", "CourseParams", "Course", "course_draws", "clinical_course", "post_acute_cumhaz"]
 
@@ -57,9 +58,8 @@ class Course(NamedTuple):
 def course_draws(key: Key[Array, ""], patients: np.ndarray, name: str) -> np.ndarray:
     """One Exp(1) draw per global patient index, from ``fold_in(fold_in(key, tag), patient)``: the same for a
     patient whatever the arm, chunking or cohort subset (``name``: ``"discharge"`` or ``"ward"``)."""
-    sub = jax.random.fold_in(key, _DRAW_TAGS[name])
-    idx = jnp.asarray(patients, dtype=jnp.uint32)
-    return np.asarray(jax.vmap(lambda i: jax.random.exponential(jax.random.fold_in(sub, i), ()))(idx))
+    keys = item_keys(jax.random.fold_in(key, _DRAW_TAGS[name]), patients)
+    return np.asarray(jax.vmap(lambda k: jax.random.exponential(k, ()))(keys))
 
 
 def post_acute_cumhaz(s: Any, cp: CourseParams) -> Any:

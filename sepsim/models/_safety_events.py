@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Key
 
+from .._keys import item_keys
 from ._course import _first_crossing
 from ._effects import Covariates
 from .interventions import AbstractArm, hazard_names
@@ -81,11 +82,10 @@ def _per_patient_draws(
     key: Key[Array, ""], patients: np.ndarray, names: tuple[str, ...], tag: str, sample: Any
 ) -> dict[str, np.ndarray]:
     """``sample(key)`` per (name, global patient index) from ``fold_in(fold_in(key, crc32(tag:name)), patient)``."""
-    idx = jnp.asarray(patients, dtype=jnp.uint32)
     out = {}
     for n in names:
         sub = jax.random.fold_in(key, zlib.crc32(f"{tag}:{n}".encode()) & 0x7FFFFFFF)
-        out[n] = np.asarray(jax.vmap(lambda i, s=sub: sample(jax.random.fold_in(s, i)))(idx))
+        out[n] = np.asarray(jax.vmap(sample)(item_keys(sub, patients)))
     return out
 
 

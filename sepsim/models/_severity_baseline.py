@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Key
 
+from .._keys import item_keys
 from ._severity_scores import apache_ii, apache_ii_aps, apache_ii_pred_mortality, saps_ii, saps_ii_pred_mortality
 
 __all__ = [
@@ -95,14 +96,12 @@ def coagulation_points(platelets: Any) -> np.ndarray:
 def severity_draws(key: Key[Array, ""], patients: np.ndarray) -> Float[np.ndarray, "patient draw"]:
     """Per global patient index: 3 uniforms (renal, hepatic, CNS involvement) and one standard normal per
     :data:`IMPUTED` variable, the same under every arm."""
-    sub = jax.random.fold_in(key, _TAG)
-    idx = jnp.asarray(patients, dtype=jnp.uint32)
 
-    def one(i: Any) -> Any:
-        ku, kz = jax.random.split(jax.random.fold_in(sub, i))
+    def one(k: Any) -> Any:
+        ku, kz = jax.random.split(k)
         return jnp.concatenate([jax.random.uniform(ku, (3,)), jax.random.normal(kz, (len(IMPUTED),))])
 
-    return np.asarray(jax.vmap(one)(idx))
+    return np.asarray(jax.vmap(one)(item_keys(jax.random.fold_in(key, _TAG), patients)))
 
 
 def organ_components(

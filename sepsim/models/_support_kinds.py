@@ -32,10 +32,10 @@ from __future__ import annotations
 import zlib
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, Key
 
+from .._keys import item_keys
 from .population._covariates import SHOCK_BY_SITE, SITE_SHARES
 
 __all__ = [
@@ -60,9 +60,8 @@ _TAG = zlib.crc32(b"observe:organ_involvement") & 0x7FFFFFFF
 
 def involvement_draws(key: Key[Array, ""], patients: np.ndarray) -> Float[np.ndarray, "patient 2"]:
     """Two uniform draws per global patient index (cardiovascular, respiratory), the same under every arm."""
-    sub = jax.random.fold_in(key, _TAG)
-    idx = jnp.asarray(patients, dtype=jnp.uint32)
-    return np.asarray(jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(sub, i), (2,)))(idx))
+    keys = item_keys(jax.random.fold_in(key, _TAG), patients)
+    return np.asarray(jax.vmap(lambda k: jax.random.uniform(k, (2,)))(keys))
 
 
 def organ_involvement(
