@@ -103,36 +103,20 @@ def _patients(args, peaks) -> list[dict]:
 
 
 def adaptr(batch: int, repeats: int) -> dict:
-    """Trials per second of the adaptr design in this process's dtype, with XLA's counts of one batch."""
+    """Trials per second of the adaptr design in this process's dtype (bench_trials' timing), with XLA's counts of
+    one batch."""
     import jax
-    import numpy as np
-    from bench_trials import _engine_case
+    from bench_trials import _engine_case, _time_engine
 
     from sepsim._keys import index_keys, stage_key
     from sepsim.platform._engine.run import make_trial_function
 
-    design, out = _engine_case("adaptr quadrature", None)
-    fn, plan = make_trial_function(design, out)
-    keys = index_keys(stage_key(2, "bench"), 0, batch)
-    t0 = time.perf_counter()
-    res = jax.block_until_ready(fn(keys))
-    compile_s = time.perf_counter() - t0
-    walls, cpus = [], []
-    for r in range(repeats):
-        keys = index_keys(stage_key(2, "bench"), (r + 1) * batch, batch)
-        w0, c0 = time.perf_counter(), time.process_time()
-        res = jax.block_until_ready(fn(keys))
-        walls.append(time.perf_counter() - w0)
-        cpus.append(time.process_time() - c0)
-    xla = xla_cost(jax.jit(lambda k: fn(k)), keys)
+    timed = _time_engine("adaptr quadrature", batch, repeats, None)
+    fn, plan = make_trial_function(*_engine_case("adaptr quadrature", None))
+    xla = xla_cost(jax.jit(lambda k: fn(k)), index_keys(stage_key(2, "bench"), 0, batch))
     return dict(
-        trials=batch,
-        trials_per_s=batch / min(walls),
-        wall_s=min(walls),
-        cpu_ms_per_trial=1e3 * min(cpus) / batch,
-        compile_s=compile_s,
+        **timed,
         n_looks=plan.n_looks,
-        p_superiority=float(np.mean(np.asarray(res["units"].outcome)[:, 0] == 1)),
         xla_flops_per_call=xla.get("flops"),
         xla_bytes_per_call=xla.get("bytes accessed"),
     )
