@@ -2,6 +2,8 @@
 
 ``python docs/patient/predictions.py clearance [N] [SEED]`` dissects the adsorber direction instead: constant
 first-order clearance 0.1/h for 7 days of IL-10 only, of TNF + IL-1b + IL-6 only, and of all four (28 days).
+``python docs/patient/predictions.py attributable [N] [SEED]``: deaths attributable to ICU-acquired infections (the
+same placebo patients with and without their infection draws, 90 days).
 
 Solves ``N`` virtual patients (cohort ``stage_key(SEED, "cohort")``, outcomes ``stage_key(SEED, "outcomes")``)
 under placebo and every shipped therapy/device regimen (the ``conf/therapy`` and ``conf/adsorber`` settings, with
@@ -22,7 +24,7 @@ from sepsim import stage_key
 from sepsim.config import build_arms  # the study-label wrapper: the arm coordinate carries the regimen's name
 from sepsim.models import ConstantEffectArm, Placebo, simulate_cohort, simulate_outcomes
 
-__all__ = ["REGIMENS", "prediction_rows", "clearance_rows"]
+__all__ = ["REGIMENS", "prediction_rows", "clearance_rows", "attributable_rows"]
 
 # arm name -> arm_from_config spec (the regimens of conf/therapy and conf/adsorber)
 REGIMENS = {
@@ -107,8 +109,33 @@ def clearance_rows(n: int = 2000, seed: int = 0, k: float = 0.1) -> list[str]:
     return rows
 
 
+def attributable_rows(n: int = 2000, seed: int = 0) -> list[str]:
+    """Deaths attributable to ICU-acquired infections (van Vught's preventable fraction): the same placebo patients
+    with their infection draws and with every ``crn_infection`` beyond the horizon (no infection), 90 days."""
+    cohort = simulate_cohort(n, key=stage_key(seed, "cohort"))  # float64 whatever the JAX setting
+    never = cohort.copy(deep=True)
+    never["crn_infection"][:] = 1000.0  # patient.yaml reference value: never reached
+    run = lambda c: simulate_outcomes(c, [Placebo()], key=stage_key(seed, "outcomes"), days=90, progress=False)  # noqa: E731
+    a, b = run(cohort).sel(arm="placebo"), run(never).sel(arm="placebo")
+    inf, endo = a.secondary_infection.values, a.endotype.values
+    rows = ["| day | deaths with / without infections | excess deaths | infections | per infection | share of deaths |",
+            "|---|---|---|---|---|---|"]  # fmt: skip
+    for d in ("dead_28d", "dead_90d"):
+        with_, without = int(a[d].values.sum()), int(b[d].values.sum())
+        ex = with_ - without
+        rows.append(f"| {d} | {with_} / {without} | {ex} | {int(inf.sum())} | {ex / max(inf.sum(), 1):.3f} | "
+                    f"{ex / max(with_, 1):.1%} |")  # fmt: skip
+    for e in ("unclassified", "MALS", "immunoparalysis"):
+        m = endo == e
+        ex = int(a.dead_28d.values[m].sum() - b.dead_28d.values[m].sum())
+        rows.append(f"| dead_28d, {e} | | {ex} | {int(inf[m].sum())} | | |")
+    return rows
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["clearance"]:
         print("\n".join(clearance_rows(*(int(a) for a in sys.argv[2:4]))))
+    elif sys.argv[1:2] == ["attributable"]:
+        print("\n".join(attributable_rows(*(int(a) for a in sys.argv[2:4]))))
     else:
         main(*(int(a) for a in sys.argv[1:4]))
