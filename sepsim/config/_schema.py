@@ -66,7 +66,7 @@ class PopulationConfig:
     name: str = "prior"
     n_patients: int = 2000
     days: int = 28  # horizon of the dynamics after randomisation (dead_Nd needs days >= N; 10..365 accepted)
-    source: str = "prior"  # "prior": parameter ranges; "posterior": calibrated population model; "data": file
+    source: str = "posterior"  # "posterior" (calibrated population model), "prior" (parameter ranges), "data" (file)
     data_file: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # CohortConfig fields: fixed, screening_window_h
     # population model (sepsim.models.population; CohortConfig documents each)

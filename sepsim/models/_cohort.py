@@ -53,7 +53,8 @@ class CohortConfig(NamedTuple):
         fixed: parameter overrides applied to every patient (name -> value; names from patient.yaml).
         screening_window_h: screening blood draw uniform in this window, hours relative to randomisation
             (ImmunoSep: drug within 72 h of Sepsis-3 classification [V IS-22]; window [U]).
-        source: ``"prior"`` (plausible-range draw) or ``"posterior"`` (calibrated population model).
+        source: ``"posterior"`` (default: the calibrated population model, as the CLI's default population) or
+            ``"prior"`` (the plausible-range draw of patient.yaml, for sensitivity studies).
         posterior_file: InferenceData netCDF of the population fit; None = the committed default.
         posterior_draw: index of one posterior draw (chain x draw flattened) used for every patient; None = each
             patient its own draw (chosen by its key): the posterior predictive population.
@@ -64,7 +65,7 @@ class CohortConfig(NamedTuple):
 
     fixed: Mapping[str, float] = {}
     screening_window_h: tuple[float, float] = (-24.0, 0.0)
-    source: str = "prior"
+    source: str = "posterior"
     posterior_file: str | None = None
     posterior_draw: int | None = None
     inclusion: Mapping[str, Any] = {}

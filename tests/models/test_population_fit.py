@@ -14,7 +14,14 @@ from scipy import stats
 
 from sepsim._errors import DataFileError
 from sepsim.models.population import HyperPrior, Population, default_posterior_path, latent_space, log_density
-from sepsim.models.population._latent import population, sample_hyper
+from sepsim.models.population._latent import (
+    EFFECT_COVARIATES,
+    FIXED_EFFECTS,
+    population,
+    sample_hyper,
+    theta_from_noise,
+    to_natural,
+)
 from sepsim.models.population.fit import load_targets
 from sepsim.models.population.fit._library import DEFENSIVE_SHARE, DEFENSIVE_WIDTH, Proposal, log_proposal
 from sepsim.models.population.fit._likelihood import _log_binom_cdf, ess_floor_penalty, weighted_statistic
@@ -147,7 +154,8 @@ def test_shipped_posterior_opens_with_plain_arviz_and_passes_the_gates():
 
 
 def test_only_the_fitted_mean_shifts_are_free():
-    """Prior draws: mu moves only at HyperPrior.fitted (c0 + tau s0 shift); sd = s0, corr = I, beta = 0."""
+    """Prior draws: mu moves only at HyperPrior.fitted (c0 + tau s0 shift); sd = s0, corr = I, beta fixed (zero but
+    the cited shock effect on o_base)."""
     space = latent_space()
     prior = HyperPrior()
     draws = Predictive(lambda: sample_hyper(space, prior), num_samples=50)(jax.random.key(0))
@@ -160,7 +168,10 @@ def test_only_the_fitted_mean_shifts_are_free():
     np.testing.assert_allclose(mu[:, ~free], np.broadcast_to(space.centre[~free], (50, (~free).sum())), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(draws["sd"]), np.broadcast_to(space.scale, (50, space.dim)), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(draws["corr"]), np.broadcast_to(np.eye(space.dim), (50,) + (space.dim,) * 2))
-    assert not np.asarray(draws["beta"]).any()
+    beta = np.asarray(draws["beta"])
+    j, c = space.names.index("o_base"), EFFECT_COVARIATES.index("shock")
+    np.testing.assert_allclose(beta[:, j, c], FIXED_EFFECTS[("o_base", "shock")], rtol=1e-12)
+    assert not np.delete(beta.reshape(50, -1), j * len(EFFECT_COVARIATES) + c, axis=1).any()
     pop = population(space, {"shift": draws["shift"][3]}, prior)
     np.testing.assert_allclose(np.asarray(pop.mu), mu[3], rtol=1e-12)
     with pytest.raises(ValueError, match="not_a_parameter"):
@@ -186,3 +197,19 @@ def test_library_arms_are_the_immunosep_study_regimens():
     for name, cfg in study.items():
         assert ARM_CONFIG[name] == cfg, name
     assert len(build_arms(ARM_CONFIG)) == 3  # and they build
+
+
+def test_septic_shock_raises_the_septic_sofa_floor_by_the_cited_cardiovascular_points():
+    """Same base noise, shock vs no shock: o_base rises by ~2.5 SOFA points about the centre of its range (SOFA
+    cardiovascular component 3-4 on vasopressors vs 0-1 without, Vincent 1996); no other parameter moves."""
+    space = latent_space()
+    pop = population(space, {"shift": np.zeros(len(HyperPrior().fitted))})
+    z = np.zeros((2, space.dim))
+    shock = np.array([[1.0 - 0.3, 0.0], [0.0 - 0.3, 0.0]])  # centred covariates (shock - 0.3, age z-score 0)
+    nat = np.asarray(to_natural(space, theta_from_noise(pop, jnp.asarray(shock), jnp.asarray(z))))
+    j = space.names.index("o_base")
+    sigmoid = lambda u: 1.0 / (1.0 + np.exp(-u))  # noqa: E731
+    expected = 5.0 * (sigmoid(2.0 * 0.7) - sigmoid(-2.0 * 0.3))  # range [3, 8], centre 0, effect 2.0 logit units
+    np.testing.assert_allclose(nat[0, j] - nat[1, j], expected, rtol=1e-10)
+    assert 2.2 < expected < 2.3
+    np.testing.assert_allclose(np.delete(nat[0], j), np.delete(nat[1], j), rtol=1e-12)

@@ -14,15 +14,16 @@ with ``x_i`` the centred effect covariates (:data:`EFFECT_COVARIATES`).
 
 What Fit 1 estimates (identifiability): the ~10 independent numbers of the published summary targets (endotype
 shares of two populations, four responder rates, one mortality, one median) cannot identify the full ``phi`` of
-13 latent parameters (13 means, 13 sds, 78 correlations, 26 covariate effects). Only the mean shifts of the
+14 latent parameters (14 means, 14 sds, 91 correlations, 28 covariate effects). Only the mean shifts of the
 parameters listed in ``HyperPrior.fitted`` (those that set the targets: see README_population.md) are sampled:
 
 * ``mu_j = c0_j + TAU_MU s0_j shift_j`` with ``shift_j ~ N(0, 1)`` for ``j`` in ``fitted``; ``mu_j = c0_j`` otherwise.
   ``c0`` and ``s0`` are the centre and scale of the plausible range in patient.yaml (log median / log-sd with
   ``range`` as the central 95% interval; logit-uniform: centre 0, sd 1.6), so the prior population is the one the
   patient-model sources describe;
-* ``sd = s0``, ``L_corr = I`` and ``B = 0`` are fixed at their prior centres (no target speaks to a spread, a
-  correlation or a covariate effect separately from the means).
+* ``sd = s0`` and ``L_corr = I`` are fixed at their prior centres (no target speaks to a spread or a correlation
+  separately from the means); ``B`` is fixed: zero except the cited effects of :data:`FIXED_EFFECTS` (septic shock on
+  the septic SOFA floor).
 
 ``mu_raw``, ``sd_raw``, ``corr_chol`` and ``beta_raw`` remain deterministic sites (the full-parameter layout the
 posterior file, the proposal and ``simulate_cohort`` read), so a future fit that frees more of ``phi`` keeps the file
@@ -45,10 +46,12 @@ from .._params import load_parameter_specs
 __all__ = [
     "EFFECT_COVARIATES",
     "FITTED",
+    "FIXED_EFFECTS",
     "HyperPrior",
     "LatentSpace",
     "Population",
     "effect_covariates",
+    "fixed_effects_raw",
     "fitted_index",
     "latent_space",
     "log_density",
@@ -66,8 +69,15 @@ _LOGIT_SD = 1.6  # sd of a logit-uniform variable is pi/sqrt(3) = 1.81; 1.6 keep
 
 # Mean shifts fitted by Fit 1 (README_population.md, "What is fitted"): IL-1b gain (MALS runaway), IL-10 gain
 # (immunoparalysis), baseline HLA-DR (the immunoparalysis threshold), antibiotic kill and pathogen growth (source
-# control: mortality, responders), damage susceptibility and repair (mortality, SOFA course), chronic baseline SOFA.
-FITTED = ("a_il1", "a_il10", "h0", "k_abx", "kpg", "kdn", "mud", "o_base")
+# control: mortality, responders), damage susceptibility and repair (mortality, SOFA course), chronic baseline SOFA,
+# organ recovery rate (the SOFA fall of survivors: responder rates by arm).
+FITTED = ("a_il1", "a_il10", "h0", "k_abx", "kpg", "kdn", "mud", "o_base", "k_org_rec")
+
+# Covariate effects fixed at cited values (not fitted; unconstrained units): septic shock raises the septic SOFA floor
+# o_base through the cardiovascular component alone, 3-4 points on vasopressors against 0-1 without (Vincent 1996
+# SOFA table, clinical_course.md 1): +2.5 points at the centre of o_base's logit-uniform range [3, 8], whose slope
+# there is (8 - 3) / 4 = 1.25 points per logit unit -> 2.0 logit units between shock and no shock.
+FIXED_EFFECTS = {("o_base", "shock"): 2.0}
 
 
 class HyperPrior(NamedTuple):
@@ -143,15 +153,28 @@ def fitted_index(space: LatentSpace, prior: HyperPrior = DEFAULT_PRIOR) -> np.nd
 
 
 def _raw_sites(space: LatentSpace, prior: HyperPrior, shift: Any) -> dict[str, Any]:
-    d, k = space.dim, len(EFFECT_COVARIATES)
+    d = space.dim
     shift = jnp.asarray(shift)
     mu_raw = jnp.zeros(shift.shape[:-1] + (d,)).at[..., fitted_index(space, prior)].set(shift)
     return {
         "mu_raw": mu_raw,
         "sd_raw": jnp.zeros(shift.shape[:-1] + (d,)),
         "corr_chol": jnp.broadcast_to(jnp.eye(d), shift.shape[:-1] + (d, d)),
-        "beta_raw": jnp.zeros(shift.shape[:-1] + (d, k)),
+        "beta_raw": jnp.broadcast_to(
+            jnp.asarray(fixed_effects_raw(space)), shift.shape[:-1] + (d, len(EFFECT_COVARIATES))
+        ),
     }
+
+
+def fixed_effects_raw(space: LatentSpace) -> np.ndarray:
+    """``beta_raw`` (param x covariate, units of ``s0``) holding :data:`FIXED_EFFECTS`; zero elsewhere (a parameter
+    absent from patient.yaml's sampled subset is skipped)."""
+    raw = np.zeros((space.dim, len(EFFECT_COVARIATES)))
+    for (name, cov), effect in FIXED_EFFECTS.items():
+        if name in space.names:
+            j = space.names.index(name)
+            raw[j, EFFECT_COVARIATES.index(cov)] = effect / space.scale[j]
+    return raw
 
 
 def sample_hyper(space: LatentSpace, prior: HyperPrior = DEFAULT_PRIOR) -> Population:

@@ -30,7 +30,7 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro.infer import MCMC, NUTS
 
-from .._latent import EFFECT_COVARIATES, latent_space
+from .._latent import EFFECT_COVARIATES, fixed_effects_raw, latent_space
 from ..fit._report import Gates, check_gates
 from ._observations import DATA_SOLVER, Observations, predict_log_states
 
@@ -139,7 +139,7 @@ def data_inference_data(result: DataFitResult) -> tuple[az.InferenceData, Gates]
         mu=mu,
         sd=sd,
         corr_chol=np.broadcast_to(np.eye(d), (chains, draws, d, d)),
-        beta=np.zeros((chains, draws, d, k)),
+        beta=np.broadcast_to(space.scale[:, None] * fixed_effects_raw(space), (chains, draws, d, k)),
     )
     extra = result.mcmc.get_extra_fields(group_by_chain=True)
     idata = az.from_dict(
