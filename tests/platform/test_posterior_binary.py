@@ -205,3 +205,40 @@ def test_small_two_arm_posteriors_against_the_closed_form():
     p = np.asarray(f(jnp.asarray(a), jnp.asarray(b), both))
     ref = np.array([prob_greater_exact(a[i, 0], b[i, 0], a[i, 1], b[i, 1]) for i in range(60)])  # P(t1 > t0)
     assert np.abs(p - ref).max() < 4e-3
+
+
+def _hermite_np(x, cdf, pdf, q):
+    """Cubic Hermite interpolation of one CDF at the points q (slopes = densities; 0 below the grid, 1 above)."""
+    h = x[1] - x[0]
+    out = np.empty_like(q)
+    for i, v in enumerate(q):
+        u = (v - x[0]) / h
+        m = int(np.floor(u))
+        t = u - m
+        node = lambda j: (0.0, 0.0) if j < 0 else (1.0, 0.0) if j >= len(x) else (cdf[j], pdf[j] * h)
+        (f0, d0), (f1, d1) = node(m), node(m + 1)
+        out[i] = (2 * t**3 - 3 * t**2 + 1) * f0 + (t**3 - 2 * t**2 + t) * d0 + (-2 * t**3 + 3 * t**2) * f1
+        out[i] += (t**3 - t**2) * d1
+    return np.clip(out, 0.0, 1.0)
+
+
+@pytest.mark.parametrize("shift", [0.05, -0.05, 0.0031, -0.0031, 0.7, -0.7])
+def test_shifted_cdf(shift):
+    # the node-major window of _cdf_shifted (one contiguous slice per trial, a gather under vmap) against the same
+    # Hermite interpolation written out in NumPy, and against the Beta CDF at x + shift within the grid's own
+    # error (README_engine.md, "Quadrature"); 3 arms with ~300 patients each, the engine's 65 nodes
+    from sepsim.platform.stats._posterior_binary import _cdf_shifted
+
+    a = np.array([76.0, 81.0, 70.0])
+    b = np.array([226.0, 221.0, 232.0])
+    grid = jax.tree_util.tree_map(
+        lambda v: v[None], beta_grid(jnp.asarray(a), jnp.asarray(b), jnp.ones(3, dtype=bool), n_grid=65)
+    )
+    got = np.asarray(jax.vmap(lambda g: _cdf_shifted(g, shift))(grid))[0]
+    one = np.asarray(jax.vmap(lambda g: _cdf_shifted(g, shift, jnp.asarray(1)))(grid))[0]
+    x, cdf, pdf = (np.asarray(v)[0] for v in (grid.x, grid.cdf, grid.pdf))
+    ref = np.stack([_hermite_np(x, cdf[k], pdf[k], x + shift) for k in range(3)])
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-13)
+    np.testing.assert_array_equal(one, got[1])
+    exact = stats.beta.cdf(x[None, :] + shift, a[:, None], b[:, None])
+    assert np.max(np.abs(got - exact)) < 5e-5

@@ -133,13 +133,15 @@ def _draw_patients(ts: TrialSetup, c: TrialCarry, w, t):
     return pid, strat, u_assign
 
 
-def _assign_arms(ts: TrialSetup, c: TrialCarry, probs, strat, m, u_assign):
-    """Each patient's arm (permuted blocks or independent draws) and the updated block counts."""
+def _assign_arms(ts: TrialSetup, c: TrialCarry, probs, strat, m, u_assign, cdf_s=None):
+    """Each patient's arm (permuted blocks or independent draws) and the updated block counts; ``cdf_s``: the
+    cumulative allocation probabilities of each stratum, (stratum, arm), when every patient of a stratum has the
+    same probabilities (a cumulative sum per stratum instead of per patient)."""
     plan = ts.plan
     a_n, s_n, ap = plan.n_arms, plan.n_strata, plan.allocation
     if ap.block_factor <= 0:
-        cdf = jnp.cumsum(probs, axis=1)
-        arm = jnp.minimum(jnp.sum(u_assign[:, None] * cdf[:, -1:] > cdf, axis=1), a_n - 1).astype(jnp.int32)
+        cdf = jnp.cumsum(probs, axis=1) if cdf_s is None else cdf_s[strat]  # (W, A)
+        arm = jnp.minimum(jnp.sum(u_assign[:, None] * cdf[:, -1:] > cdf, axis=1, dtype=jnp.int32), a_n - 1)
         return arm, c.block_count
     ratio_counts = jnp.asarray([int(round(r)) * ap.block_factor for r in ap.ratio], dtype=jnp.int32)
     oh = jax.nn.one_hot(strat, s_n, dtype=jnp.int32) * m[:, None].astype(jnp.int32)
@@ -169,7 +171,8 @@ def _patient_outcomes(ts: TrialSetup, w, pid, strat, arm, t):
         logit = jnp.log(rate) - jnp.log1p(-rate) + plan.stream.time_trend_logit * t
         y = (tables["latent_u"][pid] < jax.nn.sigmoid(logit)).astype(fdt)
     else:
-        y = tables["outcome"][pid, arm]
+        # one index into the flattened (patient x arm) table: a 1-d gather is cheaper on CPU than a 2-d one
+        y = tables["outcome"].reshape(-1)[pid * plan.n_arms + arm]
     has_y = jnp.ones((w.shape[0],), dtype=bool)
     if plan.enrolment.dropout_prob > 0:
         has_y = (w[:, ts.words["dropout"]].astype(fdt) + 0.5) * _U32 >= plan.enrolment.dropout_prob
@@ -240,12 +243,15 @@ def randomise_window(ts: TrialSetup, c: TrialCarry, lo, hi, width: int, window, 
     pid, strat, u_assign = _draw_patients(ts, c, w, t)
     # barrier: the first window's allocation is a compile-time constant, and XLA would otherwise constant-fold
     # the block bookkeeping over (trials, window, arms) at compile time (seconds per compilation)
-    probs = jax.lax.optimization_barrier(c.alloc).T[strat]  # (W, A)
-    open_pat = None
+    alloc_sa = jax.lax.optimization_barrier(c.alloc).T  # (S, A)
+    probs = alloc_sa[strat]  # (W, A)
+    open_pat = cdf_s = None
     if plan.arms.calendar:  # each patient only among the arms open at his arrival
         open_pat = open_at_day(plan, ts.arrival[idx])  # type: ignore[index]
         probs = restrict_to_open(probs, open_pat)
-    arm, block_count = _assign_arms(ts, c, probs, strat, m, u_assign)
+    else:
+        cdf_s = jnp.cumsum(alloc_sa, axis=1)
+    arm, block_count = _assign_arms(ts, c, probs, strat, m, u_assign, cdf_s)
     y, has_y = _patient_outcomes(ts, w, pid, strat, arm, t)
     conc = None
     if plan.concurrent:
