@@ -25,14 +25,23 @@ def _corr(cov):
 
 
 def test_prior_source_keeps_the_plausible_range_draw():
-    """Backward compatibility: the default cohort's parameters are today's draw from the same per-patient keys."""
-    c = simulate_cohort(6, key=KEY, start=10)
+    """``source="prior"`` keeps the plausible-range draw from the same per-patient keys (population=prior)."""
+    c = simulate_cohort(6, key=KEY, start=10, config=CohortConfig(source="prior"))
     keys = index_keys(KEY, 10, 6)
     for i in range(6):
         expected = sample_parameters(jax.random.split(keys[i], 3)[0])
         for name in sampled_names():
             assert float(c[name].values[i]) == pytest.approx(float(expected[name]), rel=1e-12)
     assert list(c.patient.values) == list(range(10, 16))
+
+
+def test_library_default_is_the_calibrated_posterior():
+    """simulate_cohort without a config draws from the shipped posterior, as the CLI's default population does."""
+    default = simulate_cohort(4, key=KEY)
+    assert default.attrs["parameter_source"] == "posterior"
+    posterior = simulate_cohort(4, key=KEY, config=CohortConfig(source="posterior"))
+    for name in sampled_names():
+        np.testing.assert_array_equal(default[name].values, posterior[name].values)
 
 
 def test_heterogeneity_subset_is_read_from_patient_yaml():
@@ -124,6 +133,6 @@ def test_posterior_without_a_new_parameter_warns_and_falls_back(tmp_path):
             5, key=stage_key(9, "cohort"), config=CohortConfig(source="posterior", posterior_file=str(path))
         )
     assert any(dropped in str(w.message) for w in rec)
-    prior = simulate_cohort(5, key=stage_key(9, "cohort"))
+    prior = simulate_cohort(5, key=stage_key(9, "cohort"), config=CohortConfig(source="prior"))
     np.testing.assert_array_equal(c[dropped].values, prior[dropped].values)
     assert not np.array_equal(c[space.names[1]].values, prior[space.names[1]].values)
