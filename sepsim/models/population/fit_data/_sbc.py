@@ -50,7 +50,7 @@ class Fit2SbcConfig(NamedTuple):
     num_warmup: int = 100
     num_samples: int = 100
     thin: int = 2  # ranks among num_samples / thin = 50 draws
-    max_tree_depth: int = 4  # depth 5: every iteration hit 31 steps, 200 replicates extrapolated to ~60 min
+    max_tree_depth: int = 4  # depth 5: 28-31 leapfrog steps per iteration, ~2x the cost (README)
     target_accept: float = 0.95  # as Fit 2
     alpha: float = 0.05  # family-wise false-alarm rate of the verdict
     seed: int = 12
