@@ -2,7 +2,7 @@
 
 ``fit-data PATIENTS_CSV``: Fit 2 (patient-level data); ``synthetic``: regenerate Fit 2's synthetic example dataset;
 ``sbc``: simulation-based calibration of Fit 1 at its reduced configuration (rank-ECDF figure; exit 1 when a
-parameter leaves its band).
+parameter leaves its band); ``sbc-data``: the same for Fit 2 (exit 1 also when a transition diverges).
 
 Writes ``<out>/posterior.nc`` (arviz InferenceData), ``<out>/targets.md`` (every target vs its posterior predictive
 95% interval, also printed), ``<out>/rounds.json`` and ``<out>/figures/*.png``; ``--ship`` also replaces the
@@ -60,7 +60,34 @@ def main(argv: list[str] | None = None) -> int:
     sbc.add_argument("--library-size", type=int, default=600)
     sbc.add_argument("--seed", type=int, default=11)
     sbc.add_argument("--figure", default="docs/population/sbc_fit1.png", help="rank-ECDF figure to write")
+    from .fit_data._sbc import Fit2SbcConfig
+
+    d2 = Fit2SbcConfig()
+    sb2 = sub.add_parser("sbc-data", help="simulation-based calibration of Fit 2 (reduced configuration)")
+    sb2.add_argument("--replicates", type=int, default=d2.replicates)
+    sb2.add_argument("--patients", type=int, default=d2.patients)
+    sb2.add_argument("--warmup", type=int, default=d2.num_warmup)
+    sb2.add_argument("--samples", type=int, default=d2.num_samples)
+    sb2.add_argument("--thin", type=int, default=d2.thin)
+    sb2.add_argument("--max-tree-depth", type=int, default=d2.max_tree_depth)
+    sb2.add_argument("--batch", type=int, default=d2.batch, help="replicates per vmapped NUTS call")
+    sb2.add_argument("--seed", type=int, default=d2.seed)
+    sb2.add_argument("--figure", default="docs/population/sbc_fit2.png", help="rank-ECDF figure to write")
     args = ap.parse_args(argv)
+    if args.command == "sbc-data":
+        from .fit_data._sbc import report_fit2_sbc
+
+        cfg2 = d2._replace(
+            replicates=args.replicates,
+            patients=args.patients,
+            num_warmup=args.warmup,
+            num_samples=args.samples,
+            thin=args.thin,
+            max_tree_depth=args.max_tree_depth,
+            batch=args.batch,
+            seed=args.seed,
+        )
+        return 0 if report_fit2_sbc(cfg2, args.figure) else 1
     if args.command == "sbc":
         from .fit._sbc import Fit1SbcConfig, report_fit1_sbc
 

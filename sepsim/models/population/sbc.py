@@ -15,18 +15,44 @@ Monte-Carlo error of the achieved false-alarm rate: about ``sqrt(alpha (1 - alph
 
 Several parameters: :func:`sbc_verdict` uses ``alpha / P`` per parameter (Bonferroni), so the family-wise
 false-alarm rate of "some parameter leaves its band" is at most ``alpha``.
+
+Fitting the replicates (:func:`nuts_replicates`): numpyro's functional ``hmc`` kernel (NUTS), one chain per
+replicate, ``jax.vmap`` over a batch of replicates and ``jax.lax.scan`` over iterations, the replicate's data a traced
+argument conditioned into the model (``numpyro.handlers.condition``), so one compile serves every full batch.
+Under ``vmap`` a NUTS iteration of the batch lasts as long as its longest trajectory. :func:`rank_table` turns
+the thinned draws and the true values into the ``(replicate, param)`` ranks, one column per scalar component.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Float, Int
+from jaxtyping import Array, Float, Int
+from numpyro.distributions.transforms import biject_to
+from numpyro.handlers import condition
+from numpyro.infer.hmc import hmc
+from numpyro.infer.util import initialize_model
 from scipy import stats
 
-__all__ = ["EcdfBand", "SbcVerdict", "ecdf_band", "plot_rank_ecdf", "rank_counts", "sbc_verdict", "tail_probability"]
+__all__ = [
+    "EcdfBand",
+    "NutsSettings",
+    "ReplicateFits",
+    "SbcVerdict",
+    "ecdf_band",
+    "nuts_replicates",
+    "plot_rank_ecdf",
+    "rank_counts",
+    "rank_table",
+    "sbc_verdict",
+    "tail_probability",
+]
 
 
 class EcdfBand(NamedTuple):
@@ -140,3 +166,117 @@ def plot_rank_ecdf(
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+class NutsSettings(NamedTuple):
+    """NUTS of one SBC replicate (one chain); ``num_samples / thin`` draws are ranked."""
+
+    num_warmup: int
+    num_samples: int
+    thin: int
+    max_tree_depth: int
+    target_accept: float
+    dense_mass: bool = False
+    batch: int = 100  # replicates per vmapped call (one compile for every full batch)
+
+    @property
+    def draws(self) -> int:
+        return self.num_samples // self.thin
+
+
+class ReplicateFits(NamedTuple):
+    draws: dict[str, np.ndarray]  # site -> (replicate, L, *site shape), constrained values
+    divergences: np.ndarray  # (replicate,) post-warmup divergent transitions
+    accept: np.ndarray  # (replicate,) mean acceptance probability after warmup
+    steps: np.ndarray  # (replicate,) mean leapfrog steps per post-warmup iteration
+    first_batch_s: float  # compile and the first batch
+    seconds: float  # every batch
+
+
+def nuts_replicates(
+    model: Callable[..., None],
+    data: dict[str, Float[Array, "replicate ..."]],
+    init: dict[str, Any],
+    settings: NutsSettings,
+    key: Any,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> ReplicateFits:
+    """NUTS on each replicate's data (module docstring): ``model(*args)`` is run under ``condition(data=d)`` for
+    the replicate's slice ``d`` of ``data``; every chain starts at ``init`` (constrained values of the latent sites).
+    """
+    if settings.num_samples % settings.thin:
+        raise ValueError(f"num_samples ({settings.num_samples}) must be a multiple of thin ({settings.thin})")
+    n = len(next(iter(data.values())))
+
+    def conditioned(d: dict[str, Any]) -> None:
+        with condition(data=d):
+            model()
+
+    k_init, k_run = jax.random.split(key)
+    first = jax.tree_util.tree_map(lambda a: a[0], data)
+    with jax.numpy_dtype_promotion("standard"):  # numpyro's NUTS internals mix int and float (fails under strict)
+        info = initialize_model(k_init, conditioned, model_args=(first,), dynamic_args=True)
+    latent = {k: s for k, s in info.model_trace.items() if s["type"] == "sample" and not s["is_observed"]}
+    transforms = {k: biject_to(s["fn"].support) for k, s in latent.items()}
+    z0 = {k: transforms[k].inv(jnp.asarray(init[k])) for k in latent}
+    init_kernel, sample_kernel = hmc(potential_fn_gen=info.potential_fn, algo="NUTS")
+    w, s_ = settings.num_warmup, settings.num_samples
+
+    def fit_one(k: Any, d: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+        state = init_kernel(
+            z0,
+            w,
+            target_accept_prob=settings.target_accept,
+            max_tree_depth=settings.max_tree_depth,
+            dense_mass=settings.dense_mass,
+            model_args=(d,),
+            rng_key=k,
+        )
+
+        def step(st: Any, _: Any) -> tuple[Any, Any]:
+            st = sample_kernel(st, model_args=(d,))
+            return st, (st.z, st.diverging, st.accept_prob, st.num_steps)
+
+        _, (z, div, acc, nst) = jax.lax.scan(step, state, None, length=w + s_)
+        z = {name: transforms[name](v[w :: settings.thin]) for name, v in z.items()}
+        return z, div[w:].sum(), acc[w:].mean(), nst[w:].mean()
+
+    batched = jax.jit(jax.vmap(fit_one))
+    keys = jax.random.split(k_run, n)
+    out: list[Any] = []
+    t0 = time.monotonic()
+    t_first = None
+    for b0 in range(0, n, settings.batch):
+        sl = slice(b0, min(b0 + settings.batch, n))
+        with jax.numpy_dtype_promotion("standard"):
+            res = jax.block_until_ready(batched(keys[sl], jax.tree_util.tree_map(lambda a, sl=sl: a[sl], data)))
+        out.append(jax.tree_util.tree_map(np.asarray, res))
+        t_first = time.monotonic() - t0 if t_first is None else t_first
+        if progress is not None:
+            progress(f"SBC: {sl.stop}/{n} replicates fitted, {time.monotonic() - t0:.0f} s")
+    cat = lambda *a: np.concatenate(a)  # noqa: E731
+    z, div, acc, nst = jax.tree_util.tree_map(cat, *out) if len(out) > 1 else out[0]
+    return ReplicateFits(z, div, acc, nst, round(t_first or 0.0, 1), round(time.monotonic() - t0, 1))
+
+
+def rank_table(
+    truth: dict[str, np.ndarray], draws: dict[str, np.ndarray], labels: dict[str, list[str]] | None = None
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """``(replicate, param)`` ranks ``#{draw < truth}`` of every scalar component of the sites in ``truth``
+    (site arrays ``(replicate, *shape)`` against draws ``(replicate, L, *shape)``), and the parameter names:
+    ``site[label]`` with ``labels[site]`` naming the flattened components, else ``site[i]`` (``site`` if scalar)."""
+    cols, names = [], []
+    for site, t in truth.items():
+        t = np.asarray(t)
+        d = np.asarray(draws[site])
+        if d.shape[0] != t.shape[0] or d.shape[2:] != t.shape[1:]:
+            raise ValueError(f"draws of {site!r} have shape {d.shape}, truth {t.shape}")
+        r = (d < t[:, None]).sum(axis=1).reshape(t.shape[0], -1)
+        size = r.shape[1]
+        lab = (labels or {}).get(site)
+        if lab is not None and len(lab) != size:
+            raise ValueError(f"labels of {site!r}: {len(lab)} names for {size} components")
+        cols.append(r)
+        names += [site] if t.ndim == 1 else [f"{site}[{lab[i] if lab else i}]" for i in range(size)]
+    return np.concatenate(cols, axis=1), tuple(names)

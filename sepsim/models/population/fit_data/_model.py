@@ -2,9 +2,10 @@
 
 For the parameters ``k`` of ``DataFitConfig.fitted`` (default ``a_il10``, the IL-10 production gain that drives
 immunoparalysis, and ``k_il6``, IL-6 elimination; both ``sample: lognormal/loguniform`` entries of patient.yaml, so
-log is their unconstrained coordinate), patient ``i`` has, non-centred,
+log is their unconstrained coordinate), patient ``i`` has, centred (the site ``theta`` itself is sampled;
+README_population.md says why not non-centred),
 
-    theta_ik = mu_k + sd_k z_ik,   z_ik ~ N(0, 1),   mu_k ~ N(c0_k, s0_k),   sd_k ~ HalfNormal(s0_k)
+    theta_ik ~ N(mu_k, sd_k),   mu_k ~ N(c0_k, s0_k),   sd_k ~ HalfNormal(s0_k)
 
 with ``c0``, ``s0`` the centre and scale of the plausible range (the population model's prior,
 :func:`sepsim.models.population.latent_space`). The natural value ``exp(theta)`` is not clipped inside the fit
@@ -75,7 +76,7 @@ def _prior(fitted: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def data_model(obs: Observations, fitted: tuple[str, ...] = DATA_FITTED, config: Any = DATA_SOLVER) -> None:
-    """The numpyro model (sites ``mu_fit``, ``sd_fit``, ``z``; deterministic ``theta``; observed ``log_value``)."""
+    """The numpyro model (sites ``mu_fit``, ``sd_fit``, ``theta``; factor ``solver_ok``; observed ``log_value``)."""
     c0, s0 = _prior(fitted)
     mu = numpyro.sample("mu_fit", dist.Normal(jnp.asarray(c0), jnp.asarray(s0)).to_event(1))
     sd = numpyro.sample("sd_fit", dist.HalfNormal(jnp.asarray(s0)).to_event(1))
