@@ -10,7 +10,10 @@ implicit method removes only at a higher cost per step here.
 
 The default ``solver="tsit5"`` is the lean batched implementation of :mod:`._rk` (same tableau, dense output,
 error norm, PID controller and jump handling as ``diffrax``; the same step counts on the test panel), ~3x faster
-per patient than ``diffrax.diffeqsolve`` under ``vmap``. Batches spread over several devices run one independent
+per patient than ``diffrax.diffeqsolve`` under ``vmap``; on CPU ``SolverConfig.lanes`` patients are stepped side by
+side on a state-major ``(n_states, lanes)`` state and a lane whose patient is done takes the next patient of the
+batch (``SolverConfig.refill``), 1.7x the fixed lock-step groups of 0e1bbdb (``benchmarks/bench_patient.md``).
+Batches spread over several devices run one independent
 loop per device (``shard_map``). ``"diffrax_tsit5"`` and ``"kvaerno5"`` go through ``diffrax.diffeqsolve``.
 """
 
