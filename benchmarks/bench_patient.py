@@ -1,8 +1,9 @@
 """Benchmark: 28-day patient courses per second, the batched JAX solver vs a per-patient scipy loop.
 
-JAX: ``make_batch_solver(Placebo())`` with the default solver (lean batched Tsit5, rtol 1e-6, atol 1e-8, groups of
-``SolverConfig.lanes`` patients per device) over N patients in calls of up to 10,000 patients, sharded over the
-local CPU cores (``--xla_force_host_platform_device_count``, set below before JAX is imported), compiled first,
+JAX: ``make_batch_solver(arm)`` with the default solver (lean batched Tsit5, rtol 1e-6, atol 1e-8,
+``SolverConfig.lanes`` patients stepped side by side per device, lanes refilled from the batch) over N patients
+in calls of up to 10,000 patients, sharded over the local CPU cores (``--xla_force_host_platform_device_count``,
+set below before JAX is imported), compiled first,
 ``min`` of repeats around ``block_until_ready``; the CPU seconds of the process are reported too (2x the wall time
 when both cores are busy). The previous default, ``diffrax.diffeqsolve`` Tsit5 under ``vmap`` (same tableau,
 controller and tolerances), is timed on 1,000 patients for reference (not with ``--quick``). Baseline: scipy
@@ -10,20 +11,26 @@ controller and tolerances), is timed on 1,000 patients for reference (not with `
 (``sepsim.models._reference``), looped over patients in the same run; it runs on 50 patients (20 with
 ``--quick``) and is reported per patient.
 
-Usage: ``python benchmarks/bench_patient.py [--quick] [--json PATH]``.
+Arms: placebo (10^2..10^5) and anakinra + CytoSorb sessions (10^2..10^4). Each (source tree, arm) is timed in its
+own worker process; ``--baseline-src DIR`` times the same rows with another source tree (e.g. ``git archive
+0e1bbdb``) in the same run, so a change is measured side by side with its baseline.
+
+Usage: ``python benchmarks/bench_patient.py [--quick] [--json PATH] [--baseline-src DIR]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
 import subprocess
+import sys
 import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-if "--one-device" not in __import__("sys").argv:
+if "--one-device" not in sys.argv:
     os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={os.cpu_count()}")
 
 import jax  # noqa: E402
@@ -57,12 +64,20 @@ def _cpu() -> str:
         return platform.processor() or "unknown"
 
 
-def time_jax(n: int, repeats: int, config: SolverConfig = CONFIG) -> dict:
+def _arm(name: str):
+    if name == "placebo":
+        return Placebo()
+    from sepsim.models.interventions import Anakinra, Combination, CytoSorb
+
+    return Combination(therapies=(Anakinra(),), device=CytoSorb(mode="sessions", qb_ml_min=250.0))
+
+
+def time_jax(n: int, repeats: int, config: SolverConfig = CONFIG, arm: str = "placebo") -> dict:
     """Best wall time of ``repeats`` (after a compile call), the CPU seconds of that repeat, step statistics."""
     cohort = simulate_cohort(n, key=stage_key(0, "bench"))
     chunk = min(n, CHUNK)
     chunks = [shard_patients(_chunk_inputs(cohort, slice(s, s + chunk), chunk, DAYS)) for s in range(0, n, chunk)]
-    solve = make_batch_solver(Placebo(), config)
+    solve = make_batch_solver(_arm(arm), config)
     t0 = time.perf_counter()
     jax.block_until_ready(solve(*chunks[0]))  # compile
     compile_s = time.perf_counter() - t0
@@ -77,7 +92,7 @@ def time_jax(n: int, repeats: int, config: SolverConfig = CONFIG) -> dict:
     steps = np.concatenate([np.asarray(o.steps) for o in outs])
     rejected = np.concatenate([np.asarray(o.rejected) for o in outs])
     print(
-        f"# n={n} {config.solver}: accepted steps mean {steps.mean():.0f} max {steps.max()}, rejected mean "
+        f"# n={n} {arm} {config.solver}: accepted steps mean {steps.mean():.0f} max {steps.max()}, rejected mean "
         f"{rejected.mean():.0f}; first call {compile_s:.1f} s; best of {repeats}: {best:.2f} s wall, {cpu:.2f} s CPU"
     )
     return {"seconds": best, "cpu_seconds": cpu, "steps_mean": float(steps.mean()), "steps_max": int(steps.max())}
@@ -110,12 +125,13 @@ def time_scipy(n: int) -> tuple[float, float, float]:
     return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n, nfev / n
 
 
-def _row(n: int, config: SolverConfig, r: dict, scipy_per_patient: float, scipy_cpu_per_patient: float) -> dict:
+def _row(n: int, label: str, arm: str, r: dict, scipy_per_patient: float, scipy_cpu_per_patient: float) -> dict:
     """One table row. ``speedup`` is the goal's figure (wall clock, JAX on all cores vs the one-core scipy loop);
     ``cpu_time_ratio`` compares CPU seconds per course (per core, insensitive to other jobs on a shared CPU)."""
     return {
         "n_patients": n,
-        "solver": config.solver,
+        "solver": label,
+        "arm": arm,
         "jax_seconds": r["seconds"],
         "jax_cpu_seconds": r["cpu_seconds"],
         "jax_courses_per_s": n / r["seconds"],
@@ -127,13 +143,53 @@ def _row(n: int, config: SolverConfig, r: dict, scipy_per_patient: float, scipy_
     }
 
 
+def _repeats(n: int) -> int:
+    return 10 if n <= 1000 else 3 if n <= 10_000 else 2
+
+
+def _worker(args: argparse.Namespace) -> None:
+    """Time the JAX rows of one (source tree, arm) in this process; print them as one JSON line."""
+    config = DIFFRAX if args.solver == "diffrax_tsit5" else CONFIG
+    out = {n: time_jax(n, _repeats(n), config, args.arm) for n in args.sizes}
+    print("#ROWS " + json.dumps({"rows": out, "jax": jax.__version__}))
+
+
+def _run_worker(src: str | None, arm: str, sizes: list[int], solver: str = "tsit5") -> dict:
+    """Run :func:`_worker` in a fresh process, with ``src`` (a source tree, e.g. ``git archive`` of an older
+    commit) first on ``PYTHONPATH``; its sepsim is timed by this script's code."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.path.abspath(src) + os.pathsep + env.get("PYTHONPATH", "")
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--arm", arm, "--solver", solver, "--sizes"]
+    proc = subprocess.run(cmd + [str(n) for n in sizes], env=env, capture_output=True, text=True, check=False)
+    lines = proc.stdout.splitlines()
+    for line in lines:
+        if line.startswith("# n="):
+            print(f"{line} [{src or 'this tree'}]")
+    rows = [line for line in lines if line.startswith("#ROWS ")]
+    if proc.returncode or not rows:
+        raise RuntimeError(f"worker failed ({src}, {arm}):\n{proc.stderr[-3000:]}")
+    return {int(k): v for k, v in json.loads(rows[-1][6:])["rows"].items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10^2..10^3 patients, scipy on 20, no diffrax row")
     ap.add_argument("--json", default=None, help="write figures as JSON to this path")
     ap.add_argument("--one-device", action="store_true", help="do not split the CPU into one XLA device per core")
+    ap.add_argument(
+        "--baseline-src", default=None, help="also time this source tree's solver (e.g. git archive of 0e1bbdb)"
+    )
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--arm", default="placebo", choices=("placebo", "anakinra_cytosorb"), help=argparse.SUPPRESS)
+    ap.add_argument("--solver", default="tsit5", help=argparse.SUPPRESS)
+    ap.add_argument("--sizes", type=int, nargs="*", default=[], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        _worker(args)
+        return
     sizes = [100, 1000] if args.quick else [100, 1000, 10_000, 100_000]
+    arm_sizes = {"placebo": sizes, "anakinra_cytosorb": sizes[:3]}
     load_before = os.getloadavg()
     print(f"# load average before: {load_before[0]:.2f}")
     n_scipy = 20 if args.quick else 50
@@ -143,18 +199,28 @@ def main() -> None:
         f"{scipy_nfev:.0f} RHS evaluations per patient"
     )
     base = (scipy_per_patient, scipy_cpu_per_patient)
-    rows = [_row(n, CONFIG, time_jax(n, repeats=10 if n <= 1000 else 3 if n <= 10_000 else 2), *base) for n in sizes]
+    rows = []
+    for arm, ns in arm_sizes.items():
+        trees = [("tsit5", None)] + ([("tsit5 (baseline)", args.baseline_src)] if args.baseline_src else [])
+        for label, src in trees:
+            rows += [_row(n, label, arm, r, *base) for n, r in _run_worker(src, arm, ns).items()]
     if not args.quick:
-        rows.append(_row(1000, DIFFRAX, time_jax(1000, repeats=2, config=DIFFRAX), *base))
+        rows += [
+            _row(1000, "diffrax_tsit5", "placebo", _run_worker(None, "placebo", [1000], "diffrax_tsit5")[1000], *base)
+        ]
     load_after = os.getloadavg()
     meta = {
         "cpu": _cpu(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "jax": jax.__version__,
+        "jaxlib": importlib.metadata.version("jaxlib"),
+        "numpyro": importlib.metadata.version("numpyro"),
         "diffrax": diffrax.__version__,
         "scipy": scipy.__version__,
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "solver": f"Tsit5 rtol={CONFIG.rtol} atol={CONFIG.atol}, float64, {CONFIG.lanes} lanes, calls of <= {CHUNK}",
+        "baseline_src": args.baseline_src,
         "xla_devices": len(jax.devices()),
         "scipy_baseline": f"solve_ivp LSODA rtol={CONFIG.rtol} atol={CONFIG.atol}, NumPy RHS, loop over {n_scipy} "
         "patients, per patient",
@@ -167,19 +233,23 @@ def main() -> None:
     }
     print(
         f"# bench_patient: {DAYS}-day patient courses per second ({meta['cpu']}, {meta['cores']} cores, "
-        f"{meta['xla_devices']} XLA CPU devices); load average {load_before[0]:.2f} before, {load_after[0]:.2f} after"
+        f"{meta['xla_devices']} XLA CPU devices), {meta['date_utc']} UTC; load average {load_before[0]:.2f} before, "
+        f"{load_after[0]:.2f} after"
     )
     print(
-        f"# python {meta['python']}, jax {meta['jax']}, diffrax {meta['diffrax']}, scipy {meta['scipy']}; "
-        f"{meta['solver']}; baseline {meta['scipy_baseline']}"
+        f"# python {meta['python']}, jax {meta['jax']}, jaxlib {meta['jaxlib']}, numpyro {meta['numpyro']}, "
+        f"diffrax {meta['diffrax']}, scipy {meta['scipy']}; {meta['solver']}; baseline {meta['scipy_baseline']}"
     )
-    print("| patients | solver | JAX s (wall) | CPU s | JAX courses/s | scipy courses/s | speed-up | CPU-time ratio |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| patients | arm | solver | JAX s (wall) | CPU s | JAX courses/s | CPU us/course | scipy courses/s | "
+        "speed-up | CPU-time ratio |"
+    )
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r['n_patients']} | {r['solver']} | {r['jax_seconds']:.2f} | {r['jax_cpu_seconds']:.2f} | "
-            f"{r['jax_courses_per_s']:.0f} | {r['scipy_courses_per_s']:.1f} | {r['speedup']:.0f}x | "
-            f"{r['cpu_time_ratio']:.0f}x |"
+            f"| {r['n_patients']} | {r['arm']} | {r['solver']} | {r['jax_seconds']:.2f} | {r['jax_cpu_seconds']:.2f} | "
+            f"{r['jax_courses_per_s']:.0f} | {r['jax_cpu_seconds'] / r['n_patients'] * 1e6:.0f} | "
+            f"{r['scipy_courses_per_s']:.1f} | {r['speedup']:.0f}x | {r['cpu_time_ratio']:.0f}x |"
         )
     if args.json:
         with open(args.json, "w") as f:

@@ -10,7 +10,10 @@ implicit method removes only at a higher cost per step here.
 
 The default ``solver="tsit5"`` is the lean batched implementation of :mod:`._rk` (same tableau, dense output,
 error norm, PID controller and jump handling as ``diffrax``; the same step counts on the test panel), ~3x faster
-per patient than ``diffrax.diffeqsolve`` under ``vmap``. Batches spread over several devices run one independent
+per patient than ``diffrax.diffeqsolve`` under ``vmap``; on CPU ``SolverConfig.lanes`` patients are stepped side by
+side on a state-major ``(n_states, lanes)`` state and a lane whose patient is done takes the next patient of the
+batch (``SolverConfig.refill``), 1.7x the fixed lock-step groups of 0e1bbdb (``benchmarks/bench_patient.md``).
+Batches spread over several devices run one independent
 loop per device (``shard_map``). ``"diffrax_tsit5"`` and ``"kvaerno5"`` go through ``diffrax.diffeqsolve``.
 """
 
@@ -29,10 +32,11 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Float, Int
 
-from ._arms import ConstantEffectArm, Placebo, combined_rhs
+from .._errors import ConfigError
+from ._arms import ConstantEffectArm, Placebo, combined_rhs, mediators_from_state
 from ._effects import Covariates
-from ._patient_rhs import T_START, initial_state
-from ._rk import tsit5_batch
+from ._patient_rhs import N_STATES, T_START, initial_state, patient_rhs
+from ._rk import tsit5_batch, tsit5_queue
 
 __all__ = ["SolverConfig", "DEFAULT_SOLVER", "PatientSolution", "solve_patient", "make_batch_solver", "shard_patients"]
 
@@ -54,6 +58,9 @@ class SolverConfig(NamedTuple):
     icoeff: float = 1.0
     dcoeff: float = 0.0
     lanes: int = 128  # lean solver on CPU: patients stepped side by side per device (see _solve_lean)
+    refill: int = 8  # lean solver: a lane whose patient is done takes the next one when this many lanes are free
+    # (batched refills: each costs one right-hand-side evaluation of all lanes); 0: fixed groups of `lanes`
+    # patients in lock-step, each group until its slowest patient is done (the scheme before 2026-12-07)
 
 
 DEFAULT_SOLVER = SolverConfig()
@@ -89,16 +96,73 @@ def _jumps(arm: Any, dtype: Any) -> Array:
     return jnp.concatenate([jnp.zeros((1,), dtype), jnp.asarray(arm.jump_times(), dtype)]) + _SHIFT
 
 
+def _lanes_rhs(arm: Any, tau: Array, yz: Array, params: Any, covariates: Covariates) -> Array:
+    """:func:`~._arms.combined_rhs` of ``L`` patients on the state-major layout: ``tau (L,)``, ``yz (n, L)``,
+    ``params`` and ``covariates`` with leading axis ``L``; returns ``(n, L)``.
+
+    The patient right-hand side is elementwise in the patients, so it runs directly on the rows of ``yz`` (each
+    operation one unit-stride loop over the lanes); only the arm's own right-hand side, written per patient, is
+    vmapped. ``jax.vmap(combined_rhs, in_axes=(0, 1, 0, 0), out_axes=1)`` gives the same numbers, but its
+    batching rules moved the patient axis to the front and XLA then transposed the states between kernels.
+    """
+    t = tau - _SHIFT
+    y, z = yz[:N_STATES], yz[N_STATES:]
+    dz, eff = jax.vmap(arm.rhs, in_axes=(0, 1, 0, 0), out_axes=(1, 0))(t, z, mediators_from_state(y), covariates)
+    gate = t >= 0.0  # arms act after randomisation only (as combined_rhs)
+    eff = jax.tree.map(lambda e: jnp.where(gate, jnp.asarray(e, yz.dtype), jnp.zeros((), yz.dtype)), eff)
+    dz = jnp.where(gate[None], dz, jnp.zeros_like(dz))
+    return jnp.concatenate([patient_rhs(t, y, params, eff), dz.astype(yz.dtype)])
+
+
 def _solve_lean(params: Any, covariates: Covariates, arm: Any, ts: Any, config: SolverConfig) -> PatientSolution:
     """Lean batched Tsit5 over a leading patient axis of ``params``, ``covariates`` and ``ts``.
 
-    The batch is split into equal groups of at most ``config.lanes`` patients (the last one padded with copies of
-    the first patient), solved one group after the other by ``lax.map``: each group's loop runs until its own
-    slowest patient is done, and a group's working set stays in the core's cache.
+    On CPU, ``config.lanes`` patients are stepped side by side (a working set that stays in the core's cache).
+    With ``config.refill > 0`` (default) a lane whose patient is done takes the next patient from the batch
+    (:func:`._rk.tsit5_queue`), so no lane waits on the slowest patient of a group. With ``refill=0`` the batch
+    is split into equal groups solved one after the other by ``lax.map`` (the last one padded with copies of the
+    first patient), each group in lock-step until its own slowest patient is done. An accelerator steps the whole
+    batch in one lock-step loop.
     """
     n = ts.shape[0]
+    cpu = jax.default_backend() == "cpu"
+
+    def initial(p: Any, c: Any) -> Array:
+        y0 = jax.vmap(initial_state)(p)
+        z0 = jax.vmap(lambda ci: jnp.asarray(arm.init_state(ci), y0.dtype))(c)
+        return jnp.concatenate([y0, z0], axis=1)
+
+    def solution(out: Any) -> PatientSolution:
+        ok = out.status == 0
+        code = jnp.where(ok, 0, _MAX_STEPS_CODE).astype(jnp.int32)
+        return PatientSolution(out.ys, ok, code, out.accepted, out.rejected)
+
+    kw = dict(
+        rtol=config.rtol,
+        atol=config.atol,
+        dt0=config.dt0,
+        max_steps=config.max_steps,
+        pcoeff=config.pcoeff,
+        icoeff=config.icoeff,
+        dcoeff=config.dcoeff,
+    )
+    if cpu and config.refill > 0 and n > config.lanes:
+        yz0 = initial(params, covariates)
+        out = tsit5_queue(
+            lambda tau, yz, a: _lanes_rhs(arm, tau, yz, *a),
+            yz0,
+            0.0,
+            ts + _SHIFT,
+            _jumps(arm, yz0.dtype),
+            args=(params, covariates),
+            lanes=config.lanes,
+            refill_min=config.refill,
+            **kw,
+        )
+        return solution(out)
+
     # on CPU small groups keep the working set in cache; an accelerator wants the whole batch in one loop
-    lanes = max(1, min(config.lanes, n)) if jax.default_backend() == "cpu" else n
+    lanes = max(1, min(config.lanes, n)) if cpu else n
     n_groups = -(-n // lanes)
     lanes = -(-n // n_groups)  # equal groups, e.g. 500 patients -> 4 x 125 rather than 4 x 128 with 12 padded
     take = np.concatenate([np.arange(n), np.zeros(n_groups * lanes - n, dtype=int)])
@@ -108,26 +172,16 @@ def _solve_lean(params: Any, covariates: Covariates, arm: Any, ts: Any, config: 
 
     def solve_group(inputs: Any) -> PatientSolution:
         p, c, t = inputs
-        y0 = jax.vmap(initial_state)(p)
-        z0 = jax.vmap(lambda ci: jnp.asarray(arm.init_state(ci), y0.dtype))(c)
-        rhs1 = lambda tau, yz, pi, ci: combined_rhs(tau - _SHIFT, yz, pi, ci, arm)  # noqa: E731
+        yz = initial(p, c)
         out = tsit5_batch(
-            lambda tau, yz: jax.vmap(rhs1)(tau, yz, p, c),
-            jnp.concatenate([y0, z0], axis=1),
+            lambda tau, y: _lanes_rhs(arm, tau, y, p, c),
+            yz,
             0.0,
             t + _SHIFT,
-            _jumps(arm, y0.dtype),
-            rtol=config.rtol,
-            atol=config.atol,
-            dt0=config.dt0,
-            max_steps=config.max_steps,
-            pcoeff=config.pcoeff,
-            icoeff=config.icoeff,
-            dcoeff=config.dcoeff,
+            _jumps(arm, yz.dtype),
+            **kw,
         )
-        ok = out.status == 0
-        code = jnp.where(ok, 0, _MAX_STEPS_CODE).astype(jnp.int32)
-        return PatientSolution(out.ys, ok, code, out.accepted, out.rejected)
+        return solution(out)
 
     if n_groups == 1:
         return solve_group((params, covariates, ts))
@@ -224,6 +278,10 @@ def make_batch_solver(arm: Any, config: SolverConfig = DEFAULT_SOLVER, *, max_tr
     traced, so arms differing only in those share one compile. ``max_traces`` uses a private compiled function,
     wrapped in ``equinox.debug.assert_max_traces``, to prove the absence of retracing.
     """
+    if config.lanes < 1:
+        raise ConfigError("solver.lanes", f"must be >= 1, got {config.lanes!r}")
+    if config.refill < 0:
+        raise ConfigError("solver.refill", f"must be >= 0 (0: fixed lock-step groups), got {config.refill!r}")
     if max_traces is None:
         fn = _batch_shared
     else:
