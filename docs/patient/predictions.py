@@ -5,7 +5,8 @@ first-order clearance 0.1/h for 7 days of IL-10 only, of TNF + IL-1b + IL-6 only
 ``python docs/patient/predictions.py attributable [N] [SEED]``: deaths attributable to ICU-acquired infections (the
 same placebo patients with and without their infection draws, 90 days).
 
-Solves ``N`` virtual patients (cohort ``stage_key(SEED, "cohort")``, outcomes ``stage_key(SEED, "outcomes")``)
+Solves ``N`` virtual patients of the calibrated ImmunoSep population (:data:`COHORT`, the refitted posterior,
+as ``conf/population/immunosep.yaml``; cohort ``stage_key(SEED, "cohort")``, outcomes ``stage_key(SEED, "outcomes")``)
 under placebo and every shipped therapy/device regimen (the ``conf/therapy`` and ``conf/adsorber`` settings, with
 ImmunoSep's 15-day anakinra), and prints one markdown row per arm: 28-day mortality in all-comers and within each
 screening endotype, ImmunoSep responders among enrolled (MALS or immunoparalysis), 90-day mortality, ICU-acquired
@@ -22,9 +23,13 @@ import xarray as xr
 
 from sepsim import stage_key
 from sepsim.config import build_arms  # the study-label wrapper: the arm coordinate carries the regimen's name
-from sepsim.models import ConstantEffectArm, Placebo, simulate_cohort, simulate_outcomes
+from sepsim.models import CohortConfig, ConstantEffectArm, Placebo, simulate_cohort, simulate_outcomes
 
-__all__ = ["REGIMENS", "prediction_rows", "clearance_rows", "attributable_rows"]
+# The population model's posterior restricted to ImmunoSep's infection types (IS-01, IS-22): the calibration cohort
+# of calibration.py and the CLI's default population (conf/population/immunosep.yaml).
+COHORT = CohortConfig(source="posterior", inclusion={"infection_site": [0, 1, 2, 3]})
+
+__all__ = ["COHORT", "REGIMENS", "prediction_rows", "clearance_rows", "attributable_rows"]
 
 # arm name -> arm_from_config spec (the regimens of conf/therapy and conf/adsorber)
 REGIMENS = {
@@ -70,7 +75,7 @@ def prediction_rows(out: xr.Dataset) -> list[str]:
 
 
 def main(n: int = 2000, seed: int = 0, days: int = 90) -> None:
-    cohort = simulate_cohort(n, key=stage_key(seed, "cohort"))  # float64 whatever the JAX setting
+    cohort = simulate_cohort(n, key=stage_key(seed, "cohort"), config=COHORT)  # float64 whatever the JAX setting
     arms = [Placebo(), *build_arms(REGIMENS)]
     out = simulate_outcomes(cohort, arms, key=stage_key(seed, "outcomes"), days=days, progress=False)
     counts = {e: int((out.endotype.values == e).sum()) for e in ("unclassified", "MALS", "immunoparalysis")}
@@ -84,7 +89,7 @@ def main(n: int = 2000, seed: int = 0, days: int = 90) -> None:
 def clearance_rows(n: int = 2000, seed: int = 0, k: float = 0.1) -> list[str]:
     """28-day mortality (all, by endotype), MALS responders, MALS damage and median HLA-DR on day 3, ICU-acquired
     infection, under placebo and constant cytokine clearances ``k`` (1/h) for 7 days."""
-    cohort = simulate_cohort(n, key=stage_key(seed, "cohort"))  # float64 whatever the JAX setting
+    cohort = simulate_cohort(n, key=stage_key(seed, "cohort"), config=COHORT)  # float64 whatever the JAX setting
     pro = {"clearance_tnf": k, "clearance_il1b": k, "clearance_il6": k}
     arms = [
         Placebo(),
@@ -112,7 +117,7 @@ def clearance_rows(n: int = 2000, seed: int = 0, k: float = 0.1) -> list[str]:
 def attributable_rows(n: int = 2000, seed: int = 0) -> list[str]:
     """Deaths attributable to ICU-acquired infections (van Vught's preventable fraction): the same placebo patients
     with their infection draws and with every ``crn_infection`` beyond the horizon (no infection), 90 days."""
-    cohort = simulate_cohort(n, key=stage_key(seed, "cohort"))  # float64 whatever the JAX setting
+    cohort = simulate_cohort(n, key=stage_key(seed, "cohort"), config=COHORT)  # float64 whatever the JAX setting
     never = cohort.copy(deep=True)
     never["crn_infection"][:] = 1000.0  # patient.yaml reference value: never reached
     run = lambda c: simulate_outcomes(c, [Placebo()], key=stage_key(seed, "outcomes"), days=90, progress=False)  # noqa: E731
