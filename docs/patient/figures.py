@@ -98,7 +98,11 @@ def plot_endotypes(path: Path, n: int = 10_000) -> dict[str, float]:
     ax.set_yscale("log")
     ax.set_xlabel("mHLA-DR at screening [AB/C] (flow cytometry, with assay error)")
     ax.set_ylabel("ferritin at screening [ng/mL] (with assay error)")
-    ax.set_title(f"ImmunoSep endotypes of {n} virtual patients, calibrated posterior (IS-02: MALS ~7%, SII ~34%)")
+    ax.set_title(
+        f"ImmunoSep endotypes of {n} virtual patients (calibrated posterior,\nImmunoSep infection types; "
+        "IS-02: MALS ~7%, SII ~34%)",
+        fontsize=10,
+    )
     ax.legend(markerscale=5)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -142,7 +146,7 @@ def plot_survival(path: Path, n: int = 4000, days: int = 90) -> dict[str, float]
     bx.legend(fontsize=8)
     bx.set_title("ICU occupancy (discharge when O <= o_ready, then 1/day)")
     fig.suptitle(
-        f"{n} virtual patients of the calibrated posterior (ImmunoSep infection types), cohort/outcome seed 0; "
+        f"{n} virtual patients of the calibrated posterior (ImmunoSep infection types), cohort/outcome seed 0;\n"
         "after ICU discharge the post-acute hazard applies"
     )
     fig.tight_layout()
