@@ -95,6 +95,6 @@ if __name__ == "__main__":  # float64: simulate_cohort / simulate_outcomes scope
     cohort = simulate_cohort(n, key=stage_key(seed, "cohort"), config=COHORT)
     table = simulate_outcomes(cohort, [Placebo()], key=stage_key(seed, "outcomes"), days=28, progress=False)
     for k, v in observation_figures(table).items():
-        share = 0.0 <= v <= 1.0 and not any(w in k for w in ("days", "median", "AUROC", "independent"))
+        share = 0.0 <= v <= 1.0 and not any(w in k for w in ("days", "median", "AUROC", "independent", "predicted"))
         se = f"  (MC SE {_se(v, _denominator(table, k)):.3f}, n = {_denominator(table, k)})" if share else ""
         print(f"{k:62s} {v:.3f}{se}")
