@@ -10,8 +10,10 @@ as ``conf/population/immunosep.yaml``; cohort ``stage_key(SEED, "cohort")``, out
 under placebo and every shipped therapy/device regimen (the ``conf/therapy`` and ``conf/adsorber`` settings, with
 ImmunoSep's 15-day anakinra), and prints one markdown row per arm: 28-day mortality in all-comers and within each
 screening endotype, ImmunoSep responders among enrolled (MALS or immunoparalysis), 90-day mortality, ICU-acquired
-infection, organ-support-free days and serious adverse events. Nothing here is calibrated: only placebo rows
-are compared with calibration_targets.yaml (``calibration.py`` beside this file); every treatment row is a prediction.
+infection, organ-support-free days and serious adverse events, then each arm's 28-day mortality difference from
+placebo with its paired Monte-Carlo SE. Nothing here is fitted: the population model's likelihood holds the placebo
+targets and ImmunoSep's responders to anakinra in MALS and rhIFN-gamma in immunoparalysis (IS-06; read-out in
+``calibration.py`` beside this file), through patient parameters only; every other cell is a prediction.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from sepsim.models import CohortConfig, ConstantEffectArm, Placebo, simulate_coh
 # of calibration.py and the CLI's default population (conf/population/immunosep.yaml).
 COHORT = CohortConfig(source="posterior", inclusion={"infection_site": [0, 1, 2, 3]})
 
-__all__ = ["COHORT", "REGIMENS", "prediction_rows", "clearance_rows", "attributable_rows"]
+__all__ = ["COHORT", "REGIMENS", "prediction_rows", "difference_rows", "clearance_rows", "attributable_rows"]
 
 # arm name -> arm_from_config spec (the regimens of conf/therapy and conf/adsorber)
 REGIMENS = {
@@ -74,6 +76,24 @@ def prediction_rows(out: xr.Dataset) -> list[str]:
     return rows
 
 
+def difference_rows(out: xr.Dataset) -> list[str]:
+    """Markdown rows: each arm's 28-day mortality minus placebo's, in points, with its paired Monte-Carlo SE (the
+    same patients and draws under both arms: SE from the discordant pairs), all-comers and within each endotype."""
+    endo = out.endotype.values
+    groups = {"all": np.ones(endo.shape, bool)} | {e: endo == e for e in ("unclassified", "MALS", "immunoparalysis")}
+    base = out.sel(arm="placebo")
+    rows = ["| arm | " + " | ".join(f"28-d mortality - placebo, {g} (SE)" for g in groups) + " |", "|" + "---|" * 5]
+    for arm in out.arm.values[1:]:
+        o = out.sel(arm=arm)
+        cells = []
+        for m in groups.values():
+            ok = m & o.solver_ok.values & base.solver_ok.values
+            d = o.dead_28d.values[ok].astype(float) - base.dead_28d.values[ok].astype(float)
+            cells.append(f"{100 * d.mean():+.1f} ({100 * d.std(ddof=1) / np.sqrt(d.size):.1f})")
+        rows.append(f"| {arm} | " + " | ".join(cells) + " |")
+    return rows
+
+
 def main(n: int = 2000, seed: int = 0, days: int = 90) -> None:
     cohort = simulate_cohort(n, key=stage_key(seed, "cohort"), config=COHORT)  # float64 whatever the JAX setting
     arms = [Placebo(), *build_arms(REGIMENS)]
@@ -84,6 +104,7 @@ def main(n: int = 2000, seed: int = 0, days: int = 90) -> None:
         f"{int((~out.solver_ok.values).sum())}"
     )
     print("\n".join(prediction_rows(out)))
+    print("\n".join(difference_rows(out)))
 
 
 def clearance_rows(n: int = 2000, seed: int = 0, k: float = 0.1) -> list[str]:
@@ -123,13 +144,16 @@ def attributable_rows(n: int = 2000, seed: int = 0) -> list[str]:
     run = lambda c: simulate_outcomes(c, [Placebo()], key=stage_key(seed, "outcomes"), days=90, progress=False)  # noqa: E731
     a, b = run(cohort).sel(arm="placebo"), run(never).sel(arm="placebo")
     inf, endo = a.secondary_infection.values, a.endotype.values
-    rows = ["| day | deaths with / without infections | excess deaths | infections | per infection | share of deaths |",
-            "|---|---|---|---|---|---|"]  # fmt: skip
+    rows = ["| day | deaths with / without infections | excess deaths (MC SE) | infections | per infection | "
+            "share of deaths |", "|---|---|---|---|---|---|"]  # fmt: skip
     for d in ("dead_28d", "dead_90d"):
         with_, without = int(a[d].values.sum()), int(b[d].values.sum())
         ex = with_ - without
-        rows.append(f"| {d} | {with_} / {without} | {ex} | {int(inf.sum())} | {ex / max(inf.sum(), 1):.3f} | "
-                    f"{ex / max(with_, 1):.1%} |")  # fmt: skip
+        # paired (same patients, same draws): SE of the excess count from the discordant pairs
+        up, down = int((a[d].values & ~b[d].values).sum()), int((~a[d].values & b[d].values).sum())
+        se = np.sqrt(up + down - (up - down) ** 2 / a.sizes["patient"])
+        rows.append(f"| {d} | {with_} / {without} | {ex} ({se:.1f}; +{up} -{down}) | {int(inf.sum())} | "
+                    f"{ex / max(inf.sum(), 1):.3f} | {ex / max(with_, 1):.1%} |")  # fmt: skip
     for e in ("unclassified", "MALS", "immunoparalysis"):
         m = endo == e
         ex = int(a.dead_28d.values[m].sum() - b.dead_28d.values[m].sum())
