@@ -1,8 +1,10 @@
 """Placebo calibration read-out of the patient model: ``python docs/patient/calibration.py [N] [SEED] [THERAPY]``.
 
-Simulates ``N`` virtual patients (cohort ``stage_key(SEED, "cohort")``, outcomes ``stage_key(SEED, "outcomes")``,
-placebo, 365 days: the ODE over 90 days, the course after it closed form) and prints the numbers of the
-calibration table in README_patient.md ("Calibration") with exact binomial 95% intervals (Clopper-Pearson).
+Simulates ``N`` virtual patients of the calibrated population (:data:`COHORT`: the posterior of the population
+model, ImmunoSep's infection types, as ``conf/population/immunosep.yaml``; cohort ``stage_key(SEED, "cohort")``,
+outcomes ``stage_key(SEED, "outcomes")``, placebo, 365 days: the ODE over 90 days, the course after it closed form)
+and prints the numbers of the calibration table in README_patient.md ("Calibration") with exact binomial 95%
+intervals (Clopper-Pearson).
 Targets: /work/shared/science/calibration_targets.yaml.
 With ``THERAPY`` (e.g. ``anakinra``), the same patients are also solved under
 ``arm_from_config({"therapies": [THERAPY]})`` and its rows are printed beside placebo: a prediction, never a target.
@@ -18,10 +20,15 @@ import xarray as xr
 from scipy.stats import beta
 
 from sepsim import stage_key
-from sepsim.models import Placebo, simulate_cohort, simulate_outcomes
+from sepsim.models import CohortConfig, Placebo, simulate_cohort, simulate_outcomes
 from sepsim.models.interventions import arm_from_config
 
-__all__ = ["clopper_pearson", "placebo_outcomes", "calibration_table"]
+__all__ = ["COHORT", "clopper_pearson", "placebo_outcomes", "calibration_table"]
+
+# The population the calibration targets were measured in: the refitted posterior of the population model
+# (sepsim.models.population), restricted to ImmunoSep's infection types CAP, HAP, VAP, primary bacteraemia (IS-01,
+# IS-22), exactly conf/population/immunosep.yaml (the default population of the CLI).
+COHORT = CohortConfig(source="posterior", inclusion={"infection_site": [0, 1, 2, 3]})
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -34,7 +41,7 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
 
 def placebo_outcomes(n: int, seed: int = 0, arms: Any = None) -> xr.Dataset:
     """Outcomes of ``n`` patients of cohort seed ``seed`` under placebo (and optional further arms)."""
-    cohort = simulate_cohort(n, key=stage_key(seed, "cohort"))  # float64 whatever the JAX setting
+    cohort = simulate_cohort(n, key=stage_key(seed, "cohort"), config=COHORT)  # float64 whatever the JAX setting
     arms = [Placebo()] if arms is None else [Placebo(), *arms]
     return simulate_outcomes(cohort, arms, key=stage_key(seed, "outcomes"), days=365, chunk_size=1000, progress=False)
 

@@ -4,6 +4,9 @@
   as a persistent and a resolving course).
 * ``endotypes.png``: screening ferritin vs mHLA-DR of 10,000 virtual patients with the ImmunoSep cut-offs
   (4420 ng/mL, 5000 AB/C).
+
+Both cohort figures draw from the refitted posterior of the population model restricted to ImmunoSep's infection
+types (:data:`COHORT`, as ``conf/population/immunosep.yaml``).
 * ``survival_by_endotype.png``: placebo survival and the share still in the ICU to day 90 by screening endotype
   (4,000 patients, the calibration cohort ``stage_key(0, ...)``).
 
@@ -33,6 +36,7 @@ from sepsim.models import (  # noqa: E402
     N_STATES,
     STATE_NAMES,
     STATE_UNITS,
+    CohortConfig,
     Covariates,
     Placebo,
     reference_params,
@@ -42,7 +46,10 @@ from sepsim.models import (  # noqa: E402
     to_physical,
 )
 
-__all__ = ["plot_trajectories", "plot_endotypes", "plot_survival", "main"]
+__all__ = ["COHORT", "plot_trajectories", "plot_endotypes", "plot_survival", "main"]
+
+# The population model's posterior restricted to ImmunoSep's infection types (IS-01, IS-22): the calibration cohort
+COHORT = CohortConfig(source="posterior", inclusion={"infection_site": [0, 1, 2, 3]})
 
 
 def plot_trajectories(path: Path) -> None:
@@ -75,7 +82,7 @@ def plot_trajectories(path: Path) -> None:
 
 
 def plot_endotypes(path: Path, n: int = 10_000) -> dict[str, float]:
-    cohort = simulate_cohort(n, key=stage_key(2024, "cohort"))
+    cohort = simulate_cohort(n, key=stage_key(2024, "cohort"), config=COHORT)
     out = simulate_outcomes(cohort, [Placebo()], key=stage_key(2024, "outcomes"), chunk_size=2500)
     fer, hla, endo = out.screen_ferritin.values, out.screen_hla_dr.values, out.endotype.values
     fig, ax = plt.subplots(figsize=(7, 6))
@@ -91,7 +98,11 @@ def plot_endotypes(path: Path, n: int = 10_000) -> dict[str, float]:
     ax.set_yscale("log")
     ax.set_xlabel("mHLA-DR at screening [AB/C] (flow cytometry, with assay error)")
     ax.set_ylabel("ferritin at screening [ng/mL] (with assay error)")
-    ax.set_title(f"ImmunoSep endotypes of {n} virtual patients (IS-02: MALS ~7%, SII ~34%)")
+    ax.set_title(
+        f"ImmunoSep endotypes of {n} virtual patients (calibrated posterior,\nImmunoSep infection types; "
+        "IS-02: MALS ~7%, SII ~34%)",
+        fontsize=10,
+    )
     ax.legend(markerscale=5)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -101,7 +112,7 @@ def plot_endotypes(path: Path, n: int = 10_000) -> dict[str, float]:
 
 def plot_survival(path: Path, n: int = 4000, days: int = 90) -> dict[str, float]:
     """Placebo survival (no censoring before the horizon) and share in the ICU by screening endotype."""
-    cohort = simulate_cohort(n, key=stage_key(0, "cohort"))
+    cohort = simulate_cohort(n, key=stage_key(0, "cohort"), config=COHORT)
     out = simulate_outcomes(cohort, [Placebo()], key=stage_key(0, "outcomes"), days=days, progress=False)
     o = out.sel(arm="placebo")
     t = np.linspace(0.0, days, 4 * days + 1)
@@ -134,7 +145,10 @@ def plot_survival(path: Path, n: int = 4000, days: int = 90) -> dict[str, float]
     bx.set_ylabel("share alive and still in the ICU")
     bx.legend(fontsize=8)
     bx.set_title("ICU occupancy (discharge when O <= o_ready, then 1/day)")
-    fig.suptitle(f"{n} virtual patients, cohort/outcome seed 0; after ICU discharge the post-acute hazard applies")
+    fig.suptitle(
+        f"{n} virtual patients of the calibrated posterior (ImmunoSep infection types), cohort/outcome seed 0;\n"
+        "after ICU discharge the post-acute hazard applies"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
