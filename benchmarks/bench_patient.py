@@ -43,7 +43,7 @@ import scipy  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
 from sepsim._keys import stage_key  # noqa: E402
-from sepsim.models import Placebo, SolverConfig, make_batch_solver, simulate_cohort  # noqa: E402
+from sepsim.models import CohortConfig, Placebo, SolverConfig, make_batch_solver, simulate_cohort  # noqa: E402
 from sepsim.models._outcomes import _chunk_inputs  # noqa: E402
 from sepsim.models._params import params_from_mapping  # noqa: E402
 from sepsim.models._patient_rhs import T_START, initial_state, to_physical  # noqa: E402
@@ -74,7 +74,7 @@ def _arm(name: str):
 
 def time_jax(n: int, repeats: int, config: SolverConfig = CONFIG, arm: str = "placebo") -> dict:
     """Best wall time of ``repeats`` (after a compile call), the CPU seconds of that repeat, step statistics."""
-    cohort = simulate_cohort(n, key=stage_key(0, "bench"))
+    cohort = simulate_cohort(n, key=stage_key(0, "bench"), config=CohortConfig(source="prior"))  # as every table
     chunk = min(n, CHUNK)
     chunks = [shard_patients(_chunk_inputs(cohort, slice(s, s + chunk), chunk, DAYS)) for s in range(0, n, chunk)]
     solve = make_batch_solver(_arm(arm), config)
@@ -106,7 +106,7 @@ def time_scipy(n: int) -> tuple[float, float, float]:
     benchmark's rtol/atol. Parameter conversion and the initial state are prepared before the clock starts, so
     the timed loop is ``solve_ivp`` only (no JAX dispatch in the baseline).
     """
-    cohort = simulate_cohort(n, key=stage_key(0, "bench"))
+    cohort = simulate_cohort(n, key=stage_key(0, "bench"), config=CohortConfig(source="prior"))  # as every table
     t_eval = 24.0 * np.arange(DAYS + 1.0)
     prepared = []
     for i in range(n):

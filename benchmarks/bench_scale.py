@@ -48,13 +48,13 @@ def courses(arm_name: str, n: int, repeats: int, *, chunk_size: int = CHUNK, cos
     import numpy as np
 
     from sepsim._keys import stage_key
-    from sepsim.models import SolverConfig, make_batch_solver, simulate_cohort
+    from sepsim.models import CohortConfig, SolverConfig, make_batch_solver, simulate_cohort
     from sepsim.models._outcomes import _chunk_inputs
     from sepsim.models._solve import shard_patients
     from sepsim.models.interventions import arm_from_config
 
     config = SolverConfig(rtol=1e-6, atol=1e-8)
-    cohort = simulate_cohort(n, key=stage_key(0, "bench"))
+    cohort = simulate_cohort(n, key=stage_key(0, "bench"), config=CohortConfig(source="prior"))  # as every table
     chunk = min(n, chunk_size)
     chunks = [shard_patients(_chunk_inputs(cohort, slice(s, s + chunk), chunk, DAYS)) for s in range(0, n, chunk)]
     solve = make_batch_solver(arm_from_config(ARMS[arm_name]), config)
