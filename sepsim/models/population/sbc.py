@@ -26,7 +26,7 @@ the thinned draws and the true values into the ``(replicate, param)`` ranks, one
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -41,6 +41,7 @@ from numpyro.infer.util import initialize_model
 from scipy import stats
 
 __all__ = [
+    "print_verdict",
     "EcdfBand",
     "NutsSettings",
     "ReplicateFits",
@@ -280,3 +281,13 @@ def rank_table(
         cols.append(r)
         names += [site] if t.ndim == 1 else [f"{site}[{lab[i] if lab else i}]" for i in range(size)]
     return np.concatenate(cols, axis=1), tuple(names)
+
+
+def print_verdict(label: str, config: Any, names: Sequence[str], replicates: int, draws: int, v: SbcVerdict) -> None:
+    """Print an SBC run's configuration, its band and each parameter's verdict (the Fit 1 and Fit 2 reports)."""
+    print(f"{label} SBC: {config}")
+    print(f"{replicates} replicates, L = {draws} draws; band: pointwise level {v.band.gamma:.3g} per parameter")
+    print(f"(family-wise false-alarm rate {v.family_alpha}, Bonferroni over {len(names)})")
+    width = max(len(n) for n in names)
+    for name, ok, tail in zip(names, v.inside, v.min_tail, strict=True):
+        print(f"  {name:{width}s} {'inside' if ok else 'OUTSIDE'}  min pointwise tail {tail:.3g}")

@@ -28,7 +28,7 @@ from numpyro.infer.util import initialize_model
 
 from ...._keys import stage_key
 from .._latent import HyperPrior, latent_space
-from ..sbc import SbcVerdict, plot_rank_ecdf, sbc_verdict
+from ..sbc import SbcVerdict, plot_rank_ecdf, print_verdict, sbc_verdict
 from ._calibrate import _proposal, _raw_prior_draws
 from ._library import draw_library
 from ._likelihood import calibration_model, ess_floor_penalty, library_arrays, site_name
@@ -174,11 +174,7 @@ def report_fit1_sbc(cfg: Fit1SbcConfig, figure: str | Path) -> bool:
     res = run_fit1_sbc(cfg)
     wall = time.monotonic() - t0
     v = res.verdict
-    print(f"Fit 1 SBC: {cfg}")
-    print(f"{len(res.ranks)} replicates, L = {res.draws} draws; band: pointwise level {v.band.gamma:.3g} per parameter")
-    print(f"(family-wise false-alarm rate {v.family_alpha}, Bonferroni over {len(res.names)})")
-    for name, ok, tail in zip(res.names, v.inside, v.min_tail, strict=True):
-        print(f"  {name:8s} {'inside' if ok else 'OUTSIDE'}  min pointwise tail {tail:.3g}")
+    print_verdict("Fit 1", cfg, res.names, len(res.ranks), res.draws, v)
     print(f"divergences: {int(res.divergences.sum())}; mean acceptance {res.accept.mean():.3f}")
     print(f"ESS-floor rejection of prior draws: {res.rejection_rate:.3f}; timings {res.seconds}; wall {wall:.0f} s")
     title = f"Fit 1 SBC (library {cfg.library_size}, NUTS {cfg.num_warmup}+{cfg.num_samples}, thin {cfg.thin})"

@@ -32,7 +32,7 @@ from ...._keys import stage_key
 from ..._outcomes import _BIOMARKER_STATE
 from ..._solve import SolverConfig
 from .._data import PatientData
-from ..sbc import NutsSettings, SbcVerdict, nuts_replicates, plot_rank_ecdf, rank_table, sbc_verdict
+from ..sbc import NutsSettings, SbcVerdict, nuts_replicates, plot_rank_ecdf, print_verdict, rank_table, sbc_verdict
 from ._model import DATA_FITTED, _prior, data_model
 from ._observations import DATA_SOLVER, Observations, observations, predict_log_states
 
@@ -203,11 +203,7 @@ def report_fit2_sbc(cfg: Fit2SbcConfig, figure: str | Path) -> bool:
     res = run_fit2_sbc(cfg, progress=lambda s: print(s, flush=True))
     wall = time.monotonic() - t0
     v = res.verdict
-    print(f"Fit 2 SBC: {cfg}")
-    print(f"{len(res.ranks)} replicates, L = {res.draws} draws; band: pointwise level {v.band.gamma:.3g} per parameter")
-    print(f"(family-wise false-alarm rate {v.family_alpha}, Bonferroni over {len(res.names)})")
-    for name, ok, tail in zip(res.names, v.inside, v.min_tail, strict=True):
-        print(f"  {name:22s} {'inside' if ok else 'OUTSIDE'}  min pointwise tail {tail:.3g}")
+    print_verdict("Fit 2", cfg, res.names, len(res.ranks), res.draws, v)
     n_div = int(res.divergences.sum())
     print(
         f"divergences: {n_div} (in {int((res.divergences > 0).sum())} replicates); mean acceptance "
