@@ -1,9 +1,12 @@
 """Fit 2 (patient-level data): the shipped synthetic dataset, the observation arrays, the hierarchical model's
 log density against scipy, and (slow) parameter recovery by NUTS through the ODE."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro
 import pandas as pd
 import pytest
 import yaml
@@ -104,6 +107,74 @@ def test_hierarchical_log_density_matches_scipy(monkeypatch):
         + stats.norm(pred[m], np.asarray(obs.sigma)[m]).logpdf(np.asarray(obs.log_value)[m]).sum()
     )
     np.testing.assert_allclose(float(lp), want, rtol=1e-10)
+
+
+def test_whitened_parameterisation_is_the_centred_density_times_its_jacobian(monkeypatch):
+    """The whitened model's log density at (sd, mu_white, theta_white) equals the centred model's at the (mu, theta)
+    it maps to plus log |det| of the map's Jacobian, here taken by autodiff (not the model's own formula): the two
+    parameterisations have one posterior. Likelihood: a known function of theta in place of the ODE."""
+    obs = observations(_synthetic(3))
+    lin = jnp.linspace(-1.0, 1.0, obs.log_value.shape[1])[None, :]
+
+    def fake_predict(natural, names, o, config):
+        th = jnp.log(natural)
+        return th[:, :1] * lin + th[:, 1:] * lin**2, jnp.ones(th.shape[0], bool)
+
+    monkeypatch.setattr(_model, "predict_log_states", fake_predict)
+    rng = np.random.default_rng(4)
+    wh = _model.Whitening(jnp.asarray(rng.normal(3.0, 0.3, (3, 2))), jnp.asarray(rng.uniform(0.02, 0.3, (3, 2))))
+    white = functools.partial(_model.data_model, obs, whitening=wh)
+
+    def to_centred(z):  # (log sd, mu_white, theta_white) -> (log sd, mu, theta), flat
+        v = {"sd_fit": jnp.exp(z[:2]), "mu_white": z[2:4], "theta_white": z[4:].reshape(3, 2)}
+        tr = numpyro.handlers.trace(numpyro.handlers.substitute(white, data=v)).get_trace()
+        return jnp.concatenate([z[:2], tr["mu_fit"]["value"], tr["theta"]["value"].ravel()])
+
+    for seed in range(3):
+        z = jnp.asarray(np.random.default_rng(seed).normal(size=10) + np.r_[-1.0, -1.0, np.zeros(8)])
+        c = to_centred(z)
+        lw = log_density(
+            white, (), {}, {"sd_fit": jnp.exp(z[:2]), "mu_white": z[2:4], "theta_white": z[4:].reshape(3, 2)}
+        )[0]
+        lc = log_density(
+            _model.data_model, (obs,), {}, {"sd_fit": jnp.exp(c[:2]), "mu_fit": c[2:4], "theta": c[4:].reshape(3, 2)}
+        )[0]
+        log_det = np.linalg.slogdet(np.asarray(jax.jacfwd(to_centred)(z)))[1]
+        np.testing.assert_allclose(float(lw), float(lc) + log_det, rtol=1e-10)
+
+
+def test_laplace_whitening_is_the_exact_posterior_of_a_linear_gaussian_patient(monkeypatch):
+    """With an observation model linear in theta, one Gauss-Newton step lands on the mode of likelihood x
+    N(c0, s0^2), and the Laplace scale is that posterior's exact sd (closed form here, per patient)."""
+    obs = observations(_synthetic(2))
+    n_t = obs.times.shape[1]
+    a = np.linspace(0.5, 2.0, n_t)[:, None] * np.array([[1.0, 0.3, -0.5, 0.8]])  # (time, state) slopes per theta_0
+    b = np.linspace(-1.0, 1.0, n_t)[:, None] * np.array([[0.2, 1.0, 0.4, -0.3]])
+
+    def fake_one(natural, names, times, config):
+        th = jnp.log(natural)
+        ys = th[0] * a + th[1] * b
+        full = jnp.zeros((n_t, 1 + max(_BIOMARKER_STATE.values()))).at[:, list(_BIOMARKER_STATE.values())].set(ys)
+        return full, jnp.asarray(True)
+
+    monkeypatch.setattr(_model, "_one_patient", fake_one)
+    wh = _model.laplace_whitening(obs, iterations=3)
+    space = latent_space()
+    idx = [space.names.index(n) for n in _model.DATA_FITTED]
+    c0, s0 = space.centre[idx], space.scale[idx]
+    cols = {v: j for j, v in enumerate(_BIOMARKER_STATE.values())}
+    for p in range(2):
+        m = np.asarray(obs.mask[p])
+        ti, si = np.asarray(obs.time_index[p])[m], np.asarray(obs.state_index[p])[m]
+        x = (
+            np.stack([a[ti, [cols[s] for s in si]], b[ti, [cols[s] for s in si]]], axis=1)
+            / np.asarray(obs.sigma[p])[m, None]
+        )
+        y = np.asarray(obs.log_value[p])[m] / np.asarray(obs.sigma[p])[m]
+        prec = x.T @ x + np.diag(1 / s0**2)
+        cov = np.linalg.inv(prec)
+        np.testing.assert_allclose(wh.centre[p], cov @ (x.T @ y + c0 / s0**2), rtol=1e-8)
+        np.testing.assert_allclose(wh.scale[p], np.clip(np.sqrt(np.diag(cov)), 1e-3, s0), rtol=1e-8)
 
 
 @jax.jit

@@ -108,6 +108,26 @@ def test_vmapped_nuts_ranks_are_uniform_and_detect_a_misspecified_prior():
     assert not sbc_verdict(ranks[100:], 50, 0.05).inside[0]
 
 
+def _toy_shifted(shift, y=None):
+    mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
+    numpyro.deterministic("mu_shifted", mu + shift)
+    with numpyro.plate("j", 6):
+        numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
+
+
+def test_vmapped_nuts_passes_each_replicate_its_constants_and_returns_deterministic_sites():
+    """Per-replicate constants (``args``) reach the model, and deterministic sites come back with the draws: the
+    shifted site equals each replicate's own draws plus its own shift."""
+    shift = jnp.asarray([0.0, 10.0, -5.0])
+    data = {"y": jnp.asarray(np.random.default_rng(0).normal(size=(3, 6)))}
+    settings = NutsSettings(10, 10, 2, 3, 0.8, dense_mass=False, batch=3)
+    fits = nuts_replicates(
+        _toy_shifted, data, {"mu": jnp.asarray(0.0)}, settings, jax.random.key(0), args={"shift": shift}
+    )
+    assert fits.draws["mu"].shape == fits.draws["mu_shifted"].shape == (3, 5)
+    np.testing.assert_allclose(fits.draws["mu_shifted"], fits.draws["mu"] + np.asarray(shift)[:, None], atol=1e-12)
+
+
 def test_rank_table_counts_and_names():
     rng = np.random.default_rng(0)
     truth = {"a": rng.normal(size=(5, 2)), "b": rng.normal(size=5)}
@@ -123,12 +143,25 @@ def test_cli_settings_take_effect_and_bad_settings_name_their_key(monkeypatch):
     seen = {}
     monkeypatch.setattr(sbc2, "report_fit2_sbc", lambda cfg, fig: seen.update(cfg=cfg, fig=fig) or True)
     argv = ["sbc-data", "--replicates", "7", "--patients", "3", "--warmup", "11", "--samples", "12", "--thin", "3"]
-    argv += ["--max-tree-depth", "4", "--batch", "5", "--seed", "9", "--figure", "x.png"]
+    argv += [
+        "--max-tree-depth",
+        "4",
+        "--batch",
+        "5",
+        "--seed",
+        "9",
+        "--figure",
+        "x.png",
+        "--parameterisation",
+        "centred",
+    ]
     assert cli.main(argv) == 0
     got = seen["cfg"]
     assert (got.replicates, got.patients, got.num_warmup, got.num_samples, got.thin) == (7, 3, 11, 12, 3)
     assert (got.max_tree_depth, got.batch, got.seed, seen["fig"]) == (4, 5, 9, "x.png")
-    assert got.nuts.draws == 4 and got.solver.rtol == got.rtol
+    assert got.nuts.draws == 4 and got.solver.rtol == got.rtol and got.parameterisation == "centred"
+    with pytest.raises(ConfigError, match="sbc-data.parameterisation"):
+        sbc2.Fit2SbcConfig(parameterisation="noncentred").validate()
     with pytest.raises(ConfigError, match="sbc-data.thin"):
         sbc2.Fit2SbcConfig(num_samples=100, thin=3).validate()
     with pytest.raises(ConfigError, match="sbc-data.patients"):

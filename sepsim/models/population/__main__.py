@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     fd.add_argument("--samples", type=int, default=DataFitConfig().num_samples)
     fd.add_argument("--chains", type=int, default=DataFitConfig().num_chains)
     fd.add_argument("--seed", type=int, default=0)
+    fd.add_argument("--parameterisation", choices=("centred", "whitened"), default=DataFitConfig().parameterisation)
     fd.add_argument("--strict", action="store_true", help="exit 1 if the convergence gates fail")
     syn = sub.add_parser("synthetic", help="regenerate the synthetic example dataset of Fit 2 (fixed seed)")
     syn.add_argument("--out", default=None, help="output folder (default: the shipped copy in the package)")
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     sb2.add_argument("--max-tree-depth", type=int, default=d2.max_tree_depth)
     sb2.add_argument("--batch", type=int, default=d2.batch, help="replicates per vmapped NUTS call")
     sb2.add_argument("--seed", type=int, default=d2.seed)
+    sb2.add_argument("--parameterisation", choices=("centred", "whitened"), default=d2.parameterisation)
     sb2.add_argument("--figure", default="docs/population/sbc_fit2.png", help="rank-ECDF figure to write")
     args = ap.parse_args(argv)
     if args.command == "sbc-data":
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             max_tree_depth=args.max_tree_depth,
             batch=args.batch,
             seed=args.seed,
+            parameterisation=args.parameterisation,
         )
         return 0 if report_fit2_sbc(cfg2, args.figure) else 1
     if args.command == "sbc":
@@ -101,7 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "fit-data":
         from .fit_data import fit_patient_data
 
-        dcfg = DataFitConfig(num_warmup=args.warmup, num_samples=args.samples, num_chains=args.chains, seed=args.seed)
+        dcfg = DataFitConfig(
+            num_warmup=args.warmup,
+            num_samples=args.samples,
+            num_chains=args.chains,
+            seed=args.seed,
+            parameterisation=args.parameterisation,
+        )
         passed = fit_patient_data(args.patients, args.out, dcfg)
         return 1 if (args.strict and not passed) else 0
     cfg = CalibrationConfig(

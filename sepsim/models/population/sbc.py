@@ -18,7 +18,8 @@ false-alarm rate of "some parameter leaves its band" is at most ``alpha``.
 
 Fitting the replicates (:func:`nuts_replicates`): numpyro's functional ``hmc`` kernel (NUTS), one chain per
 replicate, ``jax.vmap`` over a batch of replicates and ``jax.lax.scan`` over iterations, the replicate's data a traced
-argument conditioned into the model (``numpyro.handlers.condition``), so one compile serves every full batch.
+argument conditioned into the model (``numpyro.handlers.condition``) and per-replicate constants (``args``) passed
+to it, so one compile serves every full batch; the kept draws include the model's deterministic sites.
 Under ``vmap`` a NUTS iteration of the batch lasts as long as its longest trajectory. :func:`rank_table` turns
 the thinned draws and the true values into the ``(replicate, param)`` ranks, one column per scalar component.
 """
@@ -37,7 +38,7 @@ from jaxtyping import Array, Float, Int
 from numpyro.distributions.transforms import biject_to
 from numpyro.handlers import condition
 from numpyro.infer.hmc import hmc
-from numpyro.infer.util import initialize_model
+from numpyro.infer.util import constrain_fn, initialize_model
 from scipy import stats
 
 __all__ = [
@@ -201,46 +202,51 @@ def nuts_replicates(
     settings: NutsSettings,
     key: Any,
     *,
+    args: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ReplicateFits:
-    """NUTS on each replicate's data (module docstring): ``model(*args)`` is run under ``condition(data=d)`` for
-    the replicate's slice ``d`` of ``data``; every chain starts at ``init`` (constrained values of the latent sites).
-    """
+    """NUTS on each replicate's data (module docstring): ``model(**a)`` is run under ``condition(data=d)`` for
+    the replicate's slices ``d`` of ``data`` and ``a`` of ``args`` (pytrees with a leading replicate axis: per-replicate
+    constants of the model); every chain starts at ``init`` (constrained values of the latent sites). The draws
+    hold the latent sites and the model's ``numpyro.deterministic`` sites."""
     if settings.num_samples % settings.thin:
         raise ValueError(f"num_samples ({settings.num_samples}) must be a multiple of thin ({settings.thin})")
     n = len(next(iter(data.values())))
 
-    def conditioned(d: dict[str, Any]) -> None:
+    args = {} if args is None else args
+
+    def conditioned(d: dict[str, Any], a: dict[str, Any]) -> None:
         with condition(data=d):
-            model()
+            model(**a)
 
     k_init, k_run = jax.random.split(key)
-    first = jax.tree_util.tree_map(lambda a: a[0], data)
+    first = jax.tree_util.tree_map(lambda a: a[0], (data, args))
     with jax.numpy_dtype_promotion("standard"):  # numpyro's NUTS internals mix int and float (fails under strict)
-        info = initialize_model(k_init, conditioned, model_args=(first,), dynamic_args=True)
+        info = initialize_model(k_init, conditioned, model_args=first, dynamic_args=True)
     latent = {k: s for k, s in info.model_trace.items() if s["type"] == "sample" and not s["is_observed"]}
     transforms = {k: biject_to(s["fn"].support) for k, s in latent.items()}
     z0 = {k: transforms[k].inv(jnp.asarray(init[k])) for k in latent}
     init_kernel, sample_kernel = hmc(potential_fn_gen=info.potential_fn, algo="NUTS")
     w, s_ = settings.num_warmup, settings.num_samples
 
-    def fit_one(k: Any, d: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    def fit_one(k: Any, d: dict[str, Any], a: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         state = init_kernel(
             z0,
             w,
             target_accept_prob=settings.target_accept,
             max_tree_depth=settings.max_tree_depth,
             dense_mass=settings.dense_mass,
-            model_args=(d,),
+            model_args=(d, a),
             rng_key=k,
         )
 
         def step(st: Any, _: Any) -> tuple[Any, Any]:
-            st = sample_kernel(st, model_args=(d,))
+            st = sample_kernel(st, model_args=(d, a))
             return st, (st.z, st.diverging, st.accept_prob, st.num_steps)
 
         _, (z, div, acc, nst) = jax.lax.scan(step, state, None, length=w + s_)
-        z = {name: transforms[name](v[w :: settings.thin]) for name, v in z.items()}
+        z = {name: v[w :: settings.thin] for name, v in z.items()}
+        z = jax.vmap(lambda p: constrain_fn(conditioned, (d, a), {}, p, return_deterministic=True))(z)
         return z, div[w:].sum(), acc[w:].mean(), nst[w:].mean()
 
     batched = jax.jit(jax.vmap(fit_one))
@@ -251,7 +257,9 @@ def nuts_replicates(
     for b0 in range(0, n, settings.batch):
         sl = slice(b0, min(b0 + settings.batch, n))
         with jax.numpy_dtype_promotion("standard"):
-            res = jax.block_until_ready(batched(keys[sl], jax.tree_util.tree_map(lambda a, sl=sl: a[sl], data)))
+            res = jax.block_until_ready(
+                batched(keys[sl], *jax.tree_util.tree_map(lambda a, sl=sl: a[sl], (data, args)))
+            )
         out.append(jax.tree_util.tree_map(np.asarray, res))
         t_first = time.monotonic() - t0 if t_first is None else t_first
         if progress is not None:

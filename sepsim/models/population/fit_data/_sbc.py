@@ -33,7 +33,7 @@ from ..._outcomes import _BIOMARKER_STATE
 from ..._solve import SolverConfig
 from .._data import PatientData
 from ..sbc import NutsSettings, SbcVerdict, nuts_replicates, plot_rank_ecdf, print_verdict, rank_table, sbc_verdict
-from ._model import DATA_FITTED, _prior, data_model
+from ._model import DATA_FITTED, PARAMETERISATIONS, Whitening, data_model, initial_values, laplace_whitening
 from ._observations import DATA_SOLVER, Observations, observations, predict_log_states
 
 __all__ = ["Fit2SbcConfig", "Fit2SbcResult", "report_fit2_sbc", "run_fit2_sbc", "sbc_template", "simulate_replicates"]
@@ -55,6 +55,7 @@ class Fit2SbcConfig(NamedTuple):
     alpha: float = 0.05  # family-wise false-alarm rate of the verdict
     seed: int = 12
     batch: int = 100  # replicates per vmapped NUTS call (one compile; per-gradient cost falls with the batch)
+    parameterisation: str = "whitened"  # or "centred" (Fit 2's model in its two parameterisations, _model)
 
     def validate(self) -> Fit2SbcConfig:
         """Raise :class:`~sepsim._errors.ConfigError` naming the first impossible setting; returns ``self``."""
@@ -68,6 +69,10 @@ class Fit2SbcConfig(NamedTuple):
         for key in ("target_accept", "alpha"):
             if not 0 < getattr(self, key) < 1:
                 raise ConfigError(f"sbc-data.{key}", f"must lie in (0, 1), got {getattr(self, key)}")
+        if self.parameterisation not in PARAMETERISATIONS:
+            raise ConfigError(
+                "sbc-data.parameterisation", f"must be one of {PARAMETERISATIONS}, got {self.parameterisation!r}"
+            )
         if not (self.atol > 0 and 0 < self.rtol < 1):
             raise ConfigError("sbc-data.rtol", f"tolerances must be positive, got rtol {self.rtol}, atol {self.atol}")
         return self
@@ -161,18 +166,20 @@ def run_fit2_sbc(cfg: Fit2SbcConfig | None = None, *, progress: Any = None) -> F
     t0 = time.monotonic()
     sim, rejected = simulate_replicates(template, cfg.replicates, stage_key(cfg.seed, "sbc2-simulate"), solver=solver)
     t1 = time.monotonic()
-    c0, s0 = _prior(DATA_FITTED)
-    init = {  # Fit 2's starting point (run_data_fit): the prior centre, sd at half the prior scale
-        "mu_fit": c0,
-        "sd_fit": 0.5 * s0,
-        "theta": np.broadcast_to(c0, (cfg.patients, len(DATA_FITTED))),
-    }
+    shape = (cfg.patients, len(DATA_FITTED))
+    init = initial_values(shape, cfg.parameterisation)  # Fit 2's starting point (run_data_fit)
+    args: dict[str, Any] = {}
+    if cfg.parameterisation == "whitened":  # each replicate's constants from its own data
+        laplace = jax.jit(jax.vmap(lambda lv: laplace_whitening(template._replace(log_value=lv), DATA_FITTED, solver)))
+        args = laplace(jnp.asarray(sim["log_value"]))._asdict()
+    t2 = time.monotonic()
     fits = nuts_replicates(
-        lambda: data_model(template, DATA_FITTED, solver),
+        lambda **a: data_model(template, DATA_FITTED, solver, Whitening(**a) if a else None),
         {"log_value": jnp.asarray(sim["log_value"])},
         init,
         cfg.nuts,
         stage_key(cfg.seed, "sbc2-nuts"),
+        args=args,
         progress=progress,
     )
     labels = {
@@ -192,7 +199,12 @@ def run_fit2_sbc(cfg: Fit2SbcConfig | None = None, *, progress: Any = None) -> F
         fits.accept,
         fits.steps,
         rejected,
-        {"simulate_s": round(t1 - t0, 1), "first_batch_s": fits.first_batch_s, "nuts_s": fits.seconds},
+        {
+            "simulate_s": round(t1 - t0, 1),
+            "laplace_s": round(t2 - t1, 1),
+            "first_batch_s": fits.first_batch_s,
+            "nuts_s": fits.seconds,
+        },
     )
 
 
@@ -214,7 +226,7 @@ def report_fit2_sbc(cfg: Fit2SbcConfig, figure: str | Path) -> bool:
     )
     title = (
         f"Fit 2 SBC ({cfg.patients} patients, biomarkers at {', '.join(f'{t:g}' for t in cfg.schedule_h)} h, "
-        f"NUTS {cfg.num_warmup}+{cfg.num_samples}, thin {cfg.thin}, depth {cfg.max_tree_depth})"
+        f"NUTS {cfg.num_warmup}+{cfg.num_samples}, thin {cfg.thin}, depth {cfg.max_tree_depth}, {cfg.parameterisation})"
     )
     print(f"wrote {plot_rank_ecdf(res.ranks, res.names, v, figure, title)}")
     passed = v.passed and n_div == 0
