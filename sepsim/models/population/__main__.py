@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     from .fit import CalibrationConfig
     from .fit._entry import calibrate_and_report
     from .fit_data import DataFitConfig
+    from .fit_data._model import PARAMETERISATIONS
 
     d = CalibrationConfig()
     ap = argparse.ArgumentParser(prog="python -m sepsim.models.population", description=__doc__.split("\n")[0])
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     fd.add_argument("--samples", type=int, default=DataFitConfig().num_samples)
     fd.add_argument("--chains", type=int, default=DataFitConfig().num_chains)
     fd.add_argument("--seed", type=int, default=0)
-    fd.add_argument("--parameterisation", choices=("centred", "whitened"), default=DataFitConfig().parameterisation)
+    fd.add_argument("--parameterisation", choices=PARAMETERISATIONS, default=DataFitConfig().parameterisation)
     fd.add_argument("--strict", action="store_true", help="exit 1 if the convergence gates fail")
     syn = sub.add_parser("synthetic", help="regenerate the synthetic example dataset of Fit 2 (fixed seed)")
     syn.add_argument("--out", default=None, help="output folder (default: the shipped copy in the package)")
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     sb2.add_argument("--max-tree-depth", type=int, default=d2.max_tree_depth)
     sb2.add_argument("--batch", type=int, default=d2.batch, help="replicates per vmapped NUTS call")
     sb2.add_argument("--seed", type=int, default=d2.seed)
-    sb2.add_argument("--parameterisation", choices=("centred", "whitened"), default=d2.parameterisation)
+    sb2.add_argument("--parameterisation", choices=PARAMETERISATIONS, default=d2.parameterisation)
     sb2.add_argument("--figure", default="docs/population/sbc_fit2.png", help="rank-ECDF figure to write")
     args = ap.parse_args(argv)
     if args.command == "sbc-data":

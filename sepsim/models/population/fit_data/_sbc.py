@@ -33,7 +33,15 @@ from ..._outcomes import _BIOMARKER_STATE
 from ..._solve import SolverConfig
 from .._data import PatientData
 from ..sbc import NutsSettings, SbcVerdict, nuts_replicates, plot_rank_ecdf, print_verdict, rank_table, sbc_verdict
-from ._model import DATA_FITTED, PARAMETERISATIONS, Whitening, data_model, initial_values, laplace_whitening
+from ._model import (
+    DATA_FITTED,
+    DEFAULT_DATA_FIT,
+    PARAMETERISATIONS,
+    Whitening,
+    data_model,
+    initial_values,
+    laplace_whitening,
+)
 from ._observations import DATA_SOLVER, Observations, observations, predict_log_states
 
 __all__ = ["Fit2SbcConfig", "Fit2SbcResult", "report_fit2_sbc", "run_fit2_sbc", "sbc_template", "simulate_replicates"]
@@ -55,7 +63,7 @@ class Fit2SbcConfig(NamedTuple):
     alpha: float = 0.05  # family-wise false-alarm rate of the verdict
     seed: int = 12
     batch: int = 100  # replicates per vmapped NUTS call (one compile; per-gradient cost falls with the batch)
-    parameterisation: str = "whitened"  # or "centred" (Fit 2's model in its two parameterisations, _model)
+    parameterisation: str = DEFAULT_DATA_FIT.parameterisation  # Fit 2's own default, so SBC checks what Fit 2 runs
 
     def validate(self) -> Fit2SbcConfig:
         """Raise :class:`~sepsim._errors.ConfigError` naming the first impossible setting; returns ``self``."""
