@@ -99,18 +99,28 @@ def xla_cost(fn, *args) -> dict:
     return {k: float(cost[k]) for k in ("flops", "bytes accessed") if k in (cost or {})}
 
 
-def _immunosep_cfg(n_patients: int, n_trials: int, chunk_size: int | None = None):
+def _immunosep_cfg(n_patients: int, n_trials: int, chunk_size: int | None = None, daily_states: str = "all"):
     from sepsim.cli import compose_config
     from sepsim.config import validate
 
     over = ["experiment=immunosep", "runtime.cache=false", f"population.n_patients={n_patients}"]
     over += [f"n_trials={n_trials}"] + ([f"runtime.chunk_size={chunk_size}"] if chunk_size else [])
+    # the benchmark runs the trials, not the study's own read-outs (which need some daily states)
+    over += [f"population.daily_states={daily_states}", "~study"]
     return validate(compose_config(over))
 
 
-def study(n_patients: int, n_trials: int, *, chunk_size: int | None = None, trial_chunk: int | None = None) -> dict:
+def study(
+    n_patients: int,
+    n_trials: int,
+    *,
+    chunk_size: int | None = None,
+    trial_chunk: int | None = None,
+    daily_states: str = "all",
+) -> dict:
     """The immunosep study end to end (cohort, potential outcomes, screening, trials), timed stage by stage;
-    ``chunk_size`` patients per ODE batch (``runtime.chunk_size``), ``trial_chunk`` trials per batch."""
+    ``chunk_size`` patients per ODE batch (``runtime.chunk_size``), ``trial_chunk`` trials per batch,
+    ``daily_states`` the outcome table's daily states (``population.daily_states``: ``all`` or e.g. ``[]``)."""
     import jax
     from omegaconf import OmegaConf
 
@@ -118,7 +128,7 @@ def study(n_patients: int, n_trials: int, *, chunk_size: int | None = None, tria
     from sepsim.pipeline import _eligible, _outcomes_from_models, _solved
     from sepsim.platform import design_from_dict, from_dataset, run_trials
 
-    cfg = _immunosep_cfg(n_patients, n_trials, chunk_size)
+    cfg = _immunosep_cfg(n_patients, n_trials, chunk_size, daily_states)
     design = design_from_dict(OmegaConf.to_container(cfg.design, resolve=True))
     stages = {}
     w0, c0 = time.perf_counter(), time.process_time()
@@ -140,6 +150,8 @@ def study(n_patients: int, n_trials: int, *, chunk_size: int | None = None, tria
     per_trial = stages["trials"][0] / n_trials
     return dict(
         n_patients=n_patients,
+        daily_states=daily_states,
+        table_mib_per_1000_patients=table.nbytes / 2**20 / table.sizes["patient"] * 1000,
         n_eligible=int(table.sizes["patient"]),
         solver_failures=n_failed,
         n_trials=n_trials,
@@ -164,7 +176,7 @@ def _worker(args) -> None:
     if args.worker == "patients":
         res = courses(args.arm, args.n, args.repeats)
     else:
-        res = study(args.n, args.trials)
+        res = study(args.n, args.trials, daily_states=args.daily_states)
     print(json.dumps(res))
 
 
@@ -205,6 +217,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--max-n-therapy", type=int, default=100_000, help="largest N for anakinra + CytoSorb")
     ap.add_argument("--study-patients", type=int, default=2000)
     ap.add_argument("--study-trials", type=int, default=2000)
+    ap.add_argument(
+        "--daily-states",
+        default="all",
+        help="the study's population.daily_states: all (default), or a list such as [] or [hla_dr,ferritin]",
+    )
     ap.add_argument("--worker", choices=("patients", "study"), help=argparse.SUPPRESS)
     ap.add_argument("--arm", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -233,14 +250,15 @@ def main(argv: list[str] | None = None) -> dict:
         result["patients"] = rows
     if args.part in ("study", "both"):
         n_p, n_t = (800, 200) if args.quick else (args.study_patients, args.study_trials)
-        r = _run_worker("--worker", "study", "--n", str(n_p), "--trials", str(n_t))
+        r = _run_worker("--worker", "study", "--n", str(n_p), "--trials", str(n_t), "--daily-states", args.daily_states)
         result["study"] = r
         for k, v in r["stages"].items():
             print(f"immunosep study {k:22s} wall {v['wall_s']:8.1f} s  CPU {v['cpu_s']:8.1f} s", flush=True)
         x = r["extrapolated"]
         print(
             f"immunosep study: {n_p} patients ({r['n_eligible']} eligible), {n_t} trials: "
-            f"{r['total_wall_s']:.1f} s wall, peak {r['peak_host_mib']:.0f} MiB; extrapolated to "
+            f"{r['total_wall_s']:.1f} s wall, peak {r['peak_host_mib']:.0f} MiB (daily states {r['daily_states']}: "
+            f"{r['table_mib_per_1000_patients']:.1f} MiB per 1000 eligible patients); extrapolated to "
             f"{x['n_patients']} patients and {x['n_trials']} trials: "
             f"{x['total_s']:.0f} s ({x['cohort_and_outcomes_s']:.0f} s patients + {x['trials_s']:.0f} s trials)",
             flush=True,

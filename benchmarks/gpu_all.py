@@ -8,7 +8,9 @@ Measurements (each with compile time, best-of-repeats wall time, and XLA's FLOP 
    ``--trials`` trials, float64 and float32 (each dtype in its own process).
 3. ``study``: the ``immunosep`` study end to end (cohort, potential outcomes, screening, ``run_trials``) with
    ``--study-patients`` patients and ``--study-trials`` trials (10^6 and 10^4: the issue's study;
-   ``bench_scale.study``). Needs hydra, arviz and h5netcdf; skipped, with the reason in the JSON, without them.
+   ``bench_scale.study``), with no daily model state in the outcome table (``--daily-states``; the trials read
+   none, and all of them would need ~100 GB of host memory at 10^6 patients). Needs hydra, arviz and h5netcdf;
+   skipped, with the reason in the JSON, without them.
 
 Roofline: XLA's ``cost_analysis()`` of one compiled call counts a loop body once, so FLOPs and bytes per unit are
 estimated as (count per call / units per call) x loop trips (mean attempted solver steps for a course, looks for a
@@ -138,7 +140,13 @@ def _study(args) -> dict:
         import hydra  # noqa: F401
     except ImportError as err:
         return dict(skipped=f"{err} (install the wheels: benchmarks/README.md, 'GPU figures')")
-    return study(args.study_patients, args.study_trials, chunk_size=args.patient_chunk, trial_chunk=args.trials)
+    return study(
+        args.study_patients,
+        args.study_trials,
+        chunk_size=args.patient_chunk,
+        trial_chunk=args.trials,
+        daily_states=args.daily_states,
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -151,6 +159,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--trials", type=int, default=131_072, help="trials per batch (adaptr) and per study batch")
     ap.add_argument("--study-patients", type=int, default=1_000_000)
     ap.add_argument("--study-trials", type=int, default=10_000)
+    # the trials read no daily state: 10^6 patients with every state kept would need ~100 GB of host memory
+    # (bench_scale.md), with none ~9 kB per patient
+    ap.add_argument("--daily-states", default="[]", help="the study's population.daily_states (all, [], [il6,...])")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--adaptr-worker", nargs=2, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

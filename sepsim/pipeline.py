@@ -60,6 +60,7 @@ def _outcomes_from_models(cfg: DictConfig) -> tuple[xr.Dataset, bool]:
     chunk = cfg.runtime.chunk_size or 2000
     # precision changes the numbers, so it is part of every key; chunking and progress do not, so they are not;
     # a posterior enters through the hash of its file (a refit under the same path is a new cohort)
+    daily = pop.pop("daily_states", "all")  # the outcome table's content, not the cohort's
     cohort_subtree = {
         "population": pop,
         "seed": cfg.seed,
@@ -90,9 +91,14 @@ def _outcomes_from_models(cfg: DictConfig) -> tuple[xr.Dataset, bool]:
             chunk_size=chunk,
             progress=_PROGRESS[cfg.runtime.progress],
             precision=cfg.runtime.precision,  # the library runs float64 unless asked; float32 only when configured
+            daily_states=daily,
         )
 
-    return cached_stage("outcomes", {**cohort_subtree, "arms": arms_cfg}, compute, cache_dir=_cache_dir(cfg))
+    from .models import daily_state_names
+
+    kept = {} if daily == "all" else {"daily_states": list(daily_state_names(daily, "population.daily_states"))}
+    subtree = {**cohort_subtree, "arms": arms_cfg} | kept
+    return cached_stage("outcomes", subtree, compute, cache_dir=_cache_dir(cfg))
 
 
 def _posterior_digest(pop: dict[str, Any]) -> str | None:

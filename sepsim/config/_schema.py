@@ -66,6 +66,9 @@ class PopulationConfig:
     name: str = "prior"
     n_patients: int = 2000
     days: int = 28  # horizon of the dynamics after randomisation (dead_Nd needs days >= N; 10..365 accepted)
+    # model states kept daily in the outcome table: "all", or a list of state names (a 10^6-patient table's states
+    # alone are ~33 GB at 90 days and 3 arms); every read-out is computed from all of them either way
+    daily_states: Any = "all"
     source: str = "posterior"  # "posterior" (calibrated population model), "prior" (parameter ranges), "data" (file)
     data_file: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # CohortConfig fields: fixed, screening_window_h

@@ -190,6 +190,9 @@ def _check_population(pop: DictConfig) -> None:
     _one_of(pop.source, "population.source", _POPULATION_SOURCES)
     if not isinstance(pop.days, int) or not 10 <= pop.days <= 365:
         raise ConfigError("population.days", f"must be an integer number of days in [10, 365], got {pop.days!r}")
+    from ..models._outcomes import daily_state_names
+
+    daily_state_names(_plain_node(pop.daily_states), "population.daily_states")
     if pop.source == "data":
         _check_data_files(pop)
 

@@ -23,6 +23,7 @@ from ._outcomes import ENDOTYPES as ENDOTYPES
 from ._outcomes import FERRITIN_MALS as FERRITIN_MALS
 from ._outcomes import HLA_DR_IP as HLA_DR_IP
 from ._outcomes import classify_endotype as classify_endotype
+from ._outcomes import daily_state_names as daily_state_names
 from ._outcomes import simulate_outcomes as simulate_outcomes
 from ._params import PatientParams as PatientParams
 from ._params import load_parameter_specs as load_parameter_specs
@@ -79,6 +80,7 @@ __all__ = [
     "reference_params",
     "simulate_cohort",
     "simulate_outcomes",
+    "daily_state_names",
     "solve_patient",
     "to_physical",
 ]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +43,7 @@ from ._safety_events import SERIOUS_FRACTION, safety_draws, safety_event_days, s
 from ._solve import DEFAULT_SOLVER, SolverConfig, make_batch_solver, shard_patients
 from ._trial_outcomes import INFECTION_RESPONSE, infection_response, organ_support, support_free_days
 
-__all__ = ["simulate_outcomes", "ASSAY_CV", "SOFA_NOISE_SD", "classify_endotype", "ENDOTYPES"]
+__all__ = ["simulate_outcomes", "daily_state_names", "ASSAY_CV", "SOFA_NOISE_SD", "classify_endotype", "ENDOTYPES"]
 
 ENDOTYPES = ("unclassified", "MALS", "immunoparalysis")
 FERRITIN_MALS = 4420.0  # ng/mL [V IS-04]
@@ -144,6 +144,7 @@ def simulate_outcomes(
     solver: SolverConfig = DEFAULT_SOLVER,
     progress: bool | None = None,
     precision: str = "float64",
+    daily_states: str | Sequence[str] = "all",
 ) -> xr.Dataset:
     """Simulate every patient of ``cohort`` under every arm.
 
@@ -157,6 +158,11 @@ def simulate_outcomes(
         solver: static solver settings.
         progress: True a bar, False plain log lines, None a bar only on a terminal (``sepsim._progress``).
         precision: ``"float64"`` (default, whatever the process-wide JAX setting) or ``"float32"``.
+        daily_states: the model states kept as daily ``state_<name>`` variables: ``"all"`` (default) or a list of
+            names from ``STATE_NAMES`` (may be empty). Every other variable is computed from all of them either way;
+            the 15 states are ~33 of a 90-day table's ~41 kB per patient (3 arms, float64), so a short list lets a
+            cohort of 10^6 patients fit in memory. The table is built chunk by chunk: its peak memory is the table
+            plus one chunk. A shortened table records its list in the attribute ``daily_states``.
 
     Returns:
         Dataset with dims (patient, arm, day = 0..min(days, 90)): every physiological state, daily
@@ -174,16 +180,31 @@ def simulate_outcomes(
         randomisation, NaN where the event does not happen before the horizon.
     """
     with precision_scope(precision, "outcomes.precision"):
-        return _simulate(cohort, arms, key, int(days), chunk_size, solver, progress)
+        return _simulate(cohort, arms, key, int(days), chunk_size, solver, progress, daily_states)
 
 
-def _simulate(cohort, arms, key, days, chunk_size, solver, progress) -> xr.Dataset:
+def daily_state_names(daily_states: str | Sequence[str], key: str = "daily_states") -> tuple[str, ...]:
+    """The model states kept as daily ``state_<name>`` variables: ``"all"`` (every state) or a list of names from
+    :data:`STATE_NAMES` (in any order; may be empty). Raises :class:`ConfigError` naming ``key`` otherwise."""
+    if isinstance(daily_states, str):
+        if daily_states != "all":
+            raise ConfigError(key, f'must be "all" or a list of state names, got {daily_states!r}')
+        return tuple(STATE_NAMES)
+    names = [str(n) for n in daily_states]
+    unknown = sorted(set(names) - set(STATE_NAMES))
+    if unknown:
+        raise ConfigError(key, f"unknown state(s) {unknown}; the model's states are {list(STATE_NAMES)}")
+    return tuple(n for n in STATE_NAMES if n in names)
+
+
+def _simulate(cohort, arms, key, days, chunk_size, solver, progress, daily_states) -> xr.Dataset:
     if not 10 <= days <= 365:
         raise ConfigError("outcomes.days", f"must be in [10, 365], got {days!r}")
     if len(arms) == 0:
         raise ConfigError("outcomes.arms", "need at least one arm")
     if chunk_size < 1:
         raise ConfigError("outcomes.chunk_size", "must be >= 1")
+    keep = daily_state_names(daily_states, "outcomes.daily_states")
     n = cohort.sizes["patient"]
     n_dev = len(jax.devices())
     chunk = -(-min(chunk_size, n) // n_dev) * n_dev  # padded to a multiple of the local device count
@@ -191,44 +212,118 @@ def _simulate(cohort, arms, key, days, chunk_size, solver, progress) -> xr.Datas
     if len(set(names)) != len(names):
         raise ConfigError("outcomes.arms", f"arm names must be unique, got {names}")
     ode_days = min(days, ACUTE_DAYS)
-    n_arm, nd = len(arms), ode_days + 1
-    states = np.empty((N_PHYSIOLOGICAL, n, n_arm, nd))
-    lam_d, lam_i = np.empty((n, n_arm, nd)), np.empty((n, n_arm, nd))
-    screen_true = np.empty((n, len(BIOMARKERS)))
-    ok, steps = np.empty((n, n_arm), bool), np.empty((n, n_arm), np.int64)
     cov0 = Covariates(*(jnp.asarray(d) for _, d in _COV_DEFAULTS))
     wrapped = [with_safety_hazards(a, cov0) for a in arms]  # therapies' safety hazards as trailing arm states
     solvers = [make_batch_solver(a, solver) for a, _ in wrapped]
     ae_names = sorted({n for _, names in wrapped for n in names})
-    ae_cum = {k: np.zeros((n, n_arm, nd)) for k in ae_names}
     starts = list(range(0, n, chunk))
-    sofa_z = _sofa_noise(key, cohort["patient"].values, nd)
-    with progress_bar(len(starts) * n_arm, desc="patients x arms", mode=progress_mode(progress)) as bar:
+    out: _Table | None = None
+    with progress_bar(len(starts) * len(arms), desc="patients x arms", mode=progress_mode(progress)) as bar:
         for s0 in starts:
             sl = slice(s0, min(s0 + chunk, n))
-            m = sl.stop - sl.start
-            params, cov, ts = shard_patients(_chunk_inputs(cohort, sl, chunk, ode_days))
-            for a, solve in enumerate(solvers):
-                sol = solve(params, cov, ts)
-                ys = np.asarray(sol.ys)[:m]
-                x = np.exp(ys[:, :, :N_PHYSIOLOGICAL])
-                states[:, sl, a, :] = np.moveaxis(x[:, 1:, :], 2, 0)
-                lam_d[sl, a], lam_i[sl, a] = ys[:, 1:, IDX_DEATH], ys[:, 1:, IDX_INFECTION]
-                ok[sl, a], steps[sl, a] = np.asarray(sol.ok)[:m], np.asarray(sol.steps)[:m]
-                arm_names = wrapped[a][1]
-                for j, k in enumerate(arm_names):
-                    ae_cum[k][sl, a] = ys[:, 1:, ys.shape[-1] - len(arm_names) + j]
-                if a == 0:  # screening precedes randomisation: identical in every arm
-                    screen_true[sl] = np.stack([x[:, 0, _BIOMARKER_STATE[b]] for b in BIOMARKERS], 1)
-                bar.update(1)
-    patients = cohort["patient"].values
+            part = cohort.isel(patient=sl)
+            solved = _solve_chunk(part, solvers, wrapped, ae_names, ode_days, chunk, bar)
+            # every read-out is per patient (draws keyed by the global patient index), so a chunk's table is its
+            # patients' rows of the whole cohort's; only the kept daily states are carried beyond the chunk
+            table = _chunk_table(part, names, days, key, ae_names, solved, keep)
+            out = out or _Table.like(table, n)
+            out.put(sl, table)
+    assert out is not None
+    ds = out.dataset({"patient": cohort["patient"].values, "arm": names, "day": np.arange(ode_days + 1)})
+    failures = int((~ds.solver_ok.values).sum())
+    ds.attrs["solver_failures"] = failures
+    if len(keep) < len(STATE_NAMES):
+        ds.attrs["daily_states"] = " ".join(keep) or "none"
+    if failures:
+        warnings.warn(
+            f"simulate_outcomes: {failures} of {ds.solver_ok.size} patient-arm solves failed; flagged in `solver_ok`, "
+            "their states are NaN/inf and their outcomes must not be used",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return ds
+
+
+class _Solved(NamedTuple):
+    """The ODE read-outs of one chunk of patients under every arm."""
+
+    states: np.ndarray  # (state, patient, arm, day)
+    lam_d: np.ndarray
+    lam_i: np.ndarray
+    screen_true: np.ndarray
+    ok: np.ndarray
+    steps: np.ndarray
+    ae_cum: dict[str, np.ndarray]
+
+
+def _solve_chunk(part: xr.Dataset, solvers, wrapped, ae_names, ode_days: int, chunk: int, bar) -> _Solved:
+    """Solve one chunk of patients (padded to ``chunk``) under every arm."""
+    m, n_arm, nd = part.sizes["patient"], len(solvers), ode_days + 1
+    states = np.empty((N_PHYSIOLOGICAL, m, n_arm, nd))
+    lam_d, lam_i = np.empty((m, n_arm, nd)), np.empty((m, n_arm, nd))
+    screen_true = np.empty((m, len(BIOMARKERS)))
+    ok, steps = np.empty((m, n_arm), bool), np.empty((m, n_arm), np.int64)
+    ae_cum = {k: np.zeros((m, n_arm, nd)) for k in ae_names}
+    params, cov, ts = shard_patients(_chunk_inputs(part, slice(0, m), chunk, ode_days))
+    for a, solve in enumerate(solvers):
+        sol = solve(params, cov, ts)
+        ys = np.asarray(sol.ys)[:m]
+        x = np.exp(ys[:, :, :N_PHYSIOLOGICAL])
+        states[:, :, a, :] = np.moveaxis(x[:, 1:, :], 2, 0)
+        lam_d[:, a], lam_i[:, a] = ys[:, 1:, IDX_DEATH], ys[:, 1:, IDX_INFECTION]
+        ok[:, a], steps[:, a] = np.asarray(sol.ok)[:m], np.asarray(sol.steps)[:m]
+        arm_names = wrapped[a][1]
+        for j, k in enumerate(arm_names):
+            ae_cum[k][:, a] = ys[:, 1:, ys.shape[-1] - len(arm_names) + j]
+        if a == 0:  # screening precedes randomisation: identical in every arm
+            screen_true[:] = np.stack([x[:, 0, _BIOMARKER_STATE[b]] for b in BIOMARKERS], 1)
+        bar.update(1)
+    return _Solved(states, lam_d, lam_i, screen_true, ok, steps, ae_cum)
+
+
+def _chunk_table(part: xr.Dataset, names, days: int, key, ae_names, solved: _Solved, keep) -> xr.Dataset:
+    """The outcome table of one chunk's patients, with the daily states in ``keep`` only."""
+    patients = part["patient"].values
+    sofa_z = _sofa_noise(key, patients, solved.states.shape[-1])
     draws = course_draws(key, patients, "discharge"), course_draws(key, patients, "ward")
-    ds = _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps, sofa_z, draws)
-    ds = _add_trial_outcomes(ds, _per_patient(cohort, "o_ready"))
-    ds = add_observations(ds, _observed_covariates(cohort), key)
+    s = solved
+    ds = _assemble(part, names, days, s.states, s.lam_d, s.lam_i, s.screen_true, s.ok, s.steps, sofa_z, draws)
+    ds = _add_trial_outcomes(ds, _per_patient(part, "o_ready"))
+    ds = add_observations(ds, _observed_covariates(part), key)
     partly = tuple(k for k in ae_names if k in SERIOUS_FRACTION)
-    draws = safety_draws(key, patients, tuple(ae_names)), serious_draws(key, patients, partly)
-    return _add_safety(ds, ae_cum, *draws)
+    ds = _add_safety(ds, s.ae_cum, safety_draws(key, patients, tuple(ae_names)), serious_draws(key, patients, partly))
+    return ds.drop_vars([f"state_{v}" for v in STATE_NAMES if v not in keep])
+
+
+class _Table:
+    """The whole cohort's outcome table, filled chunk by chunk: one preallocated array per variable (the patient
+    axis first in every variable), so the peak memory is the table plus one chunk."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], meta: dict[str, tuple[tuple, dict]], attrs: dict):
+        self.arrays, self.meta, self.attrs = arrays, meta, attrs
+
+    @classmethod
+    def like(cls, table: xr.Dataset, n: int) -> _Table:
+        arrays, meta = {}, {}
+        for k, v in table.data_vars.items():
+            if v.dims[0] != "patient":
+                raise AssertionError(f"outcome variable {k} has dims {v.dims}: the patient axis must come first")
+            # strings (endotypes) as objects: a chunk's longest string is not the cohort's
+            dtype = object if v.dtype.kind == "U" else v.dtype
+            arrays[k] = np.empty((n, *v.shape[1:]), dtype=dtype)
+            meta[k] = (v.dims, dict(v.attrs))
+        return cls(arrays, meta, dict(table.attrs))
+
+    def put(self, sl: slice, table: xr.Dataset) -> None:
+        for k, a in self.arrays.items():
+            a[sl] = table[k].values
+
+    def dataset(self, coords: dict[str, Any]) -> xr.Dataset:
+        data = {}
+        for k, a in self.arrays.items():
+            dims, attrs = self.meta[k]
+            data[k] = (dims, a.astype(str) if a.dtype == object else a, attrs)
+        return xr.Dataset(data, coords={d: coords[d] for d in ("patient", "arm", "day")}, attrs=self.attrs)
 
 
 def _observed_covariates(cohort: xr.Dataset) -> dict[str, Any]:
@@ -349,16 +444,8 @@ def _assemble(cohort, names, days, states, lam_d, lam_i, screen_true, ok, steps,
         if c in cohort:
             data[c] = ("patient", cohort[c].values)
     coords = {"patient": cohort["patient"].values, "arm": names, "day": day}
-    failures = int((~ok).sum())
-    if failures:
-        warnings.warn(
-            f"simulate_outcomes: {failures} of {ok.size} patient-arm solves failed; flagged in `solver_ok`, "
-            "their states are NaN/inf and their outcomes must not be used",
-            RuntimeWarning,
-            stacklevel=3,
-        )
     defaults = [f"{c}={_per_patient(cohort, c)[0]:g}" for c in HAZARD_COVARIATES if c not in cohort.data_vars]
-    attrs = {"solver_failures": failures, "days": days, "covariate_defaults": " ".join(defaults) or "none"}
+    attrs = {"solver_failures": int((~ok).sum()), "days": days, "covariate_defaults": " ".join(defaults) or "none"}
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 

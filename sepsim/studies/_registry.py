@@ -26,6 +26,7 @@ class _Study(NamedTuple):
     needs_table: bool  # a mechanistic outcome table (patient, arm, day)
     write: Callable[..., list[Path]]
     prepare: Callable[[DictConfig, dict[str, Any], Any], Any] | None = None  # the table before screening
+    states: tuple[str, ...] = ()  # model states the study reads daily (population.daily_states must keep them)
 
 
 def _prepare_cytosorb(cfg: DictConfig, settings: dict[str, Any], table: Any) -> Any:
@@ -154,13 +155,17 @@ def _check_platform(cfg: DictConfig | dict, settings: dict[str, Any]) -> None:
 
 
 STUDY_KINDS: dict[str, _Study] = {
-    "immunosep": _Study({"kind": "immunosep", "alpha": 0.05, "n_trials": None}, True, _write_immunosep),
+    "immunosep": _Study(
+        {"kind": "immunosep", "alpha": 0.05, "n_trials": None}, True, _write_immunosep, None,
+        ("hla_dr", "ferritin"),  # reversal of immune dysfunction (_endpoints.py)
+    ),
     "cytosorb": _Study(
         {"kind": "cytosorb", "control": "standard_care", "device": "cytosorb", "course_days": 14,
          "require_organ_support": True},
         True,
         _write_cytosorb,
         _prepare_cytosorb,
+        ("il6",),  # the IL-6 course (_cytosorb.py)
     ),
     "thresholds": _Study(
         {"kind": "thresholds", "ferritin_cutoff": 4420.0, "hla_dr_cutoff": 5000.0, "assay_cv_scale": 1.0},
@@ -219,6 +224,7 @@ def validate_study(cfg: DictConfig | dict) -> None:
         return
     if STUDY_KINDS[settings["kind"]].needs_table and cfg.get("outcomes") != "mechanistic":
         raise ConfigError("study.kind", f"study {settings['kind']} needs outcomes=mechanistic (virtual patients)")
+    _check_daily_states(cfg, settings["kind"])
     if settings["kind"] == "design_comparison":
         _check_design_comparison(cfg, settings)
     if settings["kind"] == "platform":
@@ -227,6 +233,20 @@ def validate_study(cfg: DictConfig | dict) -> None:
     for key in ("control", "device"):
         if key in settings and settings[key] not in arms:
             raise ConfigError(f"study.{key}", f"{settings[key]!r} is not an arm; arms: {', '.join(arms)}")
+
+
+def _check_daily_states(cfg: DictConfig | dict, kind: str) -> None:
+    """The outcome table keeps every daily state the study reads (``population.daily_states``)."""
+    need = STUDY_KINDS[kind].states
+    daily = (cfg.get("population") or {}).get("daily_states", "all")
+    if not need or isinstance(daily, str):  # "all" (another string is refused by the population check)
+        return
+    missing = [s for s in need if s not in list(daily)]
+    if missing:
+        raise ConfigError(
+            "population.daily_states",
+            f'study {kind} reads the daily states {list(need)}; add {missing} to the list (or give "all")',
+        )
 
 
 def prepare_study_table(cfg: DictConfig, table: Any) -> Any:

@@ -77,6 +77,19 @@ CLI_CASES = [
     ("population_options", ["+population.options.foo=1"], "population.options.foo", ["fixed", "screening_window_h"]),
     ("population_days", [*IMMUNO, "population.days=5"], "population.days", ["[10, 365]"]),
     ("population_source", [*IMMUNO, "population.source=web"], "population.source", ["prior, posterior, data"]),
+    (
+        "population_daily_states_unknown",
+        [*IMMUNO, "population.daily_states=[hla_dr,ferritin,il7]"],
+        "population.daily_states",
+        ["unknown state(s) ['il7']", "'il6'"],
+    ),
+    ("population_daily_states_word", [*IMMUNO, "population.daily_states=some"], "population.daily_states", ['"all"']),
+    (
+        "population_daily_states_study",
+        [*IMMUNO, "population.daily_states=[il6]"],
+        "population.daily_states",
+        ["study immunosep reads the daily states ['hla_dr', 'ferritin']", "['hla_dr', 'ferritin']"],
+    ),
     ("population_pool_small", [*IMMUNO, "population.n_patients=10"], "population.n_patients", ["at least 280"]),
     (
         "population_fixed_unknown",

@@ -276,3 +276,28 @@ def test_observation_models_in_the_outcome_table(two_arms):
     assert out.apache_ii.dims == ("patient",) and 0 <= out.apache_ii.min() and out.apache_ii.max() <= 71
     p = out.saps_ii_pred_mortality.values
     assert np.all((p > 0) & (p < 1)) and np.all(np.diff(p[np.argsort(out.saps_ii.values)]) >= 0)
+
+
+def test_daily_states_keep_only_the_listed_states_and_leave_every_read_out_unchanged(two_arms):
+    """``daily_states``: a list keeps those daily ``state_*`` variables only; every other variable of the table is
+    identical to the full table's (all read-outs are computed from every state, chunk by chunk)."""
+    cohort, full = two_arms
+    arms = [Placebo(), Placebo(name="placebo_twin"), ConstantEffectArm("zero_effects"),
+            ConstantEffectArm("kill", pathogen_kill=2.0)]  # fmt: skip
+    kw = dict(key=stage_key(21, "outcomes"), progress=False)
+    lean = simulate_outcomes(cohort, arms, daily_states=["il6", "hla_dr"], **kw)
+    none = simulate_outcomes(cohort, arms, daily_states=[], chunk_size=20, **kw)  # three chunks, the last padded
+    states = {f"state_{s}" for s in STATE_NAMES}
+    assert set(full.data_vars) - set(lean.data_vars) == states - {"state_il6", "state_hla_dr"}
+    assert set(full.data_vars) - set(none.data_vars) == states
+    assert lean.attrs["daily_states"] == "il6 hla_dr" and none.attrs["daily_states"] == "none"
+    assert "daily_states" not in full.attrs
+    for table in (lean, none):
+        assert table.nbytes < full.nbytes
+        for name, var in table.data_vars.items():
+            np.testing.assert_array_equal(var.values, full[name].values, err_msg=name)
+            assert var.dims == full[name].dims and var.dtype == full[name].dtype, name
+    with pytest.raises(ConfigError, match="outcomes.daily_states.*unknown state.*'il7'"):
+        simulate_outcomes(cohort, arms, daily_states=["il6", "il7"], **kw)
+    with pytest.raises(ConfigError, match='outcomes.daily_states.*"all" or a list'):
+        simulate_outcomes(cohort, arms, daily_states="some", **kw)
