@@ -9,7 +9,7 @@ Measurements (each with compile time, best-of-repeats wall time, and XLA's FLOP 
 3. ``study``: the ``immunosep`` study end to end (cohort, potential outcomes, screening, ``run_trials``) with
    ``--study-patients`` patients and ``--study-trials`` trials (10^6 and 10^4: the issue's study;
    ``bench_scale.study``), with no daily model state in the outcome table (``--daily-states``; the trials read
-   none, and all of them would need ~100 GB of host memory at 10^6 patients). Needs hydra, arviz and h5netcdf;
+   none, and all of them would need ~80 GB of host memory at 10^6 patients). Needs hydra, arviz and h5netcdf;
    skipped, with the reason in the JSON, without them.
 
 Roofline: XLA's ``cost_analysis()`` of one compiled call counts a loop body once, so FLOPs and bytes per unit are
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--trials", type=int, default=131_072, help="trials per batch (adaptr) and per study batch")
     ap.add_argument("--study-patients", type=int, default=1_000_000)
     ap.add_argument("--study-trials", type=int, default=10_000)
-    # the trials read no daily state: 10^6 patients with every state kept would need ~100 GB of host memory
+    # the trials read no daily state: 10^6 patients with every state kept would need ~80 GB of host memory
     # (bench_scale.md), with none ~9 kB per patient
     ap.add_argument("--daily-states", default="[]", help="the study's population.daily_states (all, [], [il6,...])")
     ap.add_argument("--repeats", type=int, default=2)
