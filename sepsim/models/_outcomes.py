@@ -206,6 +206,8 @@ def _simulate(cohort, arms, key, days, chunk_size, solver, progress, daily_state
         raise ConfigError("outcomes.chunk_size", "must be >= 1")
     keep = daily_state_names(daily_states, "outcomes.daily_states")
     n = cohort.sizes["patient"]
+    if n == 0:
+        raise ConfigError("outcomes.cohort", "the cohort has no patients")
     n_dev = len(jax.devices())
     chunk = -(-min(chunk_size, n) // n_dev) * n_dev  # padded to a multiple of the local device count
     names = [str(getattr(a, "name", f"arm{i}")) for i, a in enumerate(arms)]
@@ -228,7 +230,7 @@ def _simulate(cohort, arms, key, days, chunk_size, solver, progress, daily_state
             table = _chunk_table(part, names, days, key, ae_names, solved, keep)
             out = out or _Table.like(table, n)
             out.put(sl, table)
-    assert out is not None
+    assert out is not None  # n >= 1: at least one chunk
     ds = out.dataset({"patient": cohort["patient"].values, "arm": names, "day": np.arange(ode_days + 1)})
     failures = int((~ds.solver_ok.values).sum())
     ds.attrs["solver_failures"] = failures

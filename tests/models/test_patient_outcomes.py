@@ -301,3 +301,9 @@ def test_daily_states_keep_only_the_listed_states_and_leave_every_read_out_uncha
         simulate_outcomes(cohort, arms, daily_states=["il6", "il7"], **kw)
     with pytest.raises(ConfigError, match='outcomes.daily_states.*"all" or a list'):
         simulate_outcomes(cohort, arms, daily_states="some", **kw)
+
+
+def test_an_empty_cohort_is_refused_by_name():
+    cohort = simulate_cohort(2, key=stage_key(21, "cohort")).isel(patient=slice(0, 0))
+    with pytest.raises(ConfigError, match="outcomes.cohort: the cohort has no patients"):
+        simulate_outcomes(cohort, [Placebo()], key=stage_key(21, "outcomes"), progress=False)
