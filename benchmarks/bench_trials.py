@@ -10,6 +10,9 @@ Rows (each measured in a fresh worker process per dtype, so float64 and float32 
 - ``immunosep quadrature``: the ``immunosep`` experiment's design (two strata, per-stratum 1:1 comparisons
   against placebo, 280 randomised) on a mechanistic outcome table (``population.n_patients`` virtual patients
   through the patient model, built once and cached under ``.cache/sepsim/bench/``).
+- ``adaptr run_trials (default batch)``, ``immunosep run_trials (default batch)``: ``run_trials`` end to end on
+  10,000 trials at the timed tree's default batch size (``default_chunk``: 512 at most on a CPU since 2026-12-07,
+  2000 before), best of 3 runs after a warm-up run; the rows above time single compiled batches of 2000.
 - ``adaptr draws (5000)``: adaptr's 5000 posterior draws per arm per look (``--draws``; minutes per dtype).
 - ``numpy adaptr (5000 draws)``: a plain NumPy port of adaptr's ``run_trial`` loop, one trial at a time.
 
@@ -142,6 +145,39 @@ def _time_engine(name: str, batch: int, repeats: int, table_path: str | None) ->
     )
 
 
+def _time_run(name: str, n_trials: int, repeats: int, table_path: str | None) -> dict:
+    """``run_trials`` end to end on ``n_trials`` trials at the tree's default batch size (what a user gets: batches,
+    padding of the last one, transfers and the results Dataset); best of ``repeats`` runs after a warm-up run."""
+    import jax
+
+    from sepsim._keys import stage_key
+    from sepsim.platform import run_trials
+    from sepsim.platform._engine.run import default_chunk
+
+    design, out = _engine_case(name, table_path)
+    t0 = time.perf_counter()
+    run_trials(out, design, n_trials=n_trials, key=stage_key(2, "bench"), progress=False)
+    compile_s = time.perf_counter() - t0
+    walls, cpus, sup = [], [], []
+    for r in range(repeats):
+        c0, w0 = time.process_time(), time.perf_counter()
+        ds = run_trials(out, design, n_trials=n_trials, key=stage_key(3 + r, "bench"), progress=False)
+        jax.block_until_ready(ds["trial_outcome"].values)
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+        sup.append(ds["trial_outcome"].values == 1)
+    return dict(
+        trials=n_trials,
+        batch=default_chunk(design, n_trials),
+        wall_s=min(walls),
+        trials_per_s=n_trials / min(walls),
+        cpu_ms_per_trial=1e3 * min(cpus) / n_trials,
+        compile_s=compile_s,
+        p_superiority=float(np.mean(np.concatenate(sup))),
+        p_superiority_trials=n_trials * repeats,
+    )
+
+
 # ---- NumPy port of adaptr's run_trial (no common control), the baseline ------------------------------------------
 _EPS = np.sqrt(np.finfo(float).eps)
 
@@ -224,10 +260,13 @@ def _worker(args) -> None:
 
     jax.config.update("jax_enable_x64", args.dtype == "float64")
     quad, draws = ((500, 2), (50, 1)) if args.quick else ((2000, 5), (200, 2))
+    runs = (1000, 1) if args.quick else (10_000, 3)
     rows = {
         "adaptr quadrature": _time_engine("adaptr quadrature", *quad, None),
         "adaptr quadrature (97 nodes)": _time_engine("adaptr quadrature (97 nodes)", *quad, None),
         "immunosep quadrature": _time_engine("immunosep quadrature", *quad, args.table),
+        "adaptr run_trials (default batch)": _time_run("adaptr quadrature", *runs, None),
+        "immunosep run_trials (default batch)": _time_run("immunosep quadrature", *runs, args.table),
     }
     if args.draws:
         rows["adaptr draws (5000)"] = _time_engine("adaptr draws (5000)", *draws, None)

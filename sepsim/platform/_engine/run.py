@@ -75,15 +75,27 @@ def _compiled(plan: Plan, rule, analysis):
     return over_trial_devices(batched), traces  # split over the local devices (shard.py)
 
 
+# Trials per batch with quadrature on a CPU: a look's (trial, arm, node) arrays then stay in the core's L2 cache.
+# On 2 cores (AMD EPYC, 1 MiB L2 per core; benchmarks/bench_trials.md, 2026-12-07) batches of 384-768 adaptr-design
+# trials cost ~105 us of CPU per trial against ~133 us in batches of 2000, and 8000 cost ~163 us.
+CPU_QUADRATURE_CHUNK = 512
+
+
 def default_chunk(design: TrialDesign, n_trials: int) -> int:
-    """Trials per batch: 2000 with quadrature; with posterior draws (or the log-odds models' Sobol sample with more
-    than two arms), few enough that one look's draws (chunk x n_draws x arms) stay near 100 MB."""
+    """Trials per batch. The Beta-binomial model with quadrature on a CPU: ``n_trials`` split into equal batches of
+    at most :data:`CPU_QUADRATURE_CHUNK` (the last batch is padded to the batch size, so equal batches waste least);
+    with posterior draws (or the log-odds models' Sobol sample with more than two arms), few enough that one look's
+    draws (chunk x n_draws x arms) stay near 100 MB; otherwise (other models, or an accelerator: raise ``chunk_size``
+    there, README_engine.md "Several devices") 2000. Results do not depend on the batch size beyond rounding."""
     an = design.analysis
     sobol = an.model in EFFECT_MODELS and len(design.arms) > 2 and an.method == "quadrature"
     if an.method == "draws" or sobol:
         per_trial = (N_SOBOL if sobol else an.n_draws) * len(design.arms) * 8 * 4
         return max(1, min(n_trials, 2000, int(1e8 // per_trial)))
-    return min(n_trials, 2000)
+    if an.model != "beta_binomial" or jax.default_backend() != "cpu":  # the small batch is measured for this case
+        return min(n_trials, 2000)
+    n_batches = -(-n_trials // CPU_QUADRATURE_CHUNK)
+    return -(-n_trials // n_batches)
 
 
 def _as_design(design: Any) -> TrialDesign:
@@ -140,11 +152,13 @@ def run_trials(
         )
     fn, plan = make_trial_function(design, outcomes)
     parts = []
+    # every batch's keys at once (one dispatch, not one per batch); the last batch is padded to full size (one
+    # compilation) with the keys of the trials after the last
+    all_keys = index_keys(key, start, -(-n_trials // chunk) * chunk)
     with progress_bar(n_trials, desc="trials", unit="trials", mode=progress_mode(progress)) as bar:
         for lo in range(0, n_trials, chunk):
             size = min(chunk, n_trials - lo)
-            keys = index_keys(key, start + lo, chunk)  # full-size chunk: one compilation
-            res = jax.device_get(fn(keys))
+            res = jax.device_get(fn(all_keys[lo : lo + chunk]))
             parts.append(jax.tree_util.tree_map(lambda x, s=size: np.asarray(x)[:s], res))
             bar.update(size)
     res = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *parts)
