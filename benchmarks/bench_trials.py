@@ -20,7 +20,10 @@ Rows (each measured in a fresh worker process per dtype, so float64 and float32 
 pre-change commit unpacked there) in the same run, as the baseline: two workers per tree in the order this tree,
 baseline, baseline, this tree, each row keeping the better of its tree's two workers (the JSON keeps both rates).
 ``--profile`` times the parts of one look of the adaptr design on a batch of 2000 trials (beta grid, P(best),
-P(all equivalent), allocation, decisions) and reads XLA's FLOP count of each.
+P(all equivalent), allocation, decisions) and reads XLA's FLOP count of each. ``--batches`` (alone, in this
+process) times one compiled adaptr batch at each of ``BATCH_SIZES`` and ``run_trials`` at the default batch against
+``chunk_size=2000`` in alternating pairs; run it under ``taskset -c 0`` or with two forced host devices to compare
+those setups.
 
 Timing: compile first, then the minimum over repeats of wall time around ``block_until_ready``; CPU time of the
 worker is reported too (other processes on a shared machine inflate wall time, not CPU time). Peak host memory is
@@ -287,6 +290,75 @@ def _run_worker(dtype: str, quick: bool, draws: bool, table: Path, src: str | No
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+BATCH_SIZES = (128, 256, 384, 512, 768, 1000, 2000, 8000)
+
+
+def batch_sizes(table_path: str, quick: bool) -> dict:
+    """This process only (float64, the local devices as configured): (1) one compiled batch of the adaptr design at
+    each of :data:`BATCH_SIZES`, best of 4 batches; (2) ``run_trials`` on 10,000 trials of each design at the
+    default batch against ``chunk_size=2000``, both in this process, in alternating pairs (the median of each)."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    from sepsim._keys import index_keys, stage_key
+    from sepsim.platform import run_trials
+    from sepsim.platform._engine.run import default_chunk, make_trial_function
+
+    design, out = _engine_case("adaptr quadrature", None)
+    fn, _ = make_trial_function(design, out)
+    sweep = {}
+    for b in BATCH_SIZES[:3] if quick else BATCH_SIZES:
+        jax.block_until_ready(fn(index_keys(stage_key(2, "bench"), 0, b)))
+        walls, cpus = [], []
+        for r in range(4):
+            keys = index_keys(stage_key(2, "bench"), (r + 1) * b, b)
+            c0, w0 = time.process_time(), time.perf_counter()
+            jax.block_until_ready(fn(keys))
+            walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
+        sweep[b] = dict(trials_per_s=b / min(walls), cpu_us_per_trial=1e6 * min(cpus) / b)
+    n, pairs = (2000, 1) if quick else (10_000, 6)
+    ab = {}
+    for name in ("adaptr quadrature", "immunosep quadrature"):
+        design, out = _engine_case(name, table_path)
+        res: dict[str, list[tuple[float, float]]] = {"default": [], "2000": []}
+        sizes = {"default": None, "2000": 2000}
+        for label in sizes:  # compile both batch shapes first
+            run_trials(out, design, n_trials=n, key=stage_key(2, "bench"), progress=False, chunk_size=sizes[label])
+        for r in range(pairs):
+            for label in ("default", "2000") if r % 2 == 0 else ("2000", "default"):
+                c0, w0 = time.process_time(), time.perf_counter()
+                run_trials(out, design, n_trials=n, key=stage_key(3 + r, "bench"), progress=False,
+                           chunk_size=sizes[label])  # fmt: skip
+                res[label].append((time.perf_counter() - w0, time.process_time() - c0))
+        ab[name] = dict(
+            default_batch=default_chunk(design, n),
+            **{
+                f"{label}_{k}": v
+                for label, rows in res.items()
+                for k, v in (
+                    ("trials_per_s", n / float(np.median([w for w, _ in rows]))),
+                    ("cpu_us_per_trial", 1e6 * float(np.median([c for _, c in rows])) / n),
+                )
+            },
+        )
+    return dict(devices=len(jax.devices()), sweep=sweep, run_trials=ab, trials=n, pairs=pairs)
+
+
+def _print_batches(res: dict) -> None:
+    print(f"adaptr design, one compiled batch, best of 4 ({res['devices']} device(s)):")
+    print("batch        " + "".join(f"{b:>7d}" for b in res["sweep"]))
+    print("trials/s     " + "".join(f"{r['trials_per_s']:7.0f}" for r in res["sweep"].values()))
+    print("CPU us/trial " + "".join(f"{r['cpu_us_per_trial']:7.0f}" for r in res["sweep"].values()))
+    print(f"run_trials on {res['trials']} trials, default batch vs 2000, {res['pairs']} alternating pairs (median):")
+    for name, r in res["run_trials"].items():
+        print(
+            f"  {name:22s} default ({r['default_batch']}): {r['default_trials_per_s']:7.0f} trials/s "
+            f"{r['default_cpu_us_per_trial']:6.1f} us CPU | 2000: {r['2000_trials_per_s']:7.0f} trials/s "
+            f"{r['2000_cpu_us_per_trial']:6.1f} us CPU | ratio {r['default_trials_per_s'] / r['2000_trials_per_s']:.2f}"
+        )
+
+
 def _best_of(first: dict, second: dict) -> dict:
     """Two workers' results of one tree: per row the higher rate and the lower CPU time, the larger peak memory."""
     rows = {}
@@ -395,6 +467,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--profile", action="store_true", help="also time the parts of one adaptr look")
     ap.add_argument("--draws", action="store_true", help="also time adaptr's 5000-draw method (slow)")
     ap.add_argument("--n-patients", type=int, default=1200, help="virtual patients of the immunosep table")
+    ap.add_argument(
+        "--batches",
+        action="store_true",
+        help="only the batch-size sweep and the in-process run_trials A/B of the default batch against 2000",
+    )
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--table", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -402,6 +479,12 @@ def main(argv: list[str] | None = None) -> dict:
         _worker(args)
         return {}
     table = build_immunosep_table(TABLE.with_name(f"immunosep_table_{args.n_patients}.nc"), args.n_patients)
+    if args.batches:
+        res = batch_sizes(str(table), args.quick) | dict(machine=_machine())
+        _print_batches(res)
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=1))
+        return res
     load_start = os.getloadavg()[0]
     dtypes = ["float64", "float32"] if args.dtype == "both" else [args.dtype]
     runs = {}

@@ -165,8 +165,8 @@ def simulate_outcomes(
             plus one chunk. A shortened table records its list in the attribute ``daily_states``.
 
     Returns:
-        Dataset with dims (patient, arm, day = 0..min(days, 90)): every physiological state, daily
-        (``state_<name>``), ``sofa``, ``alive``, ``in_icu``; (patient, arm): ``death_day``, ``dead_<d>d`` for d in
+        Dataset with dims (patient, arm, day = 0..min(days, 90)): the physiological states of ``daily_states``,
+        daily (``state_<name>``), ``sofa``, ``alive``, ``in_icu``; (patient, arm): ``death_day``, ``dead_<d>d`` for d in
         28, 60, 90, 365 up to ``days``, ``icu_discharge_day``, ``hospital_discharge_day``, ``icu_los_d``,
         ``hospital_los_d``, ``died_in_icu``, ``died_in_hospital``, ``responder``, ``sofa_day9``,
         ``sofa_baseline``, ``secondary_infection``, ``infection_day``, ``organ_support_days``, ``osfd_21``,
@@ -186,7 +186,7 @@ def simulate_outcomes(
 def daily_state_names(daily_states: str | Sequence[str], key: str = "daily_states") -> tuple[str, ...]:
     """The model states kept as daily ``state_<name>`` variables: ``"all"`` (every state) or a list of names from
     :data:`STATE_NAMES` (in any order; may be empty). Raises :class:`ConfigError` naming ``key`` otherwise."""
-    if isinstance(daily_states, str):
+    if isinstance(daily_states, str) or not isinstance(daily_states, Sequence):
         if daily_states != "all":
             raise ConfigError(key, f'must be "all" or a list of state names, got {daily_states!r}')
         return tuple(STATE_NAMES)

@@ -84,6 +84,7 @@ CLI_CASES = [
         ["unknown state(s) ['il7']", "'il6'"],
     ),
     ("population_daily_states_word", [*IMMUNO, "population.daily_states=some"], "population.daily_states", ['"all"']),
+    ("population_daily_states_number", [*IMMUNO, "population.daily_states=5"], "population.daily_states", ['"all"']),
     (
         "population_daily_states_study",
         [*IMMUNO, "population.daily_states=[il6]"],

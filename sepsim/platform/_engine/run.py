@@ -76,8 +76,8 @@ def _compiled(plan: Plan, rule, analysis):
 
 
 # Trials per batch with quadrature on a CPU: a look's (trial, arm, node) arrays then stay in the core's L2 cache.
-# On 2 cores (AMD EPYC, 1 MiB L2 per core; benchmarks/bench_trials.md, 2026-12-07) batches of 384-768 adaptr-design
-# trials cost ~105 us of CPU per trial against ~133 us in batches of 2000, and 8000 cost ~163 us.
+# On 2 cores (AMD EPYC, 1 MiB L2 per core; `benchmarks/bench_trials.py --batches`, 2026-12-07) batches of 256-768
+# adaptr-design trials cost 100-107 us of CPU per trial against 131 us in batches of 2000, and 8000 cost 158 us.
 CPU_QUADRATURE_CHUNK = 512
 
 
