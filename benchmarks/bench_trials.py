@@ -23,7 +23,9 @@ baseline, baseline, this tree, each row keeping the better of its tree's two wor
 P(all equivalent), allocation, decisions) and reads XLA's FLOP count of each. ``--batches`` (alone, in this
 process) times one compiled adaptr batch at each of ``BATCH_SIZES`` and ``run_trials`` at the default batch against
 ``chunk_size=2000`` in alternating pairs; run it under ``taskset -c 0`` or with two forced host devices to compare
-those setups.
+those setups. ``--emitters`` (alone, in this process) times the engine compiled with its XLA options
+(``engine_compiler_options``: XLA's elemental IR emitters on a CPU) against XLA's defaults on the same keys in
+alternating pairs, and checks that the two give identical results.
 
 Timing: compile first, then the minimum over repeats of wall time around ``block_until_ready``; CPU time of the
 worker is reported too (other processes on a shared machine inflate wall time, not CPU time). Peak host memory is
@@ -345,6 +347,82 @@ def batch_sizes(table_path: str, quick: bool) -> dict:
     return dict(devices=len(jax.devices()), sweep=sweep, run_trials=ab, trials=n, pairs=pairs)
 
 
+def emitters(table_path: str, quick: bool) -> dict:
+    """This process only (float64): the engine compiled with its XLA options (``engine_compiler_options``: the
+    elemental IR emitters on a CPU) against XLA's defaults, both in this process, on the same trial keys: 10,000
+    trials of each design in batches of the default size, in alternating pairs (the median of each), and whether
+    the two give identical results."""
+    import contextlib
+
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    from sepsim._keys import index_keys, stage_key
+    from sepsim.platform._engine import run as run_mod
+    from sepsim.platform._engine import shard
+    from sepsim.platform._engine.run import default_chunk, make_trial_function
+
+    @contextlib.contextmanager
+    def xla_defaults():
+        saved = shard._CPU_OPTIONS
+        shard._CPU_OPTIONS = {}
+        shard._options_for.cache_clear()
+        run_mod._compiled.cache_clear()
+        try:
+            yield
+        finally:
+            shard._CPU_OPTIONS = saved
+            shard._options_for.cache_clear()
+            run_mod._compiled.cache_clear()
+
+    n, pairs = (2000, 2) if quick else (10_000, 6)
+    out: dict = dict(options=shard.engine_compiler_options())
+    for name in ("adaptr quadrature", "immunosep quadrature"):
+        design, table = _engine_case(name, table_path)
+        batch = default_chunk(design, n)
+        fns = {"engine": make_trial_function(design, table)[0]}
+        with xla_defaults():
+            fns["xla_default"] = make_trial_function(design, table)[0]
+        batches = [index_keys(stage_key(2, "bench"), i, batch) for i in range(0, n, batch)]
+        results = {label: [jax.device_get(fn(k)) for k in batches] for label, fn in fns.items()}  # compile + check
+        leaves = zip(*(jax.tree_util.tree_leaves(results[label]) for label in fns), strict=True)
+        identical = all(np.array_equal(a, b, equal_nan=a.dtype.kind == "f") for a, b in leaves)
+        times: dict[str, list[tuple[float, float]]] = {label: [] for label in fns}
+        for r in range(pairs):
+            for label in list(fns) if r % 2 == 0 else list(fns)[::-1]:
+                c0, w0 = time.process_time(), time.perf_counter()
+                for k in batches:
+                    jax.block_until_ready(fns[label](k))
+                times[label].append((time.perf_counter() - w0, time.process_time() - c0))
+        out[name] = dict(
+            batch=batch,
+            identical=identical,
+            **{
+                f"{label}_{k}": v
+                for label, rows in times.items()
+                for k, v in (
+                    ("trials_per_s", len(batches) * batch / float(np.median([w for w, _ in rows]))),
+                    ("cpu_us_per_trial", 1e6 * float(np.median([c for _, c in rows])) / (len(batches) * batch)),
+                )
+            },
+        )
+    return dict(out, trials=n, pairs=pairs, devices=len(jax.devices()))
+
+
+def _print_emitters(res: dict) -> None:
+    print(f"engine options {res['options']} against XLA's defaults, {res['trials']} trials in default batches, ")
+    print(f"{res['pairs']} alternating pairs (median), {res['devices']} device(s):")
+    for name in ("adaptr quadrature", "immunosep quadrature"):
+        r = res[name]
+        print(
+            f"  {name:22s} batch {r['batch']}: engine {r['engine_trials_per_s']:7.0f} trials/s "
+            f"{r['engine_cpu_us_per_trial']:6.1f} us CPU | XLA defaults {r['xla_default_trials_per_s']:7.0f} trials/s "
+            f"{r['xla_default_cpu_us_per_trial']:6.1f} us CPU | ratio "
+            f"{r['engine_trials_per_s'] / r['xla_default_trials_per_s']:.2f} (CPU "
+            f"{r['xla_default_cpu_us_per_trial'] / r['engine_cpu_us_per_trial']:.2f}) | identical {r['identical']}"
+        )
+
+
 def _print_batches(res: dict) -> None:
     print(f"adaptr design, one compiled batch, best of 4 ({res['devices']} device(s)):")
     print("batch        " + "".join(f"{b:>7d}" for b in res["sweep"]))
@@ -472,6 +550,11 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="only the batch-size sweep and the in-process run_trials A/B of the default batch against 2000",
     )
+    ap.add_argument(
+        "--emitters",
+        action="store_true",
+        help="only the in-process A/B of the engine's XLA options (elemental IR emitters) against XLA's defaults",
+    )
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--table", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -479,9 +562,9 @@ def main(argv: list[str] | None = None) -> dict:
         _worker(args)
         return {}
     table = build_immunosep_table(TABLE.with_name(f"immunosep_table_{args.n_patients}.nc"), args.n_patients)
-    if args.batches:
-        res = batch_sizes(str(table), args.quick) | dict(machine=_machine())
-        _print_batches(res)
+    if args.batches or args.emitters:
+        res = (emitters if args.emitters else batch_sizes)(str(table), args.quick) | dict(machine=_machine())
+        (_print_emitters if args.emitters else _print_batches)(res)
         if args.json:
             Path(args.json).write_text(json.dumps(res, indent=1))
         return res

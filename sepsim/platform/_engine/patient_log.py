@@ -24,6 +24,7 @@ from .._design.design import TrialDesign
 from .._design.plan import make_plan, plan_tables
 from .._outcomes.table import PotentialOutcomes
 from .run import _as_design, _to_dataset
+from .shard import engine_compiler_options
 from .trial import simulate_trial
 
 __all__ = ["patient_log"]
@@ -55,7 +56,12 @@ def patient_log(
         thr.update(frequentist_bounds(design, plan))
     thr = {k: jnp.asarray(v, dtype=tables["outcome"].dtype) for k, v in thr.items()}
     keys = index_keys(key, 0, n_trials)
-    res = jax.device_get(jax.jit(jax.vmap(lambda k: simulate_trial(plan, rule, analysis, tables, k, thr)))(keys))
+    res = jax.device_get(
+        jax.jit(
+            jax.vmap(lambda k: simulate_trial(plan, rule, analysis, tables, k, thr)),
+            compiler_options=engine_compiler_options(),
+        )(keys)
+    )
     res = jax.tree_util.tree_map(np.asarray, res)
     ds = _to_dataset(res, design, plan, outcomes, start=0, seed=None)
     for name in ("patient_arm", "patient_has_outcome", "patient_outcome", "patient_stratum", "patient_arrival"):
