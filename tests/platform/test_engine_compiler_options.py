@@ -97,3 +97,73 @@ def test_results_equal_those_compiled_with_xla_defaults(name, restore_options):
             np.testing.assert_array_equal(a, b)
     decided = np.asarray(engine["units"].outcome)
     assert np.any(decided != decided.flat[0])  # the trials end differently: the comparison is not of one outcome
+
+
+# ---- batches at once on a CPU (map_batches) ----------------------------------------------------------------------
+
+
+def test_map_batches_yields_in_order_with_at_most_workers_in_flight():
+    import threading
+    import time
+
+    lock, state = threading.Lock(), {"now": 0, "most": 0}
+
+    def run(i):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.01 * (i % 3))  # finish out of order
+        with lock:
+            state["now"] -= 1
+        return i * i
+
+    assert list(shard.map_batches(run, range(12), workers=3)) == [i * i for i in range(12)]
+    assert 2 <= state["most"] <= 3
+    assert list(shard.map_batches(run, range(5), workers=1)) == [i * i for i in range(5)]
+
+
+def test_map_batches_passes_on_a_batch_error():
+    def run(i):
+        if i == 3:
+            raise ValueError("batch 3")
+        return i
+
+    got = []
+    with pytest.raises(ValueError, match="batch 3"):
+        for r in shard.map_batches(run, range(8), workers=2):
+            got.append(r)
+    assert got == [0, 1, 2]
+
+
+def test_batch_workers_is_one_per_usable_core_on_a_cpu():
+    import os
+
+    assert shard.batch_workers() == max(1, min(len(os.sched_getaffinity(0)), shard.MAX_CPU_BATCH_WORKERS))
+
+
+@pytest.mark.parametrize("name", ["adaptr-like", "factorial"])
+def test_run_trials_gives_the_same_dataset_with_batches_at_once(name, monkeypatch):
+    import xarray as xr
+
+    from sepsim.platform import run_trials
+
+    if name == "factorial":
+        from sepsim.platform import domain_combinations
+
+        design = dict(
+            look_n=[60, 120],
+            higher_is_better=False,
+            domains=[
+                dict(name="i", arms=["p", "a"], control="p", stopping=dict(superiority=0.9, inferiority=0.1)),
+                dict(name="d", arms=["n", "c"], control="n", stopping=dict(superiority=0.9, inferiority=0.1)),
+            ],
+        )
+        arms = list(domain_combinations(design_from_dict(design).domains))
+    else:
+        design, arms = DESIGNS[name], ["A", "B", "C"]
+    outcomes = binary_scenario([0.35, 0.25, 0.3, 0.2][: len(arms)], 3000, key=stage_key(5, "cohort"), arms=arms)
+    runs = {}
+    for workers in (1, 3):
+        monkeypatch.setattr(shard, "batch_workers", lambda w=workers: w)
+        runs[workers] = run_trials(outcomes, design, n_trials=50, key=stage_key(7, "trials"), chunk_size=8)
+    xr.testing.assert_identical(runs[1], runs[3])  # 7 batches (the last padded), three at once
