@@ -15,10 +15,7 @@ Arms: placebo (10^2..10^5) and anakinra + CytoSorb sessions (10^2..10^4). Each (
 own worker process; ``--baseline-src DIR`` times the same rows with another source tree (e.g. ``git archive
 0e1bbdb``) in the same run, so a change is measured side by side with its baseline.
 
-``--threads`` times the pipeline's patient stage instead: ``simulate_outcomes`` on one XLA device, chunks of
-patients solved one at a time against one per core at once (``sepsim._batches``), side by side in one process.
-
-Usage: ``python benchmarks/bench_patient.py [--quick] [--json PATH] [--baseline-src DIR] [--threads]``.
+Usage: ``python benchmarks/bench_patient.py [--quick] [--json PATH] [--baseline-src DIR]``.
 """
 
 from __future__ import annotations
@@ -33,7 +30,7 @@ import sys
 import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-if "--one-device" not in sys.argv and "--threads" not in sys.argv:
+if "--one-device" not in sys.argv:
     os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={os.cpu_count()}")
 
 import jax  # noqa: E402
@@ -175,47 +172,6 @@ def _run_worker(src: str | None, arm: str, sizes: list[int], solver: str = "tsit
     return {int(k): v for k, v in json.loads(rows[-1][6:])["rows"].items()}
 
 
-def threads(quick: bool, json_path: str | None) -> None:
-    """``--threads``: the pipeline's patient stage, ``simulate_outcomes`` (placebo and anakinra + CytoSorb, 28 days,
-    chunks of 1000 patients) on one XLA device (the CLI's setup), chunks solved one at a time against one per core at
-    once (``sepsim._batches.map_batches``, the default since 2026-12-07), in alternating pairs in this process
-    (median), and whether the two tables are identical."""
-    import xarray as xr
-
-    from sepsim import _batches
-    from sepsim.models import simulate_outcomes
-
-    n, pairs = (2000, 1) if quick else (8000, 3)
-    cohort = simulate_cohort(n, key=stage_key(0, "bench"), config=CohortConfig(source="prior"))
-    arms = [_arm("placebo"), _arm("anakinra_cytosorb")]
-    default_workers = _batches.batch_workers()
-    kw = dict(key=stage_key(1, "bench"), days=DAYS, chunk_size=1000, progress=False, daily_states=[])
-    tables, times = {}, {1: [], default_workers: []}
-    for workers in (1, default_workers) + (1, default_workers) * pairs:  # the first pair compiles
-        _batches.batch_workers = lambda w=workers: w
-        t0, c0 = time.perf_counter(), time.process_time()
-        tables[workers] = simulate_outcomes(cohort, arms, **kw)
-        times[workers].append((time.perf_counter() - t0, time.process_time() - c0))
-    _batches.batch_workers = lambda: default_workers
-    identical = True
-    try:
-        xr.testing.assert_identical(tables[1], tables[default_workers])
-    except AssertionError:
-        identical = False
-    res = {"patients": n, "arms": 2, "devices": len(jax.devices()), "identical": identical, "pairs": pairs}
-    for w, rows in times.items():
-        wall = float(np.median([t for t, _ in rows[1:]]))
-        cpu = float(np.median([c for _, c in rows[1:]]))
-        res[f"{w} at once"] = {"seconds": wall, "cpu_seconds": cpu, "courses_per_s": 2 * n / wall}
-        print(
-            f"# simulate_outcomes, {w} chunk(s) at once: {2 * n / wall:.0f} courses/s ({wall:.2f} s, {cpu:.2f} s CPU)"
-        )
-    print(f"# {n} patients x 2 arms, one XLA device, median of {pairs}; tables identical: {identical}")
-    if json_path:
-        with open(json_path, "w") as f:
-            json.dump(res, f, indent=2)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10^2..10^3 patients, scipy on 20, no diffrax row")
@@ -224,11 +180,6 @@ def main() -> None:
     ap.add_argument(
         "--baseline-src", default=None, help="also time this source tree's solver (e.g. git archive of 0e1bbdb)"
     )
-    ap.add_argument(
-        "--threads",
-        action="store_true",
-        help="only: simulate_outcomes on one device, chunks one at a time against one per core at once",
-    )
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--arm", default="placebo", choices=("placebo", "anakinra_cytosorb"), help=argparse.SUPPRESS)
     ap.add_argument("--solver", default="tsit5", help=argparse.SUPPRESS)
@@ -236,9 +187,6 @@ def main() -> None:
     args = ap.parse_args()
     if args.worker:
         _worker(args)
-        return
-    if args.threads:
-        threads(args.quick, args.json)
         return
     sizes = [100, 1000] if args.quick else [100, 1000, 10_000, 100_000]
     arm_sizes = {"placebo": sizes, "anakinra_cytosorb": sizes[:3]}

@@ -305,9 +305,9 @@ def _core_worker(args) -> None:
 
     jax.config.update("jax_enable_x64", True)
     if args.run_workers:
-        from sepsim import _batches
+        from sepsim.platform._engine import shard
 
-        _batches.batch_workers = lambda: args.run_workers  # what run_trials' map_batches reads
+        shard.batch_workers = lambda: args.run_workers  # what run_trials' map_batches reads
         n, repeats = (2000, 1) if args.quick else (10_000, 3)
         rows = {name: _time_run(name, n, repeats, args.table) for name in ("adaptr quadrature", "immunosep quadrature")}
     else:

@@ -30,7 +30,6 @@ import numpy as np
 import xarray as xr
 from jaxtyping import Array, Key
 
-from .._batches import map_batches
 from .._errors import ConfigError
 from .._progress import progress_bar, progress_mode
 from ._cohort import BIOMARKERS, COVARIATE_NAMES
@@ -221,20 +220,16 @@ def _simulate(cohort, arms, key, days, chunk_size, solver, progress, daily_state
     ae_names = sorted({n for _, names in wrapped for n in names})
     starts = list(range(0, n, chunk))
     out: _Table | None = None
-
-    def one(s0: int) -> tuple[slice, xr.Dataset]:
-        sl = slice(s0, min(s0 + chunk, n))
-        part = cohort.isel(patient=sl)
-        solved = _solve_chunk(part, solvers, wrapped, ae_names, ode_days, chunk)
-        # every read-out is per patient (draws keyed by the global patient index), so a chunk's table is its
-        # patients' rows of the whole cohort's; only the kept daily states are carried beyond the chunk
-        return sl, _chunk_table(part, names, days, key, ae_names, solved, keep)
-
     with progress_bar(len(starts) * len(arms), desc="patients x arms", mode=progress_mode(progress)) as bar:
-        for sl, table in map_batches(one, starts):  # on a CPU, one chunk per core at once (sepsim/_batches.py)
+        for s0 in starts:
+            sl = slice(s0, min(s0 + chunk, n))
+            part = cohort.isel(patient=sl)
+            solved = _solve_chunk(part, solvers, wrapped, ae_names, ode_days, chunk, bar)
+            # every read-out is per patient (draws keyed by the global patient index), so a chunk's table is its
+            # patients' rows of the whole cohort's; only the kept daily states are carried beyond the chunk
+            table = _chunk_table(part, names, days, key, ae_names, solved, keep)
             out = out or _Table.like(table, n)
             out.put(sl, table)
-            bar.update(len(arms))
     assert out is not None  # n >= 1: at least one chunk
     ds = out.dataset({"patient": cohort["patient"].values, "arm": names, "day": np.arange(ode_days + 1)})
     failures = int((~ds.solver_ok.values).sum())
@@ -263,7 +258,7 @@ class _Solved(NamedTuple):
     ae_cum: dict[str, np.ndarray]
 
 
-def _solve_chunk(part: xr.Dataset, solvers, wrapped, ae_names, ode_days: int, chunk: int) -> _Solved:
+def _solve_chunk(part: xr.Dataset, solvers, wrapped, ae_names, ode_days: int, chunk: int, bar) -> _Solved:
     """Solve one chunk of patients (padded to ``chunk``) under every arm."""
     m, n_arm, nd = part.sizes["patient"], len(solvers), ode_days + 1
     states = np.empty((N_PHYSIOLOGICAL, m, n_arm, nd))
@@ -284,6 +279,7 @@ def _solve_chunk(part: xr.Dataset, solvers, wrapped, ae_names, ode_days: int, ch
             ae_cum[k][:, a] = ys[:, 1:, ys.shape[-1] - len(arm_names) + j]
         if a == 0:  # screening precedes randomisation: identical in every arm
             screen_true[:] = np.stack([x[:, 0, _BIOMARKER_STATE[b]] for b in BIOMARKERS], 1)
+        bar.update(1)
     return _Solved(states, lam_d, lam_i, screen_true, ok, steps, ae_cum)
 
 

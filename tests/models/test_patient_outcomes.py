@@ -307,20 +307,3 @@ def test_an_empty_cohort_is_refused_by_name():
     cohort = simulate_cohort(2, key=stage_key(21, "cohort")).isel(patient=slice(0, 0))
     with pytest.raises(ConfigError, match="outcomes.cohort: the cohort has no patients"):
         simulate_outcomes(cohort, [Placebo()], key=stage_key(21, "outcomes"), progress=False)
-
-
-def test_chunks_solved_side_by_side_give_the_same_table(two_arms, monkeypatch):
-    """On a CPU the chunks of patients are solved several at once (``sepsim._batches.map_batches``); the table is
-    the one solved a chunk at a time, bit for bit, and in patient order."""
-    import xarray as xr
-
-    from sepsim import _batches
-
-    cohort, _ = two_arms
-    arms = [Placebo(), ConstantEffectArm("kill", pathogen_kill=2.0)]
-    tables = {}
-    for workers in (1, 3):
-        monkeypatch.setattr(_batches, "batch_workers", lambda w=workers: w)
-        tables[workers] = simulate_outcomes(cohort, arms, key=stage_key(21, "outcomes"), chunk_size=10, progress=False)
-    xr.testing.assert_identical(tables[1], tables[3])  # five chunks, the last padded, three at once
-    np.testing.assert_array_equal(tables[3].patient.values, cohort.patient.values)

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sepsim import _batches, stage_key
+from sepsim import stage_key
 from sepsim._keys import index_keys
 from sepsim.platform import binary_scenario, design_from_dict
 from sepsim.platform._engine import run as run_mod
@@ -117,9 +117,9 @@ def test_map_batches_yields_in_order_with_at_most_workers_in_flight():
             state["now"] -= 1
         return i * i
 
-    assert list(_batches.map_batches(run, range(12), workers=3)) == [i * i for i in range(12)]
+    assert list(shard.map_batches(run, range(12), workers=3)) == [i * i for i in range(12)]
     assert 2 <= state["most"] <= 3
-    assert list(_batches.map_batches(run, range(5), workers=1)) == [i * i for i in range(5)]
+    assert list(shard.map_batches(run, range(5), workers=1)) == [i * i for i in range(5)]
 
 
 def test_map_batches_passes_on_a_batch_error():
@@ -130,7 +130,7 @@ def test_map_batches_passes_on_a_batch_error():
 
     got = []
     with pytest.raises(ValueError, match="batch 3"):
-        for r in _batches.map_batches(run, range(8), workers=2):
+        for r in shard.map_batches(run, range(8), workers=2):
             got.append(r)
     assert got == [0, 1, 2]
 
@@ -138,7 +138,7 @@ def test_map_batches_passes_on_a_batch_error():
 def test_batch_workers_is_one_per_usable_core_on_a_cpu():
     import os
 
-    assert _batches.batch_workers() == max(1, min(len(os.sched_getaffinity(0)), _batches.MAX_CPU_BATCH_WORKERS))
+    assert shard.batch_workers() == max(1, min(len(os.sched_getaffinity(0)), shard.MAX_CPU_BATCH_WORKERS))
 
 
 @pytest.mark.parametrize("name", ["adaptr-like", "factorial"])
@@ -164,6 +164,6 @@ def test_run_trials_gives_the_same_dataset_with_batches_at_once(name, monkeypatc
     outcomes = binary_scenario([0.35, 0.25, 0.3, 0.2][: len(arms)], 3000, key=stage_key(5, "cohort"), arms=arms)
     runs = {}
     for workers in (1, 3):
-        monkeypatch.setattr(_batches, "batch_workers", lambda w=workers: w)
+        monkeypatch.setattr(shard, "batch_workers", lambda w=workers: w)
         runs[workers] = run_trials(outcomes, design, n_trials=50, key=stage_key(7, "trials"), chunk_size=8)
     xr.testing.assert_identical(runs[1], runs[3])  # 7 batches (the last padded), three at once

@@ -25,7 +25,6 @@ import numpy as np
 import xarray as xr
 from jaxtyping import Array, Key
 
-from ..._batches import map_batches
 from ..._errors import ConfigError
 from ..._keys import index_keys
 from ..._progress import progress_bar, progress_mode
@@ -39,7 +38,7 @@ from .._outcomes.table import PotentialOutcomes
 from .._results.schema import DOMAIN_RESULTS_SCHEMA, check_results
 from .carry import init_units
 from .look import allocate_next, initial_allocation
-from .shard import over_trial_devices
+from .shard import map_batches, over_trial_devices
 from .window import next_window, slice_window
 
 __all__ = ["run_domain_trials", "domain_designs"]

@@ -12,7 +12,6 @@ import numpy as np
 import xarray as xr
 from jaxtyping import Array, Key
 
-from ..._batches import map_batches
 from ..._errors import ConfigError
 from ..._keys import index_keys
 from ..._progress import progress_bar, progress_mode
@@ -28,7 +27,7 @@ from .._results.codes import ArmDecision, TrialOutcome
 from .._results.schema import RESULTS_SCHEMA, check_results
 from .domains import DomainsPlan, run_domain_trials
 from .domains import _plan as domains_plan
-from .shard import over_trial_devices, trial_device_count
+from .shard import map_batches, over_trial_devices, trial_device_count
 from .trial import simulate_trial
 
 __all__ = ["run_trials", "make_trial_function", "plan_trials"]
