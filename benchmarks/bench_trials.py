@@ -25,9 +25,7 @@ process) times one compiled adaptr batch at each of ``BATCH_SIZES`` and ``run_tr
 ``chunk_size=2000`` in alternating pairs; run it under ``taskset -c 0`` or with two forced host devices to compare
 those setups. ``--emitters`` (alone, in this process) times the engine compiled with its XLA options
 (``engine_compiler_options``: XLA's elemental IR emitters on a CPU) against XLA's defaults on the same keys in
-alternating pairs, and checks that the two give identical results. ``--cores`` times the adaptr design in fresh
-processes on one core, on both cores through XLA's threads, with two host devices, and as two single-core
-processes side by side (what the two cores can give).
+alternating pairs, and checks that the two give identical results.
 
 Timing: compile first, then the minimum over repeats of wall time around ``block_until_ready``; CPU time of the
 worker is reported too (other processes on a shared machine inflate wall time, not CPU time). Peak host memory is
@@ -297,88 +295,6 @@ def _run_worker(dtype: str, quick: bool, draws: bool, table: Path, src: str | No
 BATCH_SIZES = (128, 256, 384, 512, 768, 1000, 2000, 8000)
 
 
-def _core_worker(args) -> None:
-    """``--cores``: in this process as configured by the parent (CPU affinity, forced host devices), float64: one
-    compiled batch of 500 adaptr-design trials after another (best of the batches), or with ``--run-workers N``
-    ``run_trials`` on 10,000 trials of each design with N batches at once (``map_batches``); one JSON line."""
-    import jax
-
-    jax.config.update("jax_enable_x64", True)
-    if args.run_workers:
-        from sepsim.platform._engine import shard
-
-        shard.batch_workers = lambda: args.run_workers  # what run_trials' map_batches reads
-        n, repeats = (2000, 1) if args.quick else (10_000, 3)
-        rows = {name: _time_run(name, n, repeats, args.table) for name in ("adaptr quadrature", "immunosep quadrature")}
-    else:
-        rows = {"adaptr quadrature": _time_engine("adaptr quadrature", 500, 4 if args.quick else 12, None)}
-    print(json.dumps(dict(rows=rows, devices=len(jax.devices()), cpus=sorted(os.sched_getaffinity(0)))))
-
-
-def cores(quick: bool, table: Path) -> dict:
-    """How a 2-core machine is best used by the engine, each setup in fresh worker processes, float64. Compiled
-    batches of 500 adaptr-design trials one after another (best of the batches): one process on one core (pinned
-    with ``sched_setaffinity``), one process on both cores through XLA's threads, one process with two host
-    devices, and two single-core processes side by side (each pinned to its own core, started together; their
-    rates add up). Then ``run_trials`` on 10,000 trials of each design in one process on both cores, one batch at
-    a time against one batch per core at once (``map_batches``, the default since 2026-12-07)."""
-    n_cpu = len(os.sched_getaffinity(0))
-    if n_cpu < 2:
-        raise SystemExit("--cores needs at least 2 CPUs")
-    cmd = [sys.executable, __file__, "--core-worker", "--table", str(table)] + ["--quick"] * quick
-
-    def start(cpus: set[int] | None, devices: int = 1, run_workers: int = 0) -> subprocess.Popen:
-        env = dict(os.environ)
-        if devices > 1:
-            env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
-
-        def pin() -> None:
-            if cpus is not None:
-                os.sched_setaffinity(0, cpus)
-
-        extra = ["--run-workers", str(run_workers)] if run_workers else []
-        return subprocess.Popen(cmd + extra, env=env, stdout=subprocess.PIPE, text=True, cwd=ROOT, preexec_fn=pin)
-
-    def finish(*procs: subprocess.Popen) -> list[dict]:
-        outs = [p.communicate()[0] for p in procs]
-        if any(p.returncode for p in procs):
-            raise RuntimeError("a --cores worker failed")
-        return [json.loads(o.strip().splitlines()[-1]) for o in outs]
-
-    res = {
-        "one core": finish(start({0})),
-        "both cores, XLA threads": finish(start(None)),
-        "both cores, two host devices": finish(start(None, devices=2)),
-        "two single-core processes": finish(start({0}), start({1})),
-    }
-    runs: dict[int, dict] = {1: {}, n_cpu: {}}
-    for w in (1, n_cpu, n_cpu, 1):  # two workers per setting, A B B A; each row keeps the better
-        for name, r in finish(start(None, run_workers=w))[0]["rows"].items():
-            if name not in runs[w] or r["trials_per_s"] > runs[w][name]["trials_per_s"]:
-                runs[w][name] = r
-    return dict(
-        setups=res,
-        trials_per_s={k: sum(r["rows"]["adaptr quadrature"]["trials_per_s"] for r in v) for k, v in res.items()},
-        run_trials=runs,
-        cores=n_cpu,
-    )
-
-
-def _print_cores(res: dict) -> None:
-    print("adaptr design, float64, batches of 500 (best of the batches); a setup's rate is its processes' sum:")
-    for name, procs in res["setups"].items():
-        rows = [p["rows"]["adaptr quadrature"] for p in procs]
-        per = ", ".join(f"{r['trials_per_s']:.0f} trials/s at {1e3 * r['cpu_ms_per_trial']:.0f} us CPU" for r in rows)
-        print(f"  {name:32s} {res['trials_per_s'][name]:8.0f} trials/s  ({per})")
-    print("run_trials, both cores, N batches at once (map_batches; the better of two processes per N, A B B A):")
-    for workers, rows in res["run_trials"].items():
-        for name, r in rows.items():
-            print(
-                f"  {workers} at once  {name:22s} {r['trials_per_s']:8.0f} trials/s  "
-                f"{1e3 * r['cpu_ms_per_trial']:6.1f} us CPU  P(sup) {r['p_superiority']:.4f}"
-            )
-
-
 def batch_sizes(table_path: str, quick: bool) -> dict:
     """This process only (float64, the local devices as configured): (1) one compiled batch of the adaptr design at
     each of :data:`BATCH_SIZES`, best of 4 batches; (2) ``run_trials`` on 10,000 trials of each design at the
@@ -639,29 +555,12 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="only the in-process A/B of the engine's XLA options (elemental IR emitters) against XLA's defaults",
     )
-    ap.add_argument(
-        "--cores",
-        action="store_true",
-        help="only: one core, both cores through XLA's threads, two host devices, two single-core processes",
-    )
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--core-worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--run-workers", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--table", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         _worker(args)
         return {}
-    if args.core_worker:
-        _core_worker(args)
-        return {}
-    if args.cores:
-        table = build_immunosep_table(TABLE.with_name(f"immunosep_table_{args.n_patients}.nc"), args.n_patients)
-        res = cores(args.quick, table) | dict(machine=_machine())
-        _print_cores(res)
-        if args.json:
-            Path(args.json).write_text(json.dumps(res, indent=1))
-        return res
     table = build_immunosep_table(TABLE.with_name(f"immunosep_table_{args.n_patients}.nc"), args.n_patients)
     if args.batches or args.emitters:
         res = (emitters if args.emitters else batch_sizes)(str(table), args.quick) | dict(machine=_machine())

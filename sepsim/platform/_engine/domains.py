@@ -38,7 +38,7 @@ from .._outcomes.table import PotentialOutcomes
 from .._results.schema import DOMAIN_RESULTS_SCHEMA, check_results
 from .carry import init_units
 from .look import allocate_next, initial_allocation
-from .shard import map_batches, over_trial_devices
+from .shard import over_trial_devices
 from .window import next_window, slice_window
 
 __all__ = ["run_domain_trials", "domain_designs"]
@@ -295,15 +295,11 @@ def run_domain_trials(
     if chunk < 1:
         raise ConfigError("chunk_size", "must be a positive integer")
     parts = []
-
-    def one(lo: int):
-        size = min(chunk, n_trials - lo)
-        res = jax.device_get(fn(table, index_keys(key, start + lo, chunk), thr))
-        return size, jax.tree_util.tree_map(lambda x: np.asarray(x)[:size], res)
-
     with progress_bar(n_trials, desc="trials", unit="trials", mode=progress_mode(progress)) as bar:
-        for size, res in map_batches(one, range(0, n_trials, chunk)):  # on a CPU, one batch per core at once
-            parts.append(res)
+        for lo in range(0, n_trials, chunk):
+            size = min(chunk, n_trials - lo)
+            res = jax.device_get(fn(table, index_keys(key, start + lo, chunk), thr))
+            parts.append(jax.tree_util.tree_map(lambda x, s=size: np.asarray(x)[:s], res))
             bar.update(size)
     res = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *parts)
     return _to_dataset(res, design, dp, start=start, seed=seed)

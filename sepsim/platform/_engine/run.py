@@ -27,7 +27,7 @@ from .._results.codes import ArmDecision, TrialOutcome
 from .._results.schema import RESULTS_SCHEMA, check_results
 from .domains import DomainsPlan, run_domain_trials
 from .domains import _plan as domains_plan
-from .shard import map_batches, over_trial_devices, trial_device_count
+from .shard import over_trial_devices, trial_device_count
 from .trial import simulate_trial
 
 __all__ = ["run_trials", "make_trial_function", "plan_trials"]
@@ -155,16 +155,11 @@ def run_trials(
     # every batch's keys at once (one dispatch, not one per batch); the last batch is padded to full size (one
     # compilation) with the keys of the trials after the last
     all_keys = index_keys(key, start, -(-n_trials // chunk) * chunk)
-
-    def one(lo: int):
-        size = min(chunk, n_trials - lo)
-        return size, jax.tree_util.tree_map(
-            lambda x: np.asarray(x)[:size], jax.device_get(fn(all_keys[lo : lo + chunk]))
-        )
-
     with progress_bar(n_trials, desc="trials", unit="trials", mode=progress_mode(progress)) as bar:
-        for size, res in map_batches(one, range(0, n_trials, chunk)):  # on a CPU, one batch per core at once
-            parts.append(res)
+        for lo in range(0, n_trials, chunk):
+            size = min(chunk, n_trials - lo)
+            res = jax.device_get(fn(all_keys[lo : lo + chunk]))
+            parts.append(jax.tree_util.tree_map(lambda x, s=size: np.asarray(x)[:s], res))
             bar.update(size)
     res = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *parts)
     return _to_dataset(res, design, plan, outcomes, start=start, seed=seed)

@@ -9,25 +9,15 @@ trial ``i`` still draws everything from its own key, so per-trial results do not
 
 from __future__ import annotations
 
-import collections
 import functools
-import itertools
-import os
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
-__all__ = ["batch_workers", "engine_compiler_options", "map_batches", "over_trial_devices", "trial_device_count"]
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-# At most this many batches in flight on a CPU (each holds its results until they are collected).
-MAX_CPU_BATCH_WORKERS = 8
+__all__ = ["engine_compiler_options", "over_trial_devices", "trial_device_count"]
 
 # XLA's CPU compiler has two code generators for fused loops: the MLIR fusion emitters (its default) and the older
 # elemental IR emitters. The trial engine's hundreds of small fusions per look run faster through the older ones,
@@ -77,35 +67,3 @@ def over_trial_devices(batched: Callable[[Any, Any, Any], Any]) -> Callable[[Any
         return (sharded if keys.shape[0] % len(devices) == 0 else single)(tables, keys, thresholds)
 
     return call
-
-
-def batch_workers() -> int:
-    """How many batches of trials run at once: on a CPU one per usable core (at most
-    :data:`MAX_CPU_BATCH_WORKERS`), else 1.
-
-    Why: one executable of the engine leaves a second core nearly idle. XLA splits a batch's small kernels over its
-    threads, and on 2 cores that gave the adaptr design no more trials per second than one core alone, while two
-    batches run side by side from two threads gave 1.5-1.6x (``benchmarks/bench_trials.py --cores``, 2026-12-07).
-    Results do not depend on it: every batch is the same executable on its own trials' keys."""
-    if jax.default_backend() != "cpu":
-        return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, MAX_CPU_BATCH_WORKERS))
-
-
-def map_batches(run: Callable[[T], R], items: Iterable[T], workers: int | None = None) -> Iterator[R]:
-    """``run(item)`` for every item, yielded in order, with up to ``workers`` (default :func:`batch_workers`) calls
-    running at once on threads (a jitted call releases the GIL while XLA runs it). At most ``workers`` results wait
-    to be collected, so memory stays that of ``workers`` batches."""
-    workers = batch_workers() if workers is None else workers
-    it = iter(items)
-    if workers <= 1:
-        yield from map(run, it)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sepsim-batch") as pool:
-        pending = collections.deque(pool.submit(run, item) for item in itertools.islice(it, workers))
-        while pending:
-            result = pending.popleft().result()
-            for item in itertools.islice(it, 1):
-                pending.append(pool.submit(run, item))
-            yield result
