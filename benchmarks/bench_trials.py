@@ -25,7 +25,9 @@ process) times one compiled adaptr batch at each of ``BATCH_SIZES`` and ``run_tr
 ``chunk_size=2000`` in alternating pairs; run it under ``taskset -c 0`` or with two forced host devices to compare
 those setups. ``--emitters`` (alone, in this process) times the engine compiled with its XLA options
 (``engine_compiler_options``: XLA's elemental IR emitters on a CPU) against XLA's defaults on the same keys in
-alternating pairs, and checks that the two give identical results.
+alternating pairs, and checks that the two give identical results. ``--cores`` times the adaptr design in fresh
+processes on one core, on both cores through XLA's threads, with two host devices, and as two single-core
+processes side by side (what the two cores can give).
 
 Timing: compile first, then the minimum over repeats of wall time around ``block_until_ready``; CPU time of the
 worker is reported too (other processes on a shared machine inflate wall time, not CPU time). Peak host memory is
@@ -295,6 +297,58 @@ def _run_worker(dtype: str, quick: bool, draws: bool, table: Path, src: str | No
 BATCH_SIZES = (128, 256, 384, 512, 768, 1000, 2000, 8000)
 
 
+def _core_worker(args) -> None:
+    """``--cores``: the adaptr design's compiled batches of 500 trials one after another (float64, best of the
+    batches), in this process as configured by the parent (CPU affinity, forced host devices); one JSON line."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    row = _time_engine("adaptr quadrature", 500, 4 if args.quick else 12, None)
+    print(json.dumps(dict(row, devices=len(jax.devices()), cpus=sorted(os.sched_getaffinity(0)))))
+
+
+def cores(quick: bool) -> dict:
+    """How the engine uses a 2-core machine, each setup in fresh worker processes: one process on one core (pinned
+    with ``sched_setaffinity``), one process on both cores through XLA's threads (the default), one process with
+    two host devices (each batch split between them), and two single-core processes side by side (each pinned to
+    its own core, started together; their rates add up): what the two cores can give."""
+    if len(os.sched_getaffinity(0)) < 2:
+        raise SystemExit("--cores needs at least 2 CPUs")
+    cmd = [sys.executable, __file__, "--core-worker"] + ["--quick"] * quick
+
+    def start(cpus: set[int] | None, devices: int = 1) -> subprocess.Popen:
+        env = dict(os.environ)
+        if devices > 1:
+            env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+
+        def pin() -> None:
+            if cpus is not None:
+                os.sched_setaffinity(0, cpus)
+
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True, cwd=ROOT, preexec_fn=pin)
+
+    def finish(*procs: subprocess.Popen) -> list[dict]:
+        outs = [p.communicate()[0] for p in procs]
+        if any(p.returncode for p in procs):
+            raise RuntimeError("a --cores worker failed")
+        return [json.loads(o.strip().splitlines()[-1]) for o in outs]
+
+    res = {
+        "one core": finish(start({0})),
+        "both cores, XLA threads": finish(start(None)),
+        "both cores, two host devices": finish(start(None, devices=2)),
+        "two single-core processes": finish(start({0}), start({1})),
+    }
+    return dict(setups=res, trials_per_s={k: sum(r["trials_per_s"] for r in v) for k, v in res.items()})
+
+
+def _print_cores(res: dict) -> None:
+    print("adaptr design, float64, batches of 500 (best of the batches); a setup's rate is its processes' sum:")
+    for name, rows in res["setups"].items():
+        per = ", ".join(f"{r['trials_per_s']:.0f} trials/s at {1e3 * r['cpu_ms_per_trial']:.0f} us CPU" for r in rows)
+        print(f"  {name:32s} {res['trials_per_s'][name]:8.0f} trials/s  ({per})")
+
+
 def batch_sizes(table_path: str, quick: bool) -> dict:
     """This process only (float64, the local devices as configured): (1) one compiled batch of the adaptr design at
     each of :data:`BATCH_SIZES`, best of 4 batches; (2) ``run_trials`` on 10,000 trials of each design at the
@@ -555,12 +609,27 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="only the in-process A/B of the engine's XLA options (elemental IR emitters) against XLA's defaults",
     )
+    ap.add_argument(
+        "--cores",
+        action="store_true",
+        help="only: one core, both cores through XLA's threads, two host devices, two single-core processes",
+    )
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--core-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--table", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         _worker(args)
         return {}
+    if args.core_worker:
+        _core_worker(args)
+        return {}
+    if args.cores:
+        res = cores(args.quick) | dict(machine=_machine())
+        _print_cores(res)
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=1))
+        return res
     table = build_immunosep_table(TABLE.with_name(f"immunosep_table_{args.n_patients}.nc"), args.n_patients)
     if args.batches or args.emitters:
         res = (emitters if args.emitters else batch_sizes)(str(table), args.quick) | dict(machine=_machine())
