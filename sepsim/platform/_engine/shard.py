@@ -21,8 +21,8 @@ __all__ = ["engine_compiler_options", "over_trial_devices", "trial_device_count"
 
 # XLA's CPU compiler has two code generators for fused loops: the MLIR fusion emitters (its default) and the older
 # elemental IR emitters. The trial engine's hundreds of small fusions per look run faster through the older ones,
-# with bit-identical results: 1.19-1.20x less CPU per trial for the adaptr design in an in-process A/B
-# (benchmarks/bench_trials.py --emitters; 2026-12-07, Intel Xeon, jax 0.10.2).
+# with bit-identical results: the adaptr design 1.21x, the immunosep design 1.04-1.09x, in-process A/B on one core
+# and on two (benchmarks/bench_trials.py --emitters; 2026-12-07, Intel Xeon, jax 0.10.2; bench_trials.md).
 _CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
 
