@@ -67,12 +67,20 @@ def test_an_option_this_xla_refuses_falls_back_to_its_defaults(restore_options):
     assert float(fn(None, jnp.ones(3), None)[0]) == 2.0
 
 
-def test_the_options_reach_the_engine_executable(monkeypatch):
-    # an option XLA does not know makes the compile fail: so what engine_compiler_options says is what is compiled
+def test_the_options_reach_the_engine_executable(restore_options, monkeypatch):  # restored after the patch
+    # an option XLA does not know makes the compile fail: so what engine_compiler_options says is what is compiled,
+    # by run_trials' function and by patient_log's
+    from sepsim.platform import patient_log
+
     monkeypatch.setattr(shard, "_options_for", lambda backend: (("xla_cpu_no_such_option", True),))
-    fn = shard.over_trial_devices(lambda t, k, thr: k * 2.0)
+    run_mod._compiled.cache_clear()
+    design = design_from_dict(DESIGNS["adaptr-like"])
+    outcomes = binary_scenario([0.35, 0.25, 0.3], 3000, key=stage_key(5, "cohort"), arms=list(design.arms))
+    fn, _ = run_mod.make_trial_function(design, outcomes)
     with pytest.raises(Exception, match="xla_cpu_no_such_option"):
-        fn(None, jnp.ones(3), None)
+        fn(index_keys(stage_key(6, "trials"), 0, 4))
+    with pytest.raises(Exception, match="xla_cpu_no_such_option"):
+        patient_log(outcomes, design, n_trials=4, key=stage_key(6, "trials"))
 
 
 @pytest.mark.parametrize("name", list(DESIGNS))

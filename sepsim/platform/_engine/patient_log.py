@@ -6,26 +6,15 @@ Runs exactly the trials of :func:`sepsim.platform.run_trials` with the same key 
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
 import jax
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 from jaxtyping import Array, Key
 
 from ..._keys import index_keys
-from .._allocation.factory import make_allocation_rule
-from .._analysis.factory import effects_tables, make_analysis
-from .._analysis.frequentist import FrequentistAnalysis
-from .._decisions.thresholds import design_thresholds, frequentist_bounds
 from .._design.design import TrialDesign
-from .._design.plan import make_plan, plan_tables
 from .._outcomes.table import PotentialOutcomes
-from .run import _as_design, _to_dataset
-from .shard import engine_compiler_options
-from .trial import simulate_trial
+from .run import _as_design, _to_dataset, make_trial_function
 
 __all__ = ["patient_log"]
 
@@ -46,22 +35,8 @@ def patient_log(
     concurrent controls where the design uses them.
     """
     design = _as_design(design)
-    plan = dataclasses.replace(make_plan(design, outcomes), record_patients=True)
-    tables = plan_tables(design, outcomes)
-    rule = make_allocation_rule(design.allocation, plan.n_arms)
-    analysis = make_analysis(design, plan, outcomes)
-    tables.update(effects_tables(design, outcomes))
-    thr: dict[str, Any] = dict(design_thresholds(design))
-    if isinstance(analysis, FrequentistAnalysis):
-        thr.update(frequentist_bounds(design, plan))
-    thr = {k: jnp.asarray(v, dtype=tables["outcome"].dtype) for k, v in thr.items()}
-    keys = index_keys(key, 0, n_trials)
-    res = jax.device_get(
-        jax.jit(
-            jax.vmap(lambda k: simulate_trial(plan, rule, analysis, tables, k, thr)),
-            compiler_options=engine_compiler_options(),
-        )(keys)
-    )
+    fn, plan = make_trial_function(design, outcomes, record_patients=True)  # the engine's own compiled function
+    res = jax.device_get(fn(index_keys(key, 0, n_trials)))
     res = jax.tree_util.tree_map(np.asarray, res)
     ds = _to_dataset(res, design, plan, outcomes, start=0, seed=None)
     for name in ("patient_arm", "patient_has_outcome", "patient_outcome", "patient_stratum", "patient_arrival"):

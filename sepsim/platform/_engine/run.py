@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from typing import Any
@@ -39,10 +40,13 @@ def plan_trials(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan | Doma
     return domains_plan(design, outcomes) if design.domains else make_plan(design, outcomes)
 
 
-def make_trial_function(design: TrialDesign, outcomes: PotentialOutcomes):
+def make_trial_function(design: TrialDesign, outcomes: PotentialOutcomes, *, record_patients: bool = False):
     """``(fn, plan)`` where ``fn(keys, thresholds=None)`` simulates one trial per key (jitted, vmapped over the
-    keys); ``thresholds`` overrides stopping thresholds by name (see :func:`design_thresholds`)."""
+    keys); ``thresholds`` overrides stopping thresholds by name (see :func:`design_thresholds`).
+    ``record_patients``: every trial also returns its patients' arms, strata and outcomes (``patient_log``)."""
     plan = make_plan(design, outcomes)
+    if record_patients:
+        plan = dataclasses.replace(plan, record_patients=True)
     tables = plan_tables(design, outcomes)
     rule = make_allocation_rule(design.allocation, plan.n_arms)
     analysis = make_analysis(design, plan, outcomes)
