@@ -27,7 +27,9 @@ those setups. ``--emitters`` (alone, in this process) times the engine compiled 
 (``engine_compiler_options``: XLA's elemental IR emitters on a CPU) against XLA's defaults on the same keys in
 alternating pairs, and checks that the two give identical results. ``--cores`` times the adaptr design in fresh
 processes on one core, on both cores through XLA's threads, with two host devices, and as two single-core
-processes side by side (what the two cores can give).
+processes side by side (what the two cores can give). ``--processes`` (alone, in this process) times
+``run_trials`` on 200,000 adaptr and 100,000 immunosep trials in this process alone against worker processes
+(``processes="auto"``), whole calls in alternating pairs, and checks that the two give identical Datasets.
 
 Timing: compile first, then the minimum over repeats of wall time around ``block_until_ready``; CPU time of the
 worker is reported too (other processes on a shared machine inflate wall time, not CPU time). Peak host memory is
@@ -463,6 +465,65 @@ def emitters(table_path: str, quick: bool) -> dict:
     return dict(out, trials=n, pairs=pairs, devices=len(jax.devices()))
 
 
+def processes_ab(table_path: str, quick: bool) -> dict:
+    """This process (float64): ``run_trials`` on many trials of each design in this process alone
+    (``processes=1``) against worker processes (``processes="auto"``: one per available core, started once the
+    run is long enough; ``sepsim/platform/_engine/batches.py``), in alternating pairs, each call timed whole (the
+    workers' start included; a warm-up call of each way on two batches compiles first);
+    the median of each, and whether the two give identical Datasets."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    from sepsim._keys import stage_key
+    from sepsim.platform import run_trials
+    from sepsim.platform._engine.batches import available_cores
+    from sepsim.platform._engine.run import default_chunk
+
+    pairs = 2 if quick else 3
+    out: dict = dict(cores=available_cores(), pairs=pairs)
+    for name, n in (
+        ("adaptr quadrature", 40_000 if quick else 200_000),
+        ("immunosep quadrature", 20_000 if quick else 100_000),
+    ):
+        design, table = _engine_case(name, table_path)
+        key = stage_key(3, "bench")
+        chunk = default_chunk(design, n)
+        for procs in (1, "auto"):  # compile both ways (jit's call; the ahead-of-time executable workers get)
+            run_trials(table, design, n_trials=2 * chunk, key=key, chunk_size=chunk, progress=False, processes=procs)
+        times: dict[str, list[float]] = {"1": [], "auto": []}
+        results = {}
+        for r in range(pairs):
+            for label in ("1", "auto") if r % 2 == 0 else ("auto", "1"):
+                procs = 1 if label == "1" else "auto"
+                t0 = time.perf_counter()
+                results[label] = run_trials(
+                    table, design, n_trials=n, key=key, chunk_size=chunk, progress=False, processes=procs
+                )
+                times[label].append(time.perf_counter() - t0)
+        identical = results["1"].identical(results["auto"])
+        out[name] = dict(
+            trials=n,
+            identical=bool(identical),
+            seconds=times,
+            **{f"trials_per_s_{k}": n / float(np.median(v)) for k, v in times.items()},
+        )
+    return out
+
+
+def _print_processes(res: dict) -> None:
+    print(
+        f"run_trials, float64, this process alone against worker processes ({res['cores']} cores), "
+        f"{res['pairs']} alternating pairs (median, whole calls):"
+    )
+    for name in ("adaptr quadrature", "immunosep quadrature"):
+        r = res[name]
+        print(
+            f"  {name:22s} {r['trials']:7d} trials: processes=1 {r['trials_per_s_1']:8.0f} trials/s, "
+            f"processes='auto' {r['trials_per_s_auto']:8.0f} trials/s "
+            f"({r['trials_per_s_auto'] / r['trials_per_s_1']:.2f}x), identical {r['identical']}"
+        )
+
+
 def _print_emitters(res: dict) -> None:
     print(f"engine options {res['options']} against XLA's defaults, {res['trials']} trials in default batches, ")
     print(f"{res['pairs']} alternating pairs (median), {res['devices']} device(s):")
@@ -614,6 +675,11 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="only: one core, both cores through XLA's threads, two host devices, two single-core processes",
     )
+    ap.add_argument(
+        "--processes",
+        action="store_true",
+        help="only the in-process A/B of run_trials alone against worker processes (processes='auto')",
+    )
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--core-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--table", help=argparse.SUPPRESS)
@@ -631,9 +697,16 @@ def main(argv: list[str] | None = None) -> dict:
             Path(args.json).write_text(json.dumps(res, indent=1))
         return res
     table = build_immunosep_table(TABLE.with_name(f"immunosep_table_{args.n_patients}.nc"), args.n_patients)
-    if args.batches or args.emitters:
-        res = (emitters if args.emitters else batch_sizes)(str(table), args.quick) | dict(machine=_machine())
-        (_print_emitters if args.emitters else _print_batches)(res)
+    if args.batches or args.emitters or args.processes:
+        run, show = (
+            (emitters, _print_emitters)
+            if args.emitters
+            else (processes_ab, _print_processes)
+            if args.processes
+            else (batch_sizes, _print_batches)
+        )
+        res = run(str(table), args.quick) | dict(machine=_machine())
+        show(res)
         if args.json:
             Path(args.json).write_text(json.dumps(res, indent=1))
         return res

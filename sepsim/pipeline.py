@@ -278,6 +278,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             chunk_size=cfg.runtime.chunk_size,
             progress=_PROGRESS[cfg.runtime.progress],
             seed=cfg.seed,
+            processes=cfg.runtime.processes,
         ),
         cache_dir=_cache_dir(cfg),
     )

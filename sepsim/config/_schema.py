@@ -122,6 +122,9 @@ class RuntimeConfig:
     cache: bool = True
     cache_dir: str = ".cache/sepsim"
     chunk_size: int | None = None
+    # trial batches shared with worker processes: "auto" (one per available core, for runs long enough to repay
+    # their start), 1 (this process only) or N (sepsim/platform/_engine/batches.py); results do not depend on it
+    processes: Any = "auto"
     figures: bool = True
     precision: str = "float64"  # float64 (default; what the tests check) | float32 (GPU, where shown harmless)
     allow_large: bool = False  # confirm a run above sepsim.config.WORK_LIMIT trials x patients x arms

@@ -227,6 +227,7 @@ def validate(cfg: DictConfig | dict) -> DictConfig:
         check_writable(run.runtime.cache_dir, "runtime.cache_dir")
     if run.runtime.chunk_size is not None:
         _positive_int(run.runtime.chunk_size, "runtime.chunk_size")
+    _check_processes(run.runtime.processes)
     _one_of(run.endpoint.kind, "endpoint.kind", _ENDPOINT_KINDS)
     design = _check_design(run.design)  # the engine refuses crossed stopping thresholds itself
     _check_selection(run.selection, design)
@@ -245,6 +246,12 @@ def validate(cfg: DictConfig | dict) -> DictConfig:
         _check_arms(run, design)
     _check_study(run)
     return run
+
+
+def _check_processes(value: Any) -> None:
+    from ..platform._engine.batches import check_processes
+
+    check_processes(value, "runtime.processes")
 
 
 def _check_study(run: DictConfig) -> None:

@@ -66,6 +66,7 @@ def design_comparison_table(
     *,
     n_trials: int,
     seed: int,
+    processes: int | str = 1,
 ) -> xr.Dataset:
     """Operating characteristics of every (design, scenario) on ``outcomes`` with one trial key (CF Dataset)."""
     from ..platform import design_from_dict, run_trials
@@ -84,7 +85,9 @@ def design_comparison_table(
                 design = design_from_dict(compose_design(base_design, override, scenario))
             except ConfigError as err:
                 raise ConfigError(f"study.designs.{dname}", f"with scenario {sname!r}: {err}") from None
-            oc = operating_characteristics(run_trials(outcomes, design, n_trials=n_trials, key=key, progress=False))
+            oc = operating_characteristics(
+                run_trials(outcomes, design, n_trials=n_trials, key=key, progress=False, processes=processes)
+            )
             for k, (value, mcse) in enumerate(_one(oc, active, control).values()):
                 est[k, i, j], se[k, i, j] = value, mcse
     data = {}

@@ -101,13 +101,15 @@ def _stratum_arms(design: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _counts(table: xr.Dataset, quantity: Quantity, design: Any, stratum: str, n_trials: int, key: Any):
+def _counts(
+    table: xr.Dataset, quantity: Quantity, design: Any, stratum: str, n_trials: int, key: Any, processes: int | str
+):
     """(events, n) per (trial, arm, stratum) of the final analysis, by the engine on this quantity's table."""
     from ..platform import from_dataset, run_trials
 
     data = table.assign({"_quantity": (("patient", "arm"), quantity.values(table))})
     outcomes = from_dataset(data, endpoint="_quantity", stratum=stratum, strata=list(design.strata))
-    res = run_trials(outcomes, design, n_trials=n_trials, key=key, progress=False)
+    res = run_trials(outcomes, design, n_trials=n_trials, key=key, progress=False, processes=processes)
     events = res["events_final"].transpose("trial", "arm", "stratum")
     n = res["n_final"].transpose("trial", "arm", "stratum")
     return np.rint(events.values).astype(np.int64), n.values.astype(np.int64), list(res["arm"].values)
@@ -140,6 +142,7 @@ def immunosep_table(
     seed: int,
     alpha: float = 0.05,
     quantities: tuple[Quantity, ...] = IMMUNOSEP_QUANTITIES,
+    processes: int | str = 1,
 ) -> xr.Dataset:
     """The results table over ``n_trials`` simulated trials on the eligible ``table`` (dims patient, arm).
 
@@ -159,7 +162,7 @@ def immunosep_table(
     diff = np.full((*shape, 3), np.nan)
     p_sig, p_fav = np.full(shape, np.nan), np.full(shape, np.nan)
     for q, quantity in enumerate(quantities):
-        events, n, arm_names = _counts(table, quantity, final, stratum, n_trials, key)
+        events, n, arm_names = _counts(table, quantity, final, stratum, n_trials, key, processes)
         values = quantity.values(table)
         cells = []  # per stratum: (events, n) for placebo and active, (trial,)
         for s, name in enumerate(pairs):

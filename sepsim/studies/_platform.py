@@ -60,6 +60,7 @@ def platform_comparison(
     stratum: str,
     n_trials: int,
     seed: int,
+    processes: int | str = 1,
 ) -> xr.Dataset:
     """Per design, stratum (and ``all``) and arm: P(declared superior to placebo) with MC SE and expected patients,
     plus the pool's true rates (CF Dataset)."""
@@ -83,7 +84,14 @@ def platform_comparison(
         except ConfigError as err:
             raise ConfigError(f"study.compare.{name}", str(err)) from None
         oc = operating_characteristics(
-            run_trials(pooled if all_comers else stratified, design, n_trials=n_trials, key=key, progress=False)
+            run_trials(
+                pooled if all_comers else stratified,
+                design,
+                n_trials=n_trials,
+                key=key,
+                progress=False,
+                processes=processes,
+            )
         )
         sup = oc["p_decision"].sel(decision="superior")
         n = oc["sample_size_arm_mean"].sel(stat="estimate")

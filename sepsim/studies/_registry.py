@@ -65,6 +65,7 @@ def _write_immunosep(cfg: DictConfig, run_dir: Path, settings: dict[str, Any], t
         n_trials=settings["n_trials"] or cfg.n_trials,
         seed=cfg.seed,
         alpha=settings["alpha"],
+        processes=cfg.runtime.processes,
     )
     return write_immunosep(run_dir, result, settings)
 
@@ -75,7 +76,13 @@ def _write_design_comparison(cfg: DictConfig, run_dir: Path, settings: dict[str,
 
     base = OmegaConf.to_container(cfg.design, resolve=True)
     result = design_comparison_table(
-        outcomes, base, settings["designs"], settings["scenarios"], n_trials=cfg.n_trials, seed=cfg.seed
+        outcomes,
+        base,
+        settings["designs"],
+        settings["scenarios"],
+        n_trials=cfg.n_trials,
+        seed=cfg.seed,
+        processes=cfg.runtime.processes,
     )
     return write_design_comparison(run_dir, result)
 
@@ -134,7 +141,8 @@ def _write_platform(cfg: DictConfig, run_dir: Path, settings: dict[str, Any], ta
 
     base = OmegaConf.to_container(cfg.design, resolve=True)
     result = platform_comparison(table, base, settings["compare"], endpoint=cfg.endpoint.variable,
-                                 stratum=cfg.endpoint.stratum, n_trials=cfg.n_trials, seed=cfg.seed)  # fmt: skip
+                                 stratum=cfg.endpoint.stratum, n_trials=cfg.n_trials, seed=cfg.seed,
+                                 processes=cfg.runtime.processes)  # fmt: skip
     return write_platform(run_dir, result)
 
 

@@ -173,6 +173,8 @@ CLI_CASES = [
     ("runtime_progress", ["runtime.progress=fancy"], "runtime.progress", ["auto, bar, log"]),
     ("runtime_precision", ["runtime.precision=float16"], "runtime.precision", ["float64, float32"]),
     ("runtime_chunk", ["runtime.chunk_size=0"], "runtime.chunk_size", ["positive integer"]),
+    ("runtime_processes_zero", ["runtime.processes=0"], "runtime.processes", ["positive integer or 'auto'"]),
+    ("runtime_processes_word", ["runtime.processes=many"], "runtime.processes", ["positive integer or 'auto'"]),
     ("runtime_cache_unwritable", ["runtime.cache_dir=/proc/x/y"], "runtime.cache_dir", ["not writable"]),
     # hydra: run directories, sweeps, launchers
     ("run_dir_unwritable", ["hydra.run.dir=/proc/x"], "hydra.run.dir", ["not writable"]),

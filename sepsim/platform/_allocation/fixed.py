@@ -23,6 +23,10 @@ class FixedAllocation(AbstractAllocationRule):
         return r, r / jnp.maximum(jnp.sum(r), 1e-300)
 
 
+# permuted blocks of at most this many slots pick their slot by stable ranks instead of a sort (identical result)
+_RANK_MAX_BLOCK = 64
+
+
 def block_assign(
     ratio_counts: Int[Array, " arm"],
     open_arms: Bool[Array, " arm"],
@@ -43,5 +47,13 @@ def block_assign(
     content = jnp.searchsorted(edges, slots, side="right")  # arm index of each slot before permuting
     prio = jax.random.uniform(key, (max_block,), dtype=jnp.float32)
     prio = jnp.where(slots < size, prio, 2.0)
-    order = jnp.argsort(prio)
-    return content[order[jnp.asarray(position).astype(jnp.int32) % size]].astype(jnp.int32)
+    p = jnp.asarray(position).astype(jnp.int32) % size
+    if max_block > _RANK_MAX_BLOCK:
+        return content[jnp.argsort(prio)[p]].astype(jnp.int32)
+    # the slot that a stable argsort puts at p, without a sort: slot j's stable rank is the number of slots before
+    # it in the order (smaller priority, or equal and earlier); exactly one slot has rank p. A sort's comparator
+    # makes XLA's CPU executable unserializable (worker processes, _engine/batches.py), and for small blocks the
+    # max_block^2 comparisons cost less than the sort.
+    less = (prio[None, :] < prio[:, None]) | ((prio[None, :] == prio[:, None]) & (slots[None, :] < slots[:, None]))
+    rank = jnp.sum(less, axis=1, dtype=jnp.int32)
+    return content[jnp.argmax(rank == p)].astype(jnp.int32)

@@ -27,7 +27,6 @@ from jaxtyping import Array, Key
 
 from ..._errors import ConfigError
 from ..._keys import index_keys
-from ..._progress import progress_bar, progress_mode
 from .._allocation.factory import make_allocation_rule
 from .._analysis.factory import make_analysis
 from .._decisions.decide import UnitState, decide_unit
@@ -36,6 +35,7 @@ from .._design.design import TrialDesign, design_to_json, domain_combinations
 from .._design.plan import Plan, make_plan
 from .._outcomes.table import PotentialOutcomes
 from .._results.schema import DOMAIN_RESULTS_SCHEMA, check_results
+from .batches import Batched, run_batches
 from .carry import init_units
 from .look import allocate_next, initial_allocation
 from .shard import over_trial_devices
@@ -270,6 +270,7 @@ def run_domain_trials(
     start: int = 0,
     progress: bool | None = None,
     seed: int | None = None,
+    processes: int | str = 1,
 ) -> xr.Dataset:
     """Simulate ``n_trials`` trials of a design with ``design.domains`` (called by :func:`run_trials`).
 
@@ -285,24 +286,30 @@ def run_domain_trials(
     """
 
     dp = _plan(design, outcomes)
+    chunk = int(chunk_size or min(n_trials, 2000))
+    if chunk < 1:
+        raise ConfigError("chunk_size", "must be a positive integer")
+    res = run_batches(
+        domain_batches(design, outcomes),
+        index_keys(key, start, -(-n_trials // chunk) * chunk),
+        n_trials=n_trials,
+        chunk=chunk,
+        progress=progress,
+        processes=processes,
+    )
+    return _to_dataset(res, design, dp, start=start, seed=seed)
+
+
+def domain_batches(design: TrialDesign, outcomes: PotentialOutcomes):
+    """The factorial design's compiled trials as a :class:`~.batches.Batched` (``keys -> results``)."""
+    dp = _plan(design, outcomes)
     subs = domain_designs(design)
     rules = tuple(make_allocation_rule(d.allocation, len(d.arms)) for d in subs)
     analyses = tuple(make_analysis(d, p) for d, p in zip(subs, dp.plans, strict=True))
     table = jnp.asarray(outcomes.outcome)[:, jnp.asarray(dp.combo_cols)]
     thr = tuple({k: jnp.asarray(v, dtype=table.dtype) for k, v in design_thresholds(d).items()} for d in subs)
     fn = _compiled(dp, rules, analyses)
-    chunk = int(chunk_size or min(n_trials, 2000))
-    if chunk < 1:
-        raise ConfigError("chunk_size", "must be a positive integer")
-    parts = []
-    with progress_bar(n_trials, desc="trials", unit="trials", mode=progress_mode(progress)) as bar:
-        for lo in range(0, n_trials, chunk):
-            size = min(chunk, n_trials - lo)
-            res = jax.device_get(fn(table, index_keys(key, start + lo, chunk), thr))
-            parts.append(jax.tree_util.tree_map(lambda x, s=size: np.asarray(x)[:s], res))
-            bar.update(size)
-    res = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *parts)
-    return _to_dataset(res, design, dp, start=start, seed=seed)
+    return Batched(fn, (table,), (thr,))
 
 
 def _pad(xs: list[np.ndarray], width: int, fill) -> np.ndarray:

@@ -15,7 +15,6 @@ from jaxtyping import Array, Key
 
 from ..._errors import ConfigError
 from ..._keys import index_keys
-from ..._progress import progress_bar, progress_mode
 from .._allocation.factory import make_allocation_rule
 from .._analysis.effects import N_SOBOL
 from .._analysis.factory import EFFECT_MODELS, effects_tables, make_analysis
@@ -26,6 +25,7 @@ from .._design.plan import Plan, make_plan, plan_tables
 from .._outcomes.table import PotentialOutcomes
 from .._results.codes import ArmDecision, TrialOutcome
 from .._results.schema import RESULTS_SCHEMA, check_results
+from .batches import Batched, check_processes, run_batches
 from .domains import DomainsPlan, run_domain_trials
 from .domains import _plan as domains_plan
 from .shard import over_trial_devices, trial_device_count
@@ -42,7 +42,8 @@ def plan_trials(design: TrialDesign, outcomes: PotentialOutcomes) -> Plan | Doma
 
 def make_trial_function(design: TrialDesign, outcomes: PotentialOutcomes, *, record_patients: bool = False):
     """``(fn, plan)`` where ``fn(keys, thresholds=None)`` simulates one trial per key (jitted, vmapped over the
-    keys); ``thresholds`` overrides stopping thresholds by name (see :func:`design_thresholds`).
+    keys); ``thresholds`` overrides stopping thresholds by name (see :func:`design_thresholds`);
+    ``fn.batched(thresholds=None)`` is the same call as a :class:`~.batches.Batched` (what ``run_batches`` runs).
     ``record_patients``: every trial also returns its patients' arms, strata and outcomes (``patient_log``)."""
     plan = make_plan(design, outcomes)
     if record_patients:
@@ -56,12 +57,16 @@ def make_trial_function(design: TrialDesign, outcomes: PotentialOutcomes, *, rec
     if isinstance(analysis, FrequentistAnalysis):  # boundaries are traced too: designs differing in them share code
         default.update(frequentist_bounds(design, plan))
 
-    def call(keys, thresholds=None):
+    def batched(thresholds=None) -> Batched:
         thr = dict(default, **(thresholds or {}))
         thr = {k: jnp.asarray(v, dtype=tables["outcome"].dtype) for k, v in thr.items() if k in default}
-        return fn(tables, keys, thr)
+        return Batched(fn, (tables,), (thr,))
+
+    def call(keys, thresholds=None):
+        return batched(thresholds)(keys)
 
     call.traces = traces  # type: ignore[attr-defined]
+    call.batched = batched  # type: ignore[attr-defined]
     return call, plan
 
 
@@ -118,6 +123,7 @@ def run_trials(
     start: int = 0,
     progress: bool | None = None,
     seed: int | None = None,
+    processes: int | str = 1,
 ) -> xr.Dataset:
     """Simulate ``n_trials`` trials of ``design`` on patients drawn from ``outcomes``.
 
@@ -132,11 +138,15 @@ def run_trials(
         start: global index of the first trial (for sharded or resumed runs).
         progress: True a bar, False plain log lines, None a bar only on a terminal (``sepsim._progress``).
         seed: stored in the ``seed`` attribute.
+        processes: 1 (this process), N (the batches shared with N - 1 worker processes: one per CPU core) or
+            ``"auto"`` (workers on every available core once the run is long enough to repay their start;
+            ``batches.py``). Results are identical whatever the number.
 
     Returns:
         The per-trial results Dataset (dims ``trial``, ``look``, ``arm``, ``stratum``; see README_engine.md).
     """
     design = _as_design(design)
+    processes = check_processes(processes)
     if not isinstance(n_trials, int) or n_trials < 1:
         raise ConfigError("n_trials", f"must be a positive integer, got {n_trials!r}")
     chunk = int(chunk_size or default_chunk(design, n_trials))
@@ -145,7 +155,15 @@ def run_trials(
     chunk = -(-chunk // trial_device_count()) * trial_device_count()  # whole batches per device (see shard.py)
     if design.domains:  # factorial platform: one randomisation and analysis per domain
         return run_domain_trials(
-            outcomes, design, n_trials=n_trials, key=key, chunk_size=chunk, start=start, progress=progress, seed=seed
+            outcomes,
+            design,
+            n_trials=n_trials,
+            key=key,
+            chunk_size=chunk,
+            start=start,
+            progress=progress,
+            seed=seed,
+            processes=processes,
         )
     need = int(design.look_n[-1])
     if outcomes.n_patients < need:  # trials draw patients from the pool; a smaller pool would repeat patients
@@ -155,17 +173,17 @@ def run_trials(
             f"design.look_n[-1] = {need}; give at least {need}",
         )
     fn, plan = make_trial_function(design, outcomes)
-    parts = []
     # every batch's keys at once (one dispatch, not one per batch); the last batch is padded to full size (one
     # compilation) with the keys of the trials after the last
     all_keys = index_keys(key, start, -(-n_trials // chunk) * chunk)
-    with progress_bar(n_trials, desc="trials", unit="trials", mode=progress_mode(progress)) as bar:
-        for lo in range(0, n_trials, chunk):
-            size = min(chunk, n_trials - lo)
-            res = jax.device_get(fn(all_keys[lo : lo + chunk]))
-            parts.append(jax.tree_util.tree_map(lambda x, s=size: np.asarray(x)[:s], res))
-            bar.update(size)
-    res = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *parts)
+    res = run_batches(
+        fn.batched(),  # type: ignore[attr-defined]
+        all_keys,
+        n_trials=n_trials,
+        chunk=chunk,
+        progress=progress,
+        processes=processes,
+    )
     return _to_dataset(res, design, plan, outcomes, start=start, seed=seed)
 
 

@@ -66,4 +66,5 @@ def over_trial_devices(batched: Callable[[Any, Any, Any], Any]) -> Callable[[Any
     def call(tables: Any, keys: Any, thresholds: Any) -> Any:
         return (sharded if keys.shape[0] % len(devices) == 0 else single)(tables, keys, thresholds)
 
+    call.single = single  # type: ignore[attr-defined]  # what a worker process runs (batches.py)
     return call
