@@ -77,13 +77,28 @@ def test_workers_alone_identical_to_one(workers_only, caplog):
 
 
 def test_blocked_design_in_processes(workers_only, caplog):
-    """Permuted blocks sort: XLA (jax 0.10.2) cannot serialize that executable, so the workers get the program
-    (``jax.export``) and compile it with the engine's options; the results are identical all the same."""
+    """Permuted blocks: the slot by stable ranks (no sort, whose comparator XLA cannot serialize) in the workers."""
     blocked = dict(DESIGN, allocation=dict(rule="fixed", block_factor=2))
     one = _run(blocked, _outcomes())
     with caplog.at_level(logging.INFO, logger="sepsim"):
         two = _run(blocked, _outcomes(), processes=2)
     xr.testing.assert_identical(one, two)
+    assert "6 of 6 batches in worker processes" in caplog.text
+
+
+def test_program_when_the_executable_cannot_be_serialized(workers_only, monkeypatch, caplog):
+    """Where XLA refuses to serialize the executable, the workers get the program (jax.export) and compile it."""
+
+    def refuse(*_a, **_k):
+        raise RuntimeError("UNIMPLEMENTED: `LessThan` is not serializable.")
+
+    monkeypatch.setattr(batches.serialize_executable, "serialize", refuse)
+    batches._EXECUTABLES.clear()
+    one = _run(DESIGN, _outcomes())
+    with caplog.at_level(logging.INFO, logger="sepsim"):
+        two = _run(DESIGN, _outcomes(), processes=2)
+    xr.testing.assert_identical(one, two)
+    assert "the workers compile the program" in caplog.text
     assert "6 of 6 batches in worker processes" in caplog.text
 
 

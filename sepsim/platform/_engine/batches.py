@@ -227,9 +227,10 @@ class _Batches:
             f for f in env.get("XLA_FLAGS", "").split() if not f.startswith("--xla_force_host_platform_device_count")
         ]
         env["XLA_FLAGS"] = " ".join(flags)
-        cpus = sorted(os.sched_getaffinity(0))
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
         for w in range(n):
-            env["SEPSIM_WORKER_CPU"] = str(cpus[-1 - w % len(cpus)])
+            if cpus:  # each worker pinned to its own core, from the last (this process's threads float)
+                env["SEPSIM_WORKER_CPU"] = str(cpus[-1 - w % len(cpus)])
             # -P: the script's folder (this package's modules) is not put on sys.path
             proc = subprocess.Popen(
                 [sys.executable, "-P", str(_WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
@@ -252,8 +253,8 @@ class _Batches:
         self.out_tree = compiled.out_tree
         try:
             return dict(executable=serialize_executable.serialize(compiled)[0], n_out=self.out_tree.num_leaves)
-        except Exception:  # noqa: BLE001 - any refusal: send the program instead
-            pass
+        except Exception as err:  # noqa: BLE001 - any refusal: send the program instead
+            log.info("trials: XLA cannot serialize the executable (%s); the workers compile the program", err)
         args_tree = jax.tree_util.tree_structure((b.before, b.after))
         impl = jax.random.key_impl(keys) if typed else None
         n_before = len(jax.tree_util.tree_leaves(b.before))

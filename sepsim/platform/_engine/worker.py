@@ -57,7 +57,7 @@ def serve(stdin: Any, stdout: Any) -> None:
 
 
 if __name__ == "__main__":
-    if os.environ.get("SEPSIM_WORKER_CPU"):
+    if os.environ.get("SEPSIM_WORKER_CPU") and hasattr(os, "sched_setaffinity"):  # pinned to its core (Linux)
         os.sched_setaffinity(0, {int(os.environ["SEPSIM_WORKER_CPU"])})
     results = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints (of any library) go to stderr
