@@ -14,5 +14,13 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
 def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # the controller, before pytest-xdist starts its workers
+        # arviz 0.23 writes a once-a-day stamp file on import; workers importing it at once on a fresh machine race
+        # on its rename (FileNotFoundError at collection). Importing it here first leaves them nothing to write.
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import arviz  # noqa: F401
     # module regex: warnings whose warn() call sits in sepsim (or a subpackage) become errors
     config.addinivalue_line("filterwarnings", "error::Warning:sepsim")

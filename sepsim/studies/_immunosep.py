@@ -102,7 +102,13 @@ def _stratum_arms(design: dict[str, Any]) -> dict[str, tuple[str, str]]:
 
 
 def _counts(
-    table: xr.Dataset, quantity: Quantity, design: Any, stratum: str, n_trials: int, key: Any, processes: int | str
+    table: xr.Dataset,
+    quantity: Quantity,
+    design: Any,
+    stratum: str,
+    n_trials: int,
+    key: Any,
+    processes: int | str = 1,
 ):
     """(events, n) per (trial, arm, stratum) of the final analysis, by the engine on this quantity's table."""
     from ..platform import from_dataset, run_trials

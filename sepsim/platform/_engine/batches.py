@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.experimental import serialize_executable
 
@@ -61,6 +62,10 @@ _EXECUTABLES: dict[tuple, Any] = {}  # ahead-of-time compiled batches, by functi
 
 # the JAX settings a worker copies from the caller (they change what the trial function computes)
 _JAX_SETTINGS = ("jax_enable_x64", "jax_threefry_partitionable", "jax_default_matmul_precision")
+
+
+def _settings() -> dict[str, Any]:
+    return {k: getattr(jax.config, k) for k in _JAX_SETTINGS}
 
 
 def check_processes(processes: int | str, key: str = "processes") -> int | str:
@@ -125,7 +130,7 @@ def run_batches(
     processes = check_processes(processes)
     n_batches = -(-n_trials // chunk)
     sizes = [min(chunk, n_trials - i * chunk) for i in range(n_batches)]
-    want = available_cores() if processes == "auto" else processes
+    want: int = available_cores() if isinstance(processes, str) else processes  # check_processes: "auto" or int
     one_cpu = jax.default_backend() == "cpu" and len(jax.devices()) == 1  # "auto" on several devices: no workers
     want = min(want, n_batches) if want > 1 and n_batches > 1 and one_cpu else 0
     work = _Batches(batched, keys, chunk, sizes)
@@ -184,7 +189,7 @@ class _Batches:
         one = getattr(b.jitted, "single", b.jitted)  # a worker runs on one device whatever this process has
         args = (*b.before, self.keys[: self.chunk], *b.after)
         leaves, tree = jax.tree_util.tree_flatten(args)
-        sig = (one, tree, tuple((x.shape, str(x.dtype)) for x in leaves), jax.config.jax_enable_x64)
+        sig = (one, tree, tuple((x.shape, str(x.dtype)) for x in leaves), tuple(_settings().values()))
         if sig not in _EXECUTABLES:
             if len(_EXECUTABLES) >= 16:
                 _EXECUTABLES.pop(next(iter(_EXECUTABLES)))
@@ -209,7 +214,7 @@ class _Batches:
         self.started = True
         self.t_start = time.monotonic()
         b, keys = self.batched, self.keys
-        typed = jax.dtypes.issubdtype(keys.dtype, jax.dtypes.prng_key)
+        typed = jnp.issubdtype(keys.dtype, jax.dtypes.prng_key)
         self.key_data = np.asarray(jax.random.key_data(keys) if typed else keys)
         job = dict(
             before=jax.tree_util.tree_leaves(b.before),
@@ -219,8 +224,7 @@ class _Batches:
         job.update(self._program(typed))
         # the settings first, in a pickle of their own: the job's arrays must be unpickled under them (a float64
         # array read before x64 is on would come back float32)
-        settings = {k: getattr(jax.config, k) for k in _JAX_SETTINGS}
-        blob = pickle.dumps(settings) + pickle.dumps(job, pickle.HIGHEST_PROTOCOL)
+        blob = pickle.dumps(_settings()) + pickle.dumps(job, pickle.HIGHEST_PROTOCOL)
         env = dict(os.environ, JAX_PLATFORMS="cpu")
         # one device per worker (its executable is a one-device one): no forced host devices
         flags = [
