@@ -60,30 +60,28 @@ def workers_only(monkeypatch):
     )
 
 
-def test_two_processes_identical_to_one(caplog):
-    one = _run(DESIGN, _outcomes())
+def _same_in_workers(caplog, design, outcomes, n: int = 1200, *logged: str) -> None:
+    """``processes=2`` gives the Dataset of one process, and the log says what the workers did."""
+    one = _run(design, outcomes, n=n)
     with caplog.at_level(logging.INFO, logger="sepsim"):
-        two = _run(DESIGN, _outcomes(), processes=2)
+        two = _run(design, outcomes, n=n, processes=2)
     xr.testing.assert_identical(one, two)
-    assert "batches in worker processes" in caplog.text
+    for text in logged:
+        assert text in caplog.text
+
+
+def test_two_processes_identical_to_one(caplog):
+    _same_in_workers(caplog, DESIGN, _outcomes(), 1200, "batches in worker processes")
 
 
 def test_workers_alone_identical_to_one(workers_only, caplog):
-    one = _run(DESIGN, _outcomes())
-    with caplog.at_level(logging.INFO, logger="sepsim"):
-        two = _run(DESIGN, _outcomes(), processes=2)
-    xr.testing.assert_identical(one, two)
-    assert "6 of 6 batches in worker processes" in caplog.text
+    _same_in_workers(caplog, DESIGN, _outcomes(), 1200, "6 of 6 batches in worker processes")
 
 
 def test_blocked_design_in_processes(workers_only, caplog):
     """Permuted blocks: the slot by stable ranks (no sort, whose comparator XLA cannot serialize) in the workers."""
     blocked = dict(DESIGN, allocation=dict(rule="fixed", block_factor=2))
-    one = _run(blocked, _outcomes())
-    with caplog.at_level(logging.INFO, logger="sepsim"):
-        two = _run(blocked, _outcomes(), processes=2)
-    xr.testing.assert_identical(one, two)
-    assert "6 of 6 batches in worker processes" in caplog.text
+    _same_in_workers(caplog, blocked, _outcomes(), 1200, "6 of 6 batches in worker processes")
 
 
 def test_program_when_the_executable_cannot_be_serialized(workers_only, monkeypatch, caplog):
@@ -94,17 +92,13 @@ def test_program_when_the_executable_cannot_be_serialized(workers_only, monkeypa
 
     monkeypatch.setattr(batches.serialize_executable, "serialize", refuse)
     batches._EXECUTABLES.clear()
-    one = _run(DESIGN, _outcomes())
-    with caplog.at_level(logging.INFO, logger="sepsim"):
-        two = _run(DESIGN, _outcomes(), processes=2)
-    xr.testing.assert_identical(one, two)
-    assert "the workers compile the program" in caplog.text
-    assert "6 of 6 batches in worker processes" in caplog.text
+    _same_in_workers(
+        caplog, DESIGN, _outcomes(), 1200, "the workers compile the program", "6 of 6 batches in worker processes"
+    )
 
 
-def test_factorial_engine_in_processes(workers_only):
-    one = _run(FACTORIAL, _outcomes(factorial=True), n=600)
-    xr.testing.assert_identical(one, _run(FACTORIAL, _outcomes(factorial=True), n=600, processes=2))
+def test_factorial_engine_in_processes(workers_only, caplog):
+    _same_in_workers(caplog, FACTORIAL, _outcomes(factorial=True), 600, "3 of 3 batches in worker processes")
 
 
 def test_auto_starts_workers_only_when_the_run_is_long(monkeypatch, caplog):

@@ -69,7 +69,8 @@ def _settings() -> dict[str, Any]:
 
 
 def check_processes(processes: int | str, key: str = "processes") -> int | str:
-    """``processes``: a positive int (this process plus ``processes - 1`` workers) or ``"auto"``."""
+    """``processes``: 1 (this process only), N > 1 (N worker processes; a CPU backend with one device) or
+    ``"auto"``; raises :class:`~sepsim._errors.ConfigError` naming ``key`` otherwise."""
     if processes == "auto":
         return processes
     if isinstance(processes, bool) or not isinstance(processes, int | np.integer) or processes < 1:
@@ -135,8 +136,7 @@ def run_batches(
     want = min(want, n_batches) if want > 1 and n_batches > 1 and one_cpu else 0
     work = _Batches(batched, keys, chunk, sizes)
     if want > 0:  # the executable that workers may get, compiled once (and the batches here run it too)
-        run, b = work.compiled(), batched
-        batched = Batched(lambda *a: run(*a), b.before, b.after)
+        batched = Batched(work.compiled(), batched.before, batched.after)
     with progress_bar(n_trials, desc="trials", unit="trials", mode=progress_mode(progress)) as bar:
         try:
             if want > 0 and processes != "auto":
