@@ -28,8 +28,9 @@ those setups. ``--emitters`` (alone, in this process) times the engine compiled 
 alternating pairs, and checks that the two give identical results. ``--cores`` times the adaptr design in fresh
 processes on one core, on both cores through XLA's threads, with two host devices, and as two single-core
 processes side by side (what the two cores can give). ``--processes`` (alone, in this process) times
-``run_trials`` on 200,000 adaptr and 100,000 immunosep trials in this process alone against worker processes
-(``processes="auto"``), whole calls in alternating pairs, and checks that the two give identical Datasets.
+``run_trials`` on 200,000 adaptr and 100,000 immunosep trials (``--trials N``: N and N / 2; ``--pairs``) in this
+process alone against worker processes (``processes="auto"``), whole calls in alternating pairs, and checks that
+the two give identical Datasets.
 
 Timing: compile first, then the minimum over repeats of wall time around ``block_until_ready``; CPU time of the
 worker is reported too (other processes on a shared machine inflate wall time, not CPU time). Peak host memory is
@@ -465,7 +466,7 @@ def emitters(table_path: str, quick: bool) -> dict:
     return dict(out, trials=n, pairs=pairs, devices=len(jax.devices()))
 
 
-def processes_ab(table_path: str, quick: bool) -> dict:
+def processes_ab(table_path: str, quick: bool, trials: int | None = None, pairs: int | None = None) -> dict:
     """This process (float64): ``run_trials`` on many trials of each design in this process alone
     (``processes=1``) against worker processes (``processes="auto"``: one per available core, started once the
     run is long enough; ``sepsim/platform/_engine/batches.py``), in alternating pairs, each call timed whole (the
@@ -479,12 +480,14 @@ def processes_ab(table_path: str, quick: bool) -> dict:
     from sepsim.platform._engine.batches import available_cores
     from sepsim.platform._engine.run import default_chunk
 
-    pairs = 2 if quick else 3
+    pairs = pairs or (2 if quick else 3)
     out: dict = dict(cores=available_cores(), pairs=pairs)
-    for name, n in (
-        ("adaptr quadrature", 40_000 if quick else 200_000),
-        ("immunosep quadrature", 20_000 if quick else 100_000),
-    ):
+    sizes = (
+        (("adaptr quadrature", 40_000 if quick else 200_000), ("immunosep quadrature", 20_000 if quick else 100_000))
+        if trials is None
+        else (("adaptr quadrature", trials), ("immunosep quadrature", trials // 2))
+    )
+    for name, n in sizes:
         design, table = _engine_case(name, table_path)
         key = stage_key(3, "bench")
         chunk = default_chunk(design, n)
@@ -680,6 +683,8 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="only the in-process A/B of run_trials alone against worker processes (processes='auto')",
     )
+    ap.add_argument("--trials", type=int, help="--processes: adaptr trials (immunosep: half), instead of 200,000")
+    ap.add_argument("--pairs", type=int, help="--processes: alternating pairs, instead of 3")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--core-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--table", help=argparse.SUPPRESS)
@@ -705,7 +710,8 @@ def main(argv: list[str] | None = None) -> dict:
             if args.processes
             else (batch_sizes, _print_batches)
         )
-        res = run(str(table), args.quick) | dict(machine=_machine())
+        extra = dict(trials=args.trials, pairs=args.pairs) if args.processes else {}
+        res = run(str(table), args.quick, **extra) | dict(machine=_machine())
         show(res)
         if args.json:
             Path(args.json).write_text(json.dumps(res, indent=1))
