@@ -138,9 +138,9 @@ def run_trials(
         start: global index of the first trial (for sharded or resumed runs).
         progress: True a bar, False plain log lines, None a bar only on a terminal (``sepsim._progress``).
         seed: stored in the ``seed`` attribute.
-        processes: 1 (this process), N (the batches shared with N - 1 worker processes: one per CPU core) or
-            ``"auto"`` (workers on every available core once the run is long enough to repay their start;
-            ``batches.py``). Results are identical whatever the number.
+        processes: 1 (this process only), N (the batches shared with N worker processes, each pinned to a CPU core;
+            a CPU backend with one device) or ``"auto"`` (one worker per available core, once the run is long
+            enough to repay their start; ``batches.py``). Results are identical whatever the number.
 
     Returns:
         The per-trial results Dataset (dims ``trial``, ``look``, ``arm``, ``stratum``; see README_engine.md).
