@@ -70,8 +70,16 @@ def _same_in_workers(caplog, design, outcomes, n: int = 1200, *logged: str) -> N
         assert text in caplog.text
 
 
-def test_two_processes_identical_to_one(caplog):
-    _same_in_workers(caplog, DESIGN, _outcomes(), 1200, "batches in worker processes")
+def test_batches_from_this_process_and_workers_identical_to_one(monkeypatch, caplog):
+    """The mixed path: this process computes one batch (once workers are started it would otherwise go on until a
+    worker delivers, or finish them all), the workers the other five; gathered by number."""
+    claim = batches._Batches.claim
+    monkeypatch.setattr(
+        batches._Batches,
+        "claim",
+        lambda self, here=False: None if here and self.started and self.next >= 1 else claim(self, here),
+    )
+    _same_in_workers(caplog, DESIGN, _outcomes(), 1200, "5 of 6 batches in worker processes")
 
 
 def test_workers_alone_identical_to_one(workers_only, caplog):

@@ -178,7 +178,9 @@ class _Batches:
         self.running = 0  # feeding threads not yet finished
         self.t_start = 0.0
         self.by_workers: list[int] = []  # batches each worker computed
-        self.first_s: list[float] = []  # seconds from the workers' start to each one's first result
+        self.first_s: list[float | None] = []  # per worker: seconds from the workers' start to its first result
+        self.last_s: list[float] = []  # per worker: ... to its last result
+        self.delivered = False  # a worker has delivered a batch (this process then stops computing)
 
     def compiled(self) -> Any:
         """The one-device executable of a batch (what this process runs while workers may start, and what they get):
@@ -200,7 +202,7 @@ class _Batches:
         """The next unclaimed batch number (None: none left). ``here``: for this process, which stops computing
         once a worker has delivered (the workers then have a core each)."""
         with self.lock:
-            if self.stopped or self.errors or self.next >= len(self.sizes) or (here and self.first_s):
+            if self.stopped or self.errors or self.next >= len(self.sizes) or (here and self.delivered):
                 return None
             self.next += 1
             return self.next - 1
@@ -241,6 +243,8 @@ class _Batches:
             )
             self.procs.append(proc)
             self.by_workers.append(0)
+            self.first_s.append(None)
+            self.last_s.append(0.0)
             thread = threading.Thread(target=self._feed, args=(proc, blob, len(self.procs) - 1), daemon=True)
             self.threads.append(thread)
             self.running += 1
@@ -300,9 +304,12 @@ class _Batches:
                     self._fail(f"a trial worker process failed on batch {j}:\n{payload}")
                     return
                 self.out[j] = jax.tree_util.tree_unflatten(self.out_tree, payload)  # pytree only: no JAX call
-                if not self.by_workers[w]:
-                    self.first_s.append(time.monotonic() - self.t_start)
+                now = time.monotonic() - self.t_start
+                if self.first_s[w] is None:
+                    self.first_s[w] = now
+                self.last_s[w] = now
                 self.by_workers[w] += 1
+                self.delivered = True
                 self.done.put(("done", self.sizes[j]))
                 send()
             pickle.dump(("stop", None, None), stdin)
@@ -341,12 +348,19 @@ class _Batches:
         if self.errors:
             raise RuntimeError(self.errors[0])
         if self.started:
+            # after its first result, a worker's seconds per batch (what its core gives, start-up excluded)
+            pace = [
+                round((last - first) / (n - 1), 3) if first is not None and n > 1 else None
+                for first, last, n in zip(self.first_s, self.last_s, self.by_workers, strict=True)
+            ]
             log.info(
-                "trials: %d of %d batches in worker processes %s (first results %s s after their start)",
+                "trials: %d of %d batches in worker processes %s (first results %s s after their start, then %s s "
+                "per batch)",
                 sum(self.by_workers),
                 len(self.sizes),
                 self.by_workers,
-                [round(t, 1) for t in self.first_s],
+                [None if t is None else round(t, 1) for t in self.first_s],
+                pace,
             )
         missing = [i for i, r in enumerate(self.out) if r is None]
         if missing:  # only after an error above; guard the results' completeness all the same
