@@ -39,7 +39,7 @@ from .batches import Batched, run_batches
 from .carry import init_units
 from .look import allocate_next, initial_allocation
 from .shard import over_trial_devices
-from .window import next_window, slice_window
+from .window import draw_index, next_window, slice_window
 
 __all__ = ["run_domain_trials", "domain_designs"]
 
@@ -212,7 +212,7 @@ def _simulate(dp: DomainsPlan, rules, analyses, table, key, thresholds):
     k_bits, k_look = jax.random.split(key)
     bits = jax.random.bits(k_bits, (n_max, 1 + n_d), dtype=jnp.uint32)
     u = (bits.astype(fdt) + 0.5) * _U32
-    pid_all = jnp.minimum((u[:, 0] * dp.n_table).astype(jnp.int32), dp.n_table - 1)
+    pid_all = draw_index(bits[:, 0], 32, dp.n_table, dp.n_table, fdt)  # the same patients in float32 and float64
     rand_n = jnp.asarray(dp.rand_n, dtype=jnp.int32)
     strides = jnp.asarray(dp.strides, dtype=jnp.int32)
     tr = _DomainTrial(dp, rules, analyses, thresholds, table, u, pid_all, k_look, strides)

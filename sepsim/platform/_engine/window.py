@@ -22,7 +22,7 @@ from .._design.plan import Plan
 from .arm_schedule import open_at_day, restrict_to_open, window_open_by_day
 from .carry import Counts, PatientLog, Records, TrialCarry
 
-__all__ = ["TrialSetup", "next_window", "randomise_window", "sched_open", "slice_window"]
+__all__ = ["TrialSetup", "draw_index", "next_window", "randomise_window", "sched_open", "slice_window"]
 
 _U16 = 1.0 / 65536.0
 _U32 = 1.0 / 4294967296.0
@@ -106,15 +106,48 @@ def sched_open(ts: TrialSetup, window, start_w: Int[Array, " arm"]) -> Bool[Arra
     return is_open
 
 
+def _add64(hi, lo, x_hi, x_lo):
+    """(hi, lo) + (x_hi, x_lo) as 64-bit unsigned integers held in two uint32 words."""
+    low = lo + x_lo
+    return hi + x_hi + (low < lo).astype(jnp.uint32), low
+
+
+def draw_index(bits: Array, n_bits: int, n, n_max: int, fdt) -> Int[Array, "..."]:
+    """The index ``floor((bits + 1/2) / 2**n_bits * n)`` among ``n`` (``bits``: uniform ``n_bits``-bit integers in
+    uint32; ``n``: an int or an int32 array, at most ``n_max``).
+
+    Computed exactly in 32-bit integer arithmetic (16 x 16-bit partial products and a carry), so the draw does not
+    depend on the float precision: float32 and float64 runs draw the same patients. It is the number the float
+    formula ``(bits + 0.5) * 2**-n_bits * n`` gives in float64 wherever that product is exact (``n_max < 2**20``
+    with 32-bit draws; always with 16-bit draws); a 32-bit draw among 2**20 or more patients keeps the float
+    formula in float64, so the results of earlier versions stand (float32 then draws the exact index, which the
+    rounded float64 product misses in about n / 2**52 of the draws)."""
+    if fdt == jnp.float64 and n_bits == 32 and n_max >= 2**20:
+        u = (bits.astype(fdt) + 0.5) * _U32
+        return jnp.minimum((u * jnp.asarray(n).astype(fdt)).astype(jnp.int32), jnp.asarray(n) - 1)
+    u32 = jnp.uint32
+    a = bits.astype(u32)
+    nn = jnp.asarray(n).astype(u32)
+    a_hi, a_lo, n_hi, n_lo = a >> 16, a & 0xFFFF, nn >> 16, nn & 0xFFFF
+    p_mid1, p_mid2 = a_hi * n_lo, a_lo * n_hi  # each < 2**32
+    hi, lo = a_hi * n_hi, a_lo * n_lo  # a * n = hi * 2**32 + lo, before the middle terms
+    for p in (p_mid1, p_mid2):
+        hi, lo = _add64(hi, lo, p >> 16, p << 16)
+    hi, lo = (hi << 1) | (lo >> 31), lo << 1  # 2 a n
+    hi, lo = _add64(hi, lo, jnp.zeros_like(hi), jnp.broadcast_to(nn, lo.shape))  # (2 a + 1) n
+    shift = n_bits + 1  # floor((2 a + 1) n / 2**(n_bits + 1))
+    q = (hi >> (shift - 32)) if shift >= 32 else ((hi << (32 - shift)) | (lo >> shift))
+    return jnp.minimum(q.astype(jnp.int32), jnp.asarray(n, dtype=jnp.int32) - 1)
+
+
 def _draw_patients(ts: TrialSetup, c: TrialCarry, w, t):
     """Table rows and strata of the window's patients, and their assignment uniforms."""
     plan, tables, fdt, words = ts.plan, ts.tables, ts.fdt, ts.words
     sp, s_n = plan.stream, plan.n_strata
     main = w[:, words["main"]]
     u_assign = ((main >> 16).astype(fdt) + 0.5) * _U16
-    u_pat = ((main & 0xFFFF).astype(fdt) + 0.5) * _U16
-    if sp.big_table:
-        u_pat = (w[:, words["pid"]].astype(fdt) + 0.5) * _U32
+    # the patient draw: the lower 16 bits of the main word, or a word of its own among more than 65536 patients
+    pat_bits, n_bits = (w[:, words["pid"]], 32) if sp.big_table else (main & 0xFFFF, 16)
     if sp.stratified:
         mix0, mix1 = jnp.asarray(sp.mix_start, dtype=fdt), jnp.asarray(sp.mix_end, dtype=fdt)
         mix = mix0[None, :] + (mix1 - mix0)[None, :] * t[:, None]
@@ -123,10 +156,10 @@ def _draw_patients(ts: TrialSetup, c: TrialCarry, w, t):
         u_s = ((w[:, words["stratum"]].astype(fdt) + 0.5) * _U32)[:, None] * cdf[:, -1:]
         strat = jnp.minimum(jnp.sum(u_s > cdf, axis=1), s_n - 1).astype(jnp.int32)
         cnt = tables["counts"][strat]
-        j = jnp.minimum((u_pat * cnt.astype(fdt)).astype(jnp.int32), cnt - 1)
+        j = draw_index(pat_bits, n_bits, cnt, sp.n_table, fdt)
         pid = tables["order"][tables["offsets"][strat] + j]
     else:
-        pid = jnp.minimum((u_pat * sp.n_table).astype(jnp.int32), sp.n_table - 1)
+        pid = draw_index(pat_bits, n_bits, sp.n_table, sp.n_table, fdt)
         if not sp.identity_order:  # (a gather from the table costs ~0.1 us per patient on CPU)
             pid = tables["order"][pid]
         strat = tables["stratum"][pid] if s_n > 1 else jnp.zeros_like(pid)
