@@ -41,7 +41,8 @@ def test_draw_index_is_the_exact_floor(n_bits):
         for fdt in (jnp.float32, jnp.float64):
             got = np.asarray(draw_index(jnp.asarray(bits), n_bits, n, n, fdt))
             np.testing.assert_array_equal(got, exact, err_msg=f"n={n}, {fdt}")
-        traced = jax.jit(lambda b, m, n_max=n: draw_index(b, n_bits, m, n_max, jnp.float32))(jnp.asarray(bits), jnp.int32(n))
+        in_jit = jax.jit(lambda b, m, n_max=n: draw_index(b, n_bits, m, n_max, jnp.float32))
+        traced = in_jit(jnp.asarray(bits), jnp.int32(n))
         np.testing.assert_array_equal(np.asarray(traced), exact, err_msg=f"n={n}, traced")
         u = (bits.astype(np.float64) + 0.5) * 2.0**-n_bits
         np.testing.assert_array_equal(np.minimum((u * n).astype(np.int64), n - 1), exact)
