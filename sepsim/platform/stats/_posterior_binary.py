@@ -187,6 +187,11 @@ def _cdf_shifted(grid: BetaGrid, shift: float, rows: Array | None = None) -> Flo
     return val if rows is None else val[0]
 
 
+def _tiny(dtype) -> float:
+    """A floor for divisors: 1e-300 in float64; float32's smallest normal number (1e-300 is 0 in float32)."""
+    return 1e-300 if jnp.dtype(dtype) == jnp.float64 else float(jnp.finfo(dtype).tiny)
+
+
 def _leave_one_out_product(v: Float[Array, "arm g"]) -> Float[Array, "arm g"]:
     """``out[k] = prod_{j != k} v[j]`` (K is small)."""
     k = v.shape[0]
@@ -213,7 +218,7 @@ def prob_best_quadrature(
     beat = jnp.where(active[:, None], grid.cdf if higher_is_better else 1.0 - grid.cdf, 1.0)
     p = _trapz(grid.pdf * _leave_one_out_product(beat), grid.h)
     p = jnp.where(active, jnp.clip(p, 0.0, 1.0), 0.0)  # grids may be built for a superset of ``active``
-    return p / jnp.maximum(jnp.sum(p), 1e-300)
+    return p / jnp.maximum(jnp.sum(p), _tiny(p.dtype))
 
 
 def prob_better_quadrature(
