@@ -5,7 +5,8 @@ operating characteristics unchanged within Monte-Carlo error on the same trials)
   as a float64 run; only the posterior probabilities round differently.
 - adaptr's allocation limits use the tolerance of the precision computed in: float64's 1.49e-8 is below the
   rounding of a float32 sum of three probabilities, and the limits loop then left NaN allocation probabilities
-  (before the fix, 82% of float32 adaptr-design trials had NaN probabilities at some look).
+  (with that tolerance, 3,538 of 10,000 float32 adaptr-design trials ended differently from float64:
+  ``benchmarks/compare_decisions.py --float32``, benchmarks/bench_trials.md).
 - On the same trials of four design cases (the adaptr example under the null and with a better arm, a common
   control with futility, the shipped precision platform), float32 and float64 end the same trials the same way
   but for a few, and every operating characteristic differs by less than its Monte-Carlo standard error.
@@ -176,8 +177,8 @@ def test_float32_trials_match_float64_within_mc_error(tmp_path):
     Monte-Carlo standard error. Measured (2026-12-08, AMD EPYC, jax 0.10.2): 2, 3, 0 and 0 trials end differently
     (of 2000, 2000, 2000 and 1000; the counts differ at some look in 28, 17, 0 and 0, where a rounded allocation
     probability sends a patient to another arm); first-look P(best) within 1.6e-5; P(trial outcome) within 0.0005
-    (one trial), mean sample size within 0.45 patients. Before the tolerance fix, float32 left NaN allocation
-    probabilities in 3270 of 4000 adaptr-design trials."""
+    (one trial), mean sample size within 0.45 patients. With float64's tolerance in the allocation limits this
+    test fails on NaN allocation probabilities in the first case."""
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     procs = {
         p: subprocess.Popen(
