@@ -7,7 +7,7 @@ operating characteristics unchanged within Monte-Carlo error on the same trials)
   rounding of a float32 sum of three probabilities, and the limits loop then left NaN allocation probabilities
   (with that tolerance, 3,538 of 10,000 float32 adaptr-design trials ended differently from float64:
   ``benchmarks/compare_decisions.py --float32``, benchmarks/bench_trials.md).
-- On the same trials of four design cases (the adaptr example under the null and with a better arm, a common
+- On the same trials of four design cases (the fourth in the slow suite; the adaptr example under the null and with a better arm, a common
   control with futility, the shipped precision platform), float32 and float64 end the same trials the same way
   but for a few, and every operating characteristic differs by less than its Monte-Carlo standard error.
 """
@@ -108,13 +108,13 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)  # the outcome tables of both runs are built in float64, as the CLI does
 from sepsim import stage_key
 from sepsim.platform import binary_scenario, design_from_dict, run_trials
-precision, cases, out_dir = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+precision, cases, out_dir, first = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 tables = []
-for i, case in enumerate(cases):
+for i, case in enumerate(cases, start=first):
     t = binary_scenario(case["rates"], 20_000, key=stage_key(11 + i, "cohort"), **case.get("table", {}))
     tables.append(jax.tree_util.tree_map(lambda x: np.asarray(x) if hasattr(x, "dtype") else x, t))
 jax.config.update("jax_enable_x64", precision == "float64")
-for i, (case, table) in enumerate(zip(cases, tables)):
+for i, (case, table) in enumerate(zip(cases, tables), start=first):
     ds = run_trials(table, design_from_dict(case["design"]), n_trials=case["n_trials"], key=stage_key(21 + i, "trials"),
                     progress=False)
     ds.to_netcdf(f"{out_dir}/{precision}_{i}.nc")
@@ -171,8 +171,9 @@ def _ocs(ds: xr.Dataset) -> dict[str, tuple[float, float]]:
     return out
 
 
-def test_float32_trials_match_float64_within_mc_error(tmp_path):
-    """The same trials of each case in float32 (x64 off, as ``runtime.precision=float32``) and float64: no NaN
+def _check_cases(tmp_path, first: int, last: int):
+    """Cases ``first .. last - 1`` of ``CASES`` (case ``i``: table key 11 + i, trial keys 21 + i), the same trials
+    in float32 (x64 off, as ``runtime.precision=float32``) and float64: no NaN
     probabilities, at most 1% of trials ending differently, and every operating characteristic within its
     Monte-Carlo standard error. Measured (2026-12-08, AMD EPYC, jax 0.10.2): 2, 3, 0 and 0 trials end differently
     (of 2000, 2000, 2000 and 1000; the counts differ at some look in 28, 17, 0 and 0, where a rounded allocation
@@ -182,7 +183,7 @@ def test_float32_trials_match_float64_within_mc_error(tmp_path):
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     procs = {
         p: subprocess.Popen(
-            [sys.executable, "-c", SCRIPT, p, json.dumps(CASES), str(tmp_path)],
+            [sys.executable, "-c", SCRIPT, p, json.dumps(CASES[first:last]), str(tmp_path), str(first)],
             env=env,
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -194,7 +195,7 @@ def test_float32_trials_match_float64_within_mc_error(tmp_path):
     for p, proc in procs.items():
         _, err = proc.communicate(timeout=900)
         assert proc.returncode == 0, f"{p}: {err[-3000:]}"
-    for i, case in enumerate(CASES):
+    for i, case in enumerate(CASES[first:last], start=first):
         d64 = xr.open_dataset(tmp_path / f"float64_{i}.nc").load()
         d32 = xr.open_dataset(tmp_path / f"float32_{i}.nc").load()
         n = d64.sizes["trial"]
@@ -212,3 +213,15 @@ def test_float32_trials_match_float64_within_mc_error(tmp_path):
                 f"case {i} ({case['rates']}): {name} {o32[name][0]:.4f} in float32 against {v64:.4f} "
                 f"(MC standard error {se:.4f})"
             )
+
+
+def test_float32_trials_match_float64_within_mc_error(tmp_path):
+    """The adaptr example (null; a better arm) and a common control with futility (``_check_cases``)."""
+    _check_cases(tmp_path, 0, 3)
+
+
+@pytest.mark.slow  # ~8 s of compilation per precision: keeps the default suite under its 10-minute budget
+def test_float32_precision_platform_matches_float64_within_mc_error(tmp_path):
+    """The shipped precision platform: five strata, per-stratum stopping, concurrent controls, calendar arms,
+    accrual (``_check_cases``)."""
+    _check_cases(tmp_path, 3, 4)
