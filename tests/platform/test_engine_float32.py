@@ -7,9 +7,10 @@ operating characteristics unchanged within Monte-Carlo error on the same trials)
   rounding of a float32 sum of three probabilities, and the limits loop then left NaN allocation probabilities
   (with that tolerance, 3,538 of 10,000 float32 adaptr-design trials ended differently from float64:
   ``benchmarks/compare_decisions.py --float32``, benchmarks/bench_trials.md).
-- On the same trials of four design cases (the fourth in the slow suite; the adaptr example under the null and with a better arm, a common
-  control with futility, the shipped precision platform), float32 and float64 end the same trials the same way
-  but for a few, and every operating characteristic differs by less than its Monte-Carlo standard error.
+- On the same trials of four design cases (the adaptr example under the null and with a better arm, a common
+  control with futility, and, in the slow suite, the shipped precision platform), float32 and float64 end the
+  same trials the same way but for a few, and every operating characteristic differs by less than its
+  Monte-Carlo standard error.
 """
 
 import json
