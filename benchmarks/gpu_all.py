@@ -5,7 +5,9 @@ Measurements (each with compile time, best-of-repeats wall time, and XLA's FLOP 
 1. ``patients``: 28-day courses per second of the batched solver (float64, placebo and anakinra + CytoSorb) at
    ``--patients`` patients (10^6 by default) in calls of ``--patient-chunk`` patients (``bench_scale.courses``).
 2. ``adaptr``: trials per second of the adaptr design (``bench_trials.py``'s adaptr row) on batches of
-   ``--trials`` trials, float64 and float32 (each dtype in its own process).
+   ``--trials`` trials, float64 and float32 (each dtype in its own process); and, on the device, float32 against
+   float64 on the same ``--compare-trials`` trials (the outcome table built in float64 for both, as
+   ``benchmarks/compare_decisions.py --float32`` does on a CPU): trials ending differently and P(superiority).
 3. ``study``: the ``immunosep`` study end to end (cohort, potential outcomes, screening, ``run_trials``) with
    ``--study-patients`` patients and ``--study-trials`` trials (10^6 and 10^4: the issue's study;
    ``bench_scale.study``), with no daily model state in the outcome table (``--daily-states``; the trials read
@@ -124,9 +126,40 @@ def adaptr(batch: int, repeats: int) -> dict:
     )
 
 
-def _adaptr_worker(dtype: str, batch: int, repeats: int) -> dict:
+def decisions(design, table, n: int, batch: int) -> dict:
+    """Each of ``n`` trials' outcome and stop look (trial keys ``index_keys(stage_key(2, "compare"), i)``), in
+    batches of at most ``batch``."""
+    import numpy as np
+
+    from sepsim._keys import index_keys, stage_key
+    from sepsim.platform._engine.run import make_trial_function
+
+    fn, _ = make_trial_function(design, table)
+    outcome, stop = [], []
+    for s in range(0, n, batch):
+        r = fn(index_keys(stage_key(2, "compare"), s, min(batch, n - s)))
+        outcome.append(np.asarray(r["units"].outcome)[:, 0])
+        stop.append(np.asarray(r["trial_stop_look"]))
+    return dict(outcome=np.concatenate(outcome).tolist(), stop_look=np.concatenate(stop).tolist())
+
+
+def compare_precisions(r64: dict, r32: dict) -> dict:
+    """float32 against float64 on the same trials: how many end differently, and P(superiority) in each."""
+    import numpy as np
+
+    o64, o32 = np.asarray(r64["outcome"]), np.asarray(r32["outcome"])
+    differ = (o64 != o32) | (np.asarray(r64["stop_look"]) != np.asarray(r32["stop_look"]))
+    return dict(
+        trials=int(o64.size),
+        trials_ending_differently=int(differ.sum()),
+        p_superiority_float64=float(np.mean(o64 == 1)),
+        p_superiority_float32=float(np.mean(o32 == 1)),
+    )
+
+
+def _adaptr_worker(dtype: str, batch: int, repeats: int, compare: int) -> dict:
     env = dict(os.environ, GPU_ALL_DTYPE=dtype)
-    cmd = [sys.executable, __file__, "--adaptr-worker", str(batch), str(repeats)]
+    cmd = [sys.executable, __file__, "--adaptr-worker", str(batch), str(repeats), str(compare)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
         raise RuntimeError(f"adaptr worker ({dtype}) failed:\n{out.stderr[-3000:]}")
@@ -163,17 +196,26 @@ def main(argv: list[str] | None = None) -> dict:
     # (bench_scale.md), with none ~9 kB per patient
     ap.add_argument("--daily-states", default="[]", help="the study's population.daily_states (all, [], [il6,...])")
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--adaptr-worker", nargs=2, type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--compare-trials", type=int, default=10_000, help="adaptr: float32 against float64 on these")
+    ap.add_argument("--adaptr-worker", nargs=3, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.adaptr_worker:
         import jax
+        import numpy as np
+        from bench_trials import _engine_case
 
+        jax.config.update("jax_enable_x64", True)  # the compared trials' table is built in float64 for both
+        design, table = _engine_case("adaptr quadrature", None)
+        table = jax.tree_util.tree_map(lambda x: np.asarray(x) if hasattr(x, "dtype") else x, table)
         jax.config.update("jax_enable_x64", os.environ.get("GPU_ALL_DTYPE", "float64") == "float64")
-        print(json.dumps(adaptr(*args.adaptr_worker)))
+        batch, repeats, compare = args.adaptr_worker
+        res = adaptr(batch, repeats)
+        res["decisions"] = decisions(design, table, compare, batch)
+        print(json.dumps(res))
         return {}
     if args.quick:
         args.patients, args.patient_chunk, args.trials, args.repeats = 200, 100, 256, 1
-        args.study_patients, args.study_trials = 800, 100
+        args.study_patients, args.study_trials, args.compare_trials = 800, 100, 512
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -193,12 +235,19 @@ def main(argv: list[str] | None = None) -> dict:
     if "adaptr" in parts:
         result["adaptr"] = {}
         for dtype in ("float64", "float32"):
-            r = _adaptr_worker(dtype, args.trials, args.repeats)
+            r = _adaptr_worker(dtype, args.trials, args.repeats, args.compare_trials)
             f = None if r["xla_flops_per_call"] is None else r["xla_flops_per_call"] / args.trials * r["n_looks"]
             b = None if r["xla_bytes_per_call"] is None else r["xla_bytes_per_call"] / args.trials * r["n_looks"]
             r["roofline"] = roofline(f, b, r["trials_per_s"], dtype, peaks)
             result["adaptr"][dtype] = r
             print(f"adaptr {dtype}: {r['trials_per_s']:.0f} trials/s (batch {args.trials})", flush=True)
+        cmp = compare_precisions(*(result["adaptr"][d].pop("decisions") for d in ("float64", "float32")))
+        result["adaptr"]["float32_vs_float64"] = cmp
+        print(
+            f"adaptr float32 against float64: {cmp['trials_ending_differently']} of {cmp['trials']} trials end "
+            f"differently; P(sup) {cmp['p_superiority_float32']:.4f} vs {cmp['p_superiority_float64']:.4f}",
+            flush=True,
+        )
     if "study" in parts:
         result["study"] = _study(args)
         s = result["study"]

@@ -57,5 +57,8 @@ def test_quick_run_on_cpu(tmp_path):
     for dtype in ("float64", "float32"):
         a = r["adaptr"][dtype]
         assert a["trials"] == 256 and a["trials_per_s"] > 0 and 0.0 <= a["p_superiority"] <= 0.2
+    cmp = r["adaptr"]["float32_vs_float64"]  # the same 512 trials in both precisions (CPU: 3 end differently)
+    assert cmp["trials"] == 512 and cmp["trials_ending_differently"] <= 0.02 * 512
+    assert abs(cmp["p_superiority_float32"] - cmp["p_superiority_float64"]) <= 0.02
     s = r["study"]
     assert s["n_trials"] == 100 and s["n_patients"] == 800 and s["stages"]["trials"]["wall_s"] > 0
