@@ -157,6 +157,27 @@ CASES = [
 ]
 
 
+def _in_both_precisions(script: str, *args: str) -> dict[str, str]:
+    """Run ``script`` with ``precision, *args`` in a float64 and a float32 process at once; their outputs."""
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    procs = {
+        p: subprocess.Popen(
+            [sys.executable, "-c", script, p, *args],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for p in ("float64", "float32")
+    }
+    out = {}
+    for p, proc in procs.items():
+        out[p], err = proc.communicate(timeout=1200)
+        assert proc.returncode == 0, f"{p}: {err[-3000:]}"
+    return out
+
+
 def _ocs(ds: xr.Dataset) -> dict[str, tuple[float, float]]:
     """Operating characteristics and their Monte-Carlo standard errors."""
     n = ds.sizes["trial"]
@@ -181,21 +202,7 @@ def _check_cases(tmp_path, first: int, last: int):
     probability sends a patient to another arm); first-look P(best) within 1.6e-5; P(trial outcome) within 0.0005
     (one trial), mean sample size within 0.45 patients. With float64's tolerance in the allocation limits this
     test fails on NaN allocation probabilities in the first case."""
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    procs = {
-        p: subprocess.Popen(
-            [sys.executable, "-c", SCRIPT, p, json.dumps(CASES[first:last]), str(tmp_path), str(first)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for p in ("float64", "float32")
-    }
-    for p, proc in procs.items():
-        _, err = proc.communicate(timeout=900)
-        assert proc.returncode == 0, f"{p}: {err[-3000:]}"
+    _in_both_precisions(SCRIPT, json.dumps(CASES[first:last]), str(tmp_path), str(first))
     for i, case in enumerate(CASES[first:last], start=first):
         d64 = xr.open_dataset(tmp_path / f"float64_{i}.nc").load()
         d32 = xr.open_dataset(tmp_path / f"float32_{i}.nc").load()
@@ -287,24 +294,9 @@ def test_every_analysis_model_runs_in_float32(tmp_path):
     trial of any model ends differently; with float64's tolerance in the allocation limits 19 normal-model trials
     do). A trial can end differently where a z statistic falls exactly on a boundary (integer counts can put it at
     the futility bound, -1, where float32 and float64 round to different sides)."""
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    procs = {
-        p: subprocess.Popen(
-            [sys.executable, "-c", MODELS_SCRIPT, p, str(tmp_path)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for p in ("float64", "float32")
-    }
-    names = None
-    for p, proc in procs.items():
-        out, err = proc.communicate(timeout=1200)
-        assert proc.returncode == 0, f"{p}: {err[-3000:]}"
-        names = json.loads(out.strip().splitlines()[-1])
-    assert names and len(names) == 6
+    out = _in_both_precisions(MODELS_SCRIPT, str(tmp_path))
+    names = json.loads(out["float32"].strip().splitlines()[-1])
+    assert names == json.loads(out["float64"].strip().splitlines()[-1]) and len(names) == 6
     for name in names:
         d64 = xr.open_dataset(tmp_path / f"float64_{name}.nc").load()
         d32 = xr.open_dataset(tmp_path / f"float32_{name}.nc").load()
