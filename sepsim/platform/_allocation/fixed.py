@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, Key
 
+from ..stats._posterior_binary import _tiny
 from .base import AbstractAllocationRule, AllocationInputs
 
 __all__ = ["FixedAllocation", "block_assign"]
@@ -20,7 +21,7 @@ class FixedAllocation(AbstractAllocationRule):
     def weights(self, inp: AllocationInputs) -> tuple[Float[Array, " arm"], Float[Array, " arm"]]:
         r = jnp.asarray(self.ratio, dtype=inp.p_best.dtype)
         r = jnp.where(inp.active, r, 0.0)
-        return r, r / jnp.maximum(jnp.sum(r), 1e-300 if r.dtype == jnp.float64 else jnp.finfo(r.dtype).tiny)
+        return r, r / jnp.maximum(jnp.sum(r), _tiny(r.dtype))
 
 
 # permuted blocks of at most this many slots pick their slot by stable ranks instead of a sort (identical result)
